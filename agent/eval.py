@@ -1,0 +1,222 @@
+"""Suites: run many tasks in parallel worker processes, resumably, and summarise the results.
+
+A run writes `runs/<run_id>/`: `run.json` (settings and suite), `traces/<task>.jsonl` and
+`results.csv`, one row appended and flushed per finished task, so an interrupted run loses nothing
+and `--resume RUN_ID` runs only the tasks that have no row yet. Each worker process loads the model
+once (lazily) and serves many tasks; pebble kills a worker whose task overruns its wall-clock limit.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import statistics
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from agent.loop import RunSettings, run_task
+from agent.tasks import TaskFileError, load_task
+from agent.trace import ResultEvent, new_run_id
+
+RESULT_COLUMNS = [
+    "task_id", "status", "certified", "answer", "solved_by", "proposals", "verifier_calls", "wall_s",
+    "model_s", "verifier_s", "proposals_llm", "proposals_symbolic", "proposals_dynamic", "proposals_houdini",
+    "message", "trace",
+]
+# Extra seconds a worker gets beyond the task's own limit (model load, trace writing) before it is killed.
+WORKER_GRACE_S = 120.0
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    path: Path
+    task: Any
+
+
+def load_suite(location: Path) -> tuple[str, list[SuiteEntry]]:
+    """A suite file (`tasks:` list of paths) or a folder (its `suite.yaml`, else every `*.yaml`)."""
+    if location.is_dir():
+        suite_file = location / "suite.yaml"
+        if suite_file.is_file():
+            return load_suite(suite_file)
+        paths = sorted(p for p in location.glob("*.yaml") if p.name != "suite.yaml")
+        name = location.name
+    elif location.is_file():
+        try:
+            data = yaml.safe_load(location.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise TaskFileError(f"{location}: YAML error: {getattr(error, 'problem', error)}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+            raise TaskFileError(f"{location}: a suite file needs a `tasks:` list")
+        paths = [location.parent / str(entry) for entry in data["tasks"]]
+        name = str(data.get("name") or location.parent.name)
+    else:
+        raise TaskFileError(f"{location}: no such suite (a folder of task files or a suite.yaml)")
+    if not paths:
+        raise TaskFileError(f"{location}: the suite has no tasks")
+    entries = [SuiteEntry(path, load_task(path)) for path in paths]
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.task.id in seen:
+            raise TaskFileError(f"{entry.path}: task id {entry.task.id!r} appears twice in the suite")
+        seen.add(entry.task.id)
+    return name, entries
+
+
+def trace_name(task_id: str) -> str:
+    return task_id.replace("/", "__") + ".jsonl"
+
+
+def result_row(result: ResultEvent, task_id: str, trace: Path) -> dict[str, Any]:
+    by_source = result.proposals_by_source
+    return {
+        "task_id": task_id, "status": result.status, "certified": result.certified, "answer": result.answer or "",
+        "solved_by": result.solved_by or "", "proposals": result.proposals, "verifier_calls": result.verifier_calls,
+        "wall_s": result.wall_s, "model_s": result.model_s, "verifier_s": result.verifier_s,
+        "proposals_llm": by_source.get("llm", 0), "proposals_symbolic": by_source.get("symbolic", 0),
+        "proposals_dynamic": by_source.get("dynamic", 0), "proposals_houdini": by_source.get("houdini", 0),
+        "message": result.message, "trace": str(trace),
+    }
+
+
+# Worker-process state: the proposer is created once per worker by `_init_worker`.
+_worker_proposer: Any = None
+
+
+def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool) -> None:
+    global _worker_proposer
+    import torch
+
+    torch.set_num_threads(threads)
+    if uses_model:
+        from agent.llm import load_proposer
+
+        _worker_proposer = load_proposer(model, dtype=dtype, threads=threads)
+
+
+def _run_in_worker(task_path: str, settings_json: str, trace_path: str, run_id: str) -> dict[str, Any]:
+    task = load_task(task_path)
+    settings = RunSettings.model_validate_json(settings_json)
+    trace = Path(trace_path)
+    trace.unlink(missing_ok=True)  # a task re-run after an interruption starts its trace afresh
+    result = run_task(task, settings, _worker_proposer, trace, run_id, Path(task_path))
+    return result_row(result, task.id, trace)
+
+
+class ResultsFile:
+    """results.csv, appended one flushed row at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        new = not path.exists() or path.stat().st_size == 0
+        self._handle = path.open("a", encoding="utf-8", newline="")
+        self._writer = csv.DictWriter(self._handle, fieldnames=RESULT_COLUMNS)
+        if new:
+            self._writer.writeheader()
+            self._handle.flush()
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._writer.writerow(row)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [row for row in csv.DictReader(handle) if row.get("status")]
+
+
+def run_suite(entries: list[SuiteEntry], settings: RunSettings, run_dir: Path, run_id: str, model: str | None,
+              dtype: str, workers: int) -> Iterator[dict[str, Any]]:
+    """Run the entries that have no row in run_dir/results.csv yet; yield each row as it lands."""
+    from pebble import ProcessPool
+
+    done = {row["task_id"] for row in read_results(run_dir / "results.csv")}
+    pending = [entry for entry in entries if entry.task.id not in done]
+    (run_dir / "traces").mkdir(parents=True, exist_ok=True)
+    results = ResultsFile(run_dir / "results.csv")
+    uses_model = "llm" in settings.sources
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    try:
+        with ProcessPool(max_workers=workers, initializer=_init_worker,
+                         initargs=(model, dtype, threads, uses_model)) as pool:
+            futures = []
+            for entry in pending:
+                trace = run_dir / "traces" / trace_name(entry.task.id)
+                limit = settings.budget_for(entry.task.budget).timeout_s + WORKER_GRACE_S
+                future = pool.schedule(_run_in_worker, args=(str(entry.path), settings.model_dump_json(), str(trace), run_id),
+                                       timeout=limit)
+                futures.append((entry, trace, future))
+            for entry, trace, future in futures:
+                try:
+                    row = future.result()
+                except FutureTimeout:
+                    row = _failed_row(entry, trace, "the worker overran its time limit and was killed")
+                except Exception as error:  # a crashed worker costs its task, not the run
+                    row = _failed_row(entry, trace, f"{type(error).__name__}: {error}")
+                results.append(row)
+                yield row
+    finally:
+        results.close()
+
+
+def _failed_row(entry: SuiteEntry, trace: Path, message: str) -> dict[str, Any]:
+    row = {column: "" for column in RESULT_COLUMNS}
+    row.update(task_id=entry.task.id, status="error", certified=False, proposals=0, verifier_calls=0,
+               message=message, trace=str(trace))
+    return row
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), int(-(-fraction * len(ordered) // 1))))
+    return ordered[rank - 1]
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def numbers(column: str) -> list[float]:
+        return [float(row[column]) for row in rows if str(row.get(column, "")) not in ("", "None")]
+
+    walls = numbers("wall_s")
+    statuses = [row["status"] for row in rows]
+    solved_by: dict[str, int] = {}
+    for row in rows:
+        if row["status"] == "solved":
+            solved_by[row["solved_by"]] = solved_by.get(row["solved_by"], 0) + 1
+    return {
+        "tasks": len(rows),
+        "solved": statuses.count("solved"),
+        "refuted": statuses.count("refuted"),
+        "unsolved": statuses.count("unsolved"),
+        "errors": statuses.count("error"),
+        "certified": sum(1 for row in rows if str(row.get("certified")) == "True" and row["status"] == "solved"),
+        "proposals_mean": statistics.fmean(numbers("proposals")) if rows else 0.0,
+        "verifier_calls_mean": statistics.fmean(numbers("verifier_calls")) if rows else 0.0,
+        "wall_median_s": statistics.median(walls) if walls else float("nan"),
+        "wall_p95_s": percentile(walls, 0.95),
+        "solved_by": dict(sorted(solved_by.items())),
+    }
+
+
+def new_run_dir(runs_dir: Path, suite_name: str) -> tuple[str, Path]:
+    run_id = new_run_id(suite_name)
+    return run_id, runs_dir / run_id
+
+
+def write_run_record(run_dir: Path, record: dict[str, Any]) -> None:
+    from agent.convert import write_atomically
+
+    write_atomically(run_dir / "run.json", json.dumps(record, indent=2, default=str))

@@ -1,0 +1,110 @@
+"""Candidate invariant atoms taken from the program text (the `symbolic` proposal source).
+
+Atoms come from what the program says: its loop guard and its negation, branch conditions,
+`assume`s, the assertion (with its guards, as an implication), the initial assignments, and
+templates instantiated with the program's variables and constants: bounds `v <= c`, `v >= c`,
+equalities, and octagon-style relations `u - v <= c`, `u + v >= c` between pairs of variables.
+Houdini (see `houdini.py`) keeps the largest subset that is inductive.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from pycparser import c_ast
+
+from agent.cprogram import Assign, Assume, If, Program, Statement, expr_text
+
+
+def _paren(text: str) -> str:
+    return f"({text})"
+
+
+def _conditions(statements: list[Statement] | tuple[Statement, ...]) -> list[c_ast.Node]:
+    found: list[c_ast.Node] = []
+    for statement in statements:
+        if isinstance(statement, Assume):
+            found.append(statement.condition)
+        elif isinstance(statement, If):
+            if statement.condition is not None:
+                found.append(statement.condition)
+            found.extend(_conditions(statement.then))
+            found.extend(_conditions(statement.otherwise))
+    return found
+
+
+def _initial_values(program: Program) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for statement in program.pre:
+        if isinstance(statement, Assign):
+            values[statement.target] = expr_text(statement.value)
+    return values
+
+
+def program_atoms(program: Program, variables: list[str]) -> list[str]:
+    """Atoms over `variables` (the invariant's allowed variables), most specific first, without duplicates."""
+    allowed = set(variables)
+    names = [name for name in program.variables if name in allowed]
+    constants = sorted({0, 1} | {c for value in program.constants for c in (value - 1, value, value + 1)})
+    atoms: list[str] = []
+
+    def mentions_only_allowed(node: c_ast.Node) -> bool:
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, c_ast.ID) and current.name not in allowed:
+                return False
+            stack.extend(child for _, child in current.children())
+        return True
+
+    def add(text: str) -> None:
+        if text not in seen:
+            seen.add(text)
+            atoms.append(text)
+
+    seen: set[str] = set()
+    conditions = [c for c in _conditions(program.pre) + _conditions(program.body) if mentions_only_allowed(c)]
+    if program.guard is not None and mentions_only_allowed(program.guard):
+        conditions.append(program.guard)
+    condition_texts = [expr_text(c) for c in conditions]
+
+    # The assertion itself, as the implication its guards make it, and with the loop's exit.
+    for assertion in program.assertions:
+        if not mentions_only_allowed(assertion.condition) or not all(mentions_only_allowed(g) for g in assertion.guards):
+            continue
+        goal = expr_text(assertion.condition)
+        add(goal)
+        if assertion.guards:
+            guards = " && ".join(_paren(expr_text(g)) for g in assertion.guards)
+            add(f"!({guards}) || ({goal})")
+            for guard in assertion.guards:
+                add(f"!({expr_text(guard)}) || ({goal})")
+        if program.guard is not None and mentions_only_allowed(program.guard):
+            # At the loop's exit the guard is false: guard || !(assertion guards) || goal.
+            escape = "".join(f" || !({expr_text(g)})" for g in assertion.guards)
+            add(f"({expr_text(program.guard)}){escape} || ({goal})")
+
+    for text in condition_texts:
+        add(text)
+        add(f"!({text})")
+
+    for name, value in _initial_values(program).items():
+        if name in allowed:
+            add(f"{name} == {value}")
+            add(f"{name} >= {value}")
+            add(f"{name} <= {value}")
+
+    for name in names:
+        for constant in constants:
+            add(f"{name} >= {constant}")
+            add(f"{name} <= {constant}")
+        for constant in sorted({0, 1} | program.constants):
+            add(f"{name} != {constant}")
+    for left, right in combinations(names, 2):
+        add(f"{left} == {right}")
+        for constant in sorted({-1, 0, 1} | program.constants):
+            add(f"{left} - {right} <= {constant}")
+            add(f"{left} - {right} >= {constant}")
+            add(f"{left} + {right} <= {constant}")
+            add(f"{left} + {right} >= {constant}")
+    return atoms

@@ -1,0 +1,165 @@
+"""The loop-invariant strategy: program atoms, counterexample-guided sampling, Houdini recombination.
+
+1. Step 0, if enabled: the `symbolic` source (atoms from the program text) and the `dynamic` source
+   (linear equalities seen on concrete runs) each propose the conjunction of their atoms; Houdini
+   then refines the pooled atoms to their largest inductive subset.
+2. If nothing is proved yet, bounded model checking looks for a run that violates the assertion:
+   if one exists no invariant can prove it, and the task is `refuted` (with the run as evidence).
+3. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
+   program, the facts proved inductive so far and the latest counterexamples. Each proposal is
+   verified; the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
+   whenever it grows.
+
+The task is solved by the first accepted candidate; acceptance is always the verifier's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.loop import Outcome, Proposal, Session
+from agent.prompts import render_prompt
+from agent.search.atoms import program_atoms
+from agent.search.dynamic import equalities, sample_states
+from agent.search.houdini import conjunction, houdini
+from agent.trace import RefutationEvent
+from verifiers.base import Verdict, VerifyBudget
+
+FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
+MAX_FEEDBACK_CHARS = 400
+
+_FENCE = re.compile(r"`+(?:c|C)?")
+_LABEL = re.compile(r"^\s*(?:loop\s+)?invariant\s*[:=]\s*", re.IGNORECASE)
+_WRAPPER = re.compile(r"^\s*(?:assert|assume|__VERIFIER_assert)\s*\((.*)\)\s*$", re.DOTALL)
+
+
+def extract_candidate(completion: str) -> str:
+    """The expression in a model's answer: fences, an `invariant:` label, trailing semicolons and an
+    enclosing `assert(...)` are removed; anything else is left for the verifier to judge."""
+    text = _FENCE.sub("", completion).strip()
+    text = _LABEL.sub("", text).strip().rstrip(";").strip()
+    wrapped = _WRAPPER.match(text)
+    return wrapped.group(1).strip() if wrapped else text
+
+
+@dataclass
+class Attempt:
+    text: str
+    feedback: str
+
+
+class AtomPool:
+    """Distinct candidate conjuncts in the order they arrived, with the source that first gave each."""
+
+    def __init__(self) -> None:
+        self.origin: dict[str, str] = {}
+
+    def add(self, conjuncts: list[str], source: str) -> int:
+        added = 0
+        for text in conjuncts:
+            if text not in self.origin:
+                self.origin[text] = source
+                added += 1
+        return added
+
+    @property
+    def atoms(self) -> list[str]:
+        return list(self.origin)
+
+
+def _solved(verdict: Verdict, by: str) -> Outcome:
+    return Outcome("solved", answer=verdict.details.get("invariant"), certified=verdict.certified,
+                   message=verdict.feedback, solved_by=by)
+
+
+def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
+    sources = sorted({pool.origin.get(text, "houdini") for text in conjuncts})
+    return "houdini(" + "+".join(sources) + ")"
+
+
+def solve_invariant(session: Session) -> Outcome:
+    task = session.task
+    sources = session.settings.sources
+    pool = AtomPool()
+    proved: list[str] = []
+
+    def recombine(step: int) -> Outcome | None:
+        """Houdini over the whole pool; remembers what is proved inductive for the prompt."""
+        nonlocal proved
+        if not pool.atoms:
+            return None
+        proposal = session.propose(step, "houdini", raw="\n".join(pool.atoms), text=conjunction(pool.atoms))
+        result = houdini(session, proposal, pool.atoms)
+        if result.verdict is not None and result.verdict.status == "accepted":
+            return _solved(result.verdict, _contributors(pool, result.survivors))
+        if result.inductive:
+            proved = result.survivors
+        return None
+
+    def try_proposal(proposal: Proposal, source: str) -> Verdict:
+        verdict = session.verify(proposal)
+        pool.add(verdict.details.get("conjuncts", []), source)
+        return verdict
+
+    # Step 0: atoms from the program.
+    variables = task.program_variables
+    program_sources = []
+    if "dynamic" in sources:
+        states = sample_states(task.parsed_program, variables, seed=session.settings.seed)
+        program_sources.append(("dynamic", equalities(states, variables)))
+    if "symbolic" in sources:
+        program_sources.append(("symbolic", program_atoms(task.parsed_program, variables)))
+    for source, atoms in program_sources:
+        if not atoms:
+            continue
+        proposal = session.propose(0, source, raw="\n".join(atoms), text=conjunction(atoms))
+        verdict = try_proposal(proposal, source)
+        if verdict.status == "accepted":
+            return _solved(verdict, source)
+    if program_sources:
+        outcome = recombine(0)
+        if outcome:
+            return outcome
+
+    # No invariant can prove an assertion that some run violates: look for such a run.
+    if session.settings.refute and hasattr(session.verifier, "refute"):
+        budget = VerifyBudget(timeout_s=max(0.05, min(session.budget.verifier_timeout_s, session.time_left())))
+        refutation = session.verifier.refute(task, session.settings.refute_depth, budget)
+        if refutation is not None:
+            session.trace.write(RefutationEvent(depth=refutation.depth, states=list(refutation.states),
+                                                certified=refutation.certified, elapsed_s=refutation.elapsed_s))
+            return Outcome("refuted", certified=refutation.certified, message=refutation.describe(),
+                           solved_by="refutation")
+
+    if "llm" not in sources or session.proposer is None:
+        return Outcome("unsolved", message="no proposal was accepted and no model source is enabled")
+
+    attempts: list[Attempt] = []
+    step = 0
+    while True:
+        step += 1
+        session.check_budget()
+        prompt = render_prompt(
+            "invariant", program=task.program, description=task.description, variables=task.variables,
+            proved=proved, attempts=attempts[-FEEDBACK_ATTEMPTS:],
+        )
+        completions = session.sample(prompt, session.budget.samples_per_step, step)
+        if not completions:
+            return Outcome("unsolved", message="the model returned no proposals")
+        grew = 0
+        for completion in completions:
+            candidate = extract_candidate(completion.text)
+            proposal = session.propose(step, "llm", raw=completion.text, text=candidate,
+                                       logprob=completion.logprob, tokens=completion.tokens)
+            before = len(pool.atoms)
+            verdict = try_proposal(proposal, "llm")
+            if verdict.status == "accepted":
+                return _solved(verdict, "llm")
+            grew += len(pool.atoms) - before
+            if candidate not in {attempt.text for attempt in attempts}:
+                attempts.append(Attempt(candidate, verdict.feedback[:MAX_FEEDBACK_CHARS]))
+        if grew:
+            outcome = recombine(step)
+            if outcome:
+                return outcome

@@ -1,0 +1,168 @@
+"""Task files: typed pydantic models loaded from YAML, and their JSON Schema.
+
+A task file is one YAML mapping whose `kind` selects the model. Unknown keys are refused
+(`extra="forbid"`), so a typo is an error rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from agent.cprogram import Program, ProgramError, parse_program
+
+
+class TaskFileError(Exception):
+    """A task file that cannot be used; the message is one line naming the file and the problem."""
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_proposals: int = Field(default=32, ge=1, description="Proposals verified, from every source together.")
+    samples_per_step: int = Field(default=4, ge=1, le=64, description="Model samples per step, in one batched call.")
+    timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit for the whole task.")
+    verifier_timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for each solver call.")
+    max_new_tokens: int = Field(default=48, ge=1, le=4096, description="Tokens the model may write per sample.")
+
+
+class Source(BaseModel):
+    """Where a task came from, kept with every task built from a public benchmark."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    benchmark: str
+    file: str | None = None
+    origin: str | None = None
+    license: str | None = None
+
+
+class TaskBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:/-]+$")
+    description: str = Field(default="", description="Extra text shown to the model.")
+    source: Source | None = None
+    budget: Budget = Field(default_factory=Budget)
+
+
+_INV_PARAMETERS = re.compile(r"define-fun\s+inv-f\s*\(((?:\s*\(\s*[^()\s]+\s+Int\s*\))*)\s*\)")
+_PARAMETER = re.compile(r"\(\s*([^()\s]+)\s+Int\s*\)")
+
+
+class InvariantTask(TaskBase):
+    """Find a loop invariant that proves a Code2Inv-style program's assertion."""
+
+    model_config = ConfigDict(extra="forbid", ignored_types=(cached_property,))
+
+    kind: Literal["invariant"]
+    program: str = Field(description="The C program: declarations, pre-conditions, one while loop, a final assert.")
+    vc_template: str = Field(description="SMT-LIB verification template in Code2Inv layout (see verifiers/invariant.py).")
+
+    @cached_property
+    def parsed_program(self) -> Program:
+        return parse_program(self.program)
+
+    @cached_property
+    def variables(self) -> list[str]:
+        """Variables an invariant may mention: the parameters of the template's inv-f."""
+        match = _INV_PARAMETERS.search(self.vc_template)
+        return _PARAMETER.findall(match.group(1)) if match else []
+
+    @property
+    def program_variables(self) -> list[str]:
+        """Variables of the program that an invariant may mention, in declaration order."""
+        allowed = set(self.variables)
+        return [name for name in self.parsed_program.variables if name in allowed]
+
+
+Task = Annotated[Union[InvariantTask], Field(discriminator="kind")]
+TASK_KINDS = ("invariant",)
+_task_adapter: TypeAdapter[Any] = TypeAdapter(Task)
+
+
+def task_schema() -> dict[str, Any]:
+    return _task_adapter.json_schema()
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"] if not str(part).startswith("function-"))
+    # Drop the discriminator's own name from the location ("invariant.program" -> "program").
+    for kind in TASK_KINDS:
+        if location.startswith(kind + "."):
+            location = location[len(kind) + 1:]
+    message = first["msg"]
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{location or 'task'}: {message}{more}"
+
+
+def parse_task(data: Any, where: str) -> InvariantTask:
+    """Validate a mapping as a task; raise TaskFileError with a one-line reason."""
+    if not isinstance(data, dict):
+        raise TaskFileError(f"{where}: a task file must hold a YAML mapping")
+    kind = data.get("kind")
+    if kind is None:
+        raise TaskFileError(f"{where}: missing `kind` (one of: {', '.join(TASK_KINDS)})")
+    if kind not in TASK_KINDS:
+        raise TaskFileError(f"{where}: unknown task kind {kind!r} (known: {', '.join(TASK_KINDS)})")
+    try:
+        task = _task_adapter.validate_python(data)
+    except ValidationError as error:
+        raise TaskFileError(f"{where}: {_first_error(error)}") from None
+    if isinstance(task, InvariantTask):
+        try:
+            task.parsed_program
+        except ProgramError as error:
+            raise TaskFileError(f"{where}: program: {error}") from None
+        if not task.variables:
+            raise TaskFileError(f"{where}: vc_template: no `(define-fun inv-f ((x Int) ...) Bool` found")
+    return task
+
+
+def load_task(path: str | Path) -> InvariantTask:
+    path = Path(path)
+    if not path.is_file():
+        raise TaskFileError(f"{path}: no such task file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskFileError(f"{path}: cannot read: {error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise TaskFileError(f"{path}: YAML error{where}: {problem}") from None
+    return parse_task(data, str(path))
+
+
+def task_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class LiteralBlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as `|` blocks, so programs and templates stay readable in task files."""
+
+
+def _represent_string(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+LiteralBlockDumper.add_representer(str, _represent_string)
+
+
+def dump_task(task: BaseModel) -> str:
+    """YAML text of a task: `id` and `kind` first, the budget spelled out, empty fields left out."""
+    data = task.model_dump(mode="json", exclude_none=True)
+    ordered = {key: data.pop(key) for key in ("id", "kind") if key in data}
+    ordered.update((key, value) for key, value in data.items() if value != "")
+    return yaml.dump(ordered, Dumper=LiteralBlockDumper, sort_keys=False, allow_unicode=True, width=120)

@@ -1,0 +1,206 @@
+"""Traces: typed events in a JSONL file, appended and flushed as they happen.
+
+The first line is a header (format version, task, model and revision, seed, generation settings,
+package versions, git commit); each later line is one event. A killed writer leaves at worst a
+partial last line, which the reader skips; a malformed line anywhere else is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+FORMAT_VERSION = 1
+PACKAGES = ("veriloop", "z3-solver", "python-sat", "torch", "transformers", "pydantic", "pycparser", "lark")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    time: float = Field(default_factory=time.time)
+
+
+class Header(_Event):
+    type: Literal["header"] = "header"
+    format_version: int = FORMAT_VERSION
+    run_id: str
+    task_id: str
+    task_kind: str
+    task_path: str | None = None
+    task_sha256: str | None = None
+    model: str | None
+    model_revision: str | None = None
+    model_backend: str | None = None
+    seed: int
+    generation: dict[str, Any]
+    sources: list[str]
+    budget: dict[str, Any]
+    versions: dict[str, str]
+    git_commit: str | None
+    python: str = Field(default_factory=platform.python_version)
+    started_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+class ProposalEvent(_Event):
+    type: Literal["proposal"] = "proposal"
+    id: int
+    step: int
+    source: str  # "llm", "symbolic", "dynamic", "houdini"
+    raw: str  # what the source produced (the model's completion, the atoms)
+    text: str  # the candidate handed to the verifier
+    logprob: float | None = None
+    tokens: int | None = None
+
+
+class VerdictEvent(_Event):
+    type: Literal["verdict"] = "verdict"
+    proposal_id: int
+    round: int | None = None  # Houdini refinement round, when the candidate is a refinement
+    candidate: str
+    cached: bool = False  # the same candidate was verified earlier in this run
+    verdict: dict[str, Any]
+
+
+class FeaturesEvent(_Event):
+    type: Literal["features"] = "features"
+    proposal_id: int
+    features: dict[str, Any]
+
+
+class RefutationEvent(_Event):
+    type: Literal["refutation"] = "refutation"
+    depth: int
+    states: list[dict[str, int]]
+    certified: bool
+    elapsed_s: float
+
+
+class ResultEvent(_Event):
+    type: Literal["result"] = "result"
+    status: Literal["solved", "refuted", "unsolved", "error"]
+    answer: str | None = None
+    certified: bool = False
+    message: str = ""
+    proposals: int
+    verifier_calls: int
+    proposals_by_source: dict[str, int] = Field(default_factory=dict)
+    solved_by: str | None = None
+    wall_s: float
+    model_s: float = 0.0
+    verifier_s: float = 0.0
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    message: str
+
+
+Event = Annotated[
+    Union[Header, ProposalEvent, VerdictEvent, FeaturesEvent, RefutationEvent, ResultEvent, ErrorEvent],
+    Field(discriminator="type"),
+]
+_event_adapter: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+def event_schema() -> dict[str, Any]:
+    return _event_adapter.json_schema()
+
+
+class TraceWriter:
+    """Appends one JSON line per event and flushes it at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_partial_last_line(path)
+        self._handle = path.open("a", encoding="utf-8")
+
+    def write(self, event: BaseModel) -> None:
+        self._handle.write(event.model_dump_json() + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "TraceWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """Appending after a line cut by a killed writer would corrupt the next event: cut it off."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        with path.open("r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+class TraceError(ValueError):
+    pass
+
+
+def read_trace(path: Path) -> list[Any]:
+    """All complete events of a trace; a partial last line (a writer killed mid-line) is skipped."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    # A complete trace ends with "\n", so the last element is "" unless the last line was cut.
+    complete, last = lines[:-1], lines[-1]
+    events = []
+    for number, line in enumerate(complete, start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(_event_adapter.validate_json(line))
+        except ValueError as error:
+            raise TraceError(f"{path}:{number}: not a trace event: {str(error).splitlines()[0]}") from None
+    if last.strip():
+        try:  # a last line without its newline may still be whole; keep it if it parses
+            events.append(_event_adapter.validate_json(last))
+        except ValueError:
+            pass
+    return events
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    found = {}
+    for package in PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        result = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+    return result.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def new_run_id(label: str) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(char if char.isalnum() or char in "-_." else "_" for char in label)[:40]
+    return f"{stamp}-{safe}-{os.urandom(2).hex()}"

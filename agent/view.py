@@ -1,0 +1,50 @@
+"""A terminal summary of a trace: header, each proposal with its verdict(s), the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from agent.trace import Header, ProposalEvent, RefutationEvent, ResultEvent, VerdictEvent, read_trace
+
+
+def show_trace(path: Path, verbose: bool = False, console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    events = read_trace(path)
+    verdicts: dict[int, list[VerdictEvent]] = {}
+    for event in events:
+        if isinstance(event, VerdictEvent):
+            verdicts.setdefault(event.proposal_id, []).append(event)
+    for event in events:
+        if isinstance(event, Header):
+            console.print(f"[bold]{event.task_id}[/bold] ({event.task_kind}) · run {event.run_id} · model {event.model}"
+                          f" {event.model_revision or ''} · seed {event.seed} · sources {','.join(event.sources)}")
+            console.print(f"git {event.git_commit} · " + ", ".join(f"{k} {v}" for k, v in event.versions.items()))
+    table = Table(show_lines=verbose)
+    for column in ("#", "step", "source", "candidate", "verdict"):
+        table.add_column(column, overflow="fold")
+    for event in events:
+        if not isinstance(event, ProposalEvent):
+            continue
+        rounds = verdicts.get(event.id, [])
+        last = rounds[-1].verdict if rounds else None
+        status = last["status"] if last else "-"
+        if len(rounds) > 1:
+            status += f" after {len(rounds)} rounds"
+        if verbose and last:
+            status += "\n" + last["feedback"]
+        candidate = rounds[-1].candidate if rounds else event.text
+        if len(candidate) > 200 and not verbose:
+            candidate = candidate[:200] + " ..."
+        table.add_row(str(event.id), str(event.step), event.source, candidate, status)
+    console.print(table)
+    for event in events:
+        if isinstance(event, RefutationEvent):
+            console.print(f"refutation at depth {event.depth} (replayed: {event.certified}): {event.states}")
+        if isinstance(event, ResultEvent):
+            console.print(f"result: [bold]{event.status}[/bold] {event.answer or ''} · proposals {event.proposals},"
+                          f" verifier calls {event.verifier_calls}, {event.wall_s:.2f} s")
+            if event.message:
+                console.print(event.message)

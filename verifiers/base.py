@@ -1,0 +1,144 @@
+"""The trusted base's core types: Verdict, the Verifier protocol and the registry.
+
+Nothing here imports from `agent/`. A verifier receives a task object (duck-typed: each verifier
+documents the attributes it reads), a proposal (anything with a `.text`, or a plain string) and a
+budget, and returns a Verdict. A rejection is a return value; a broken verifier is an `error`
+verdict; a time-out or a solver's `unknown` is an `unknown` verdict and never an acceptance.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+VerdictStatus = Literal["accepted", "rejected", "unknown", "error"]
+
+ENTRY_POINT_GROUP = "veriloop.verifiers"
+# Modules of the verifiers that ship with veriloop; imported on the registry's first lookup.
+BUILTIN_MODULES = ("verifiers.invariant",)
+
+
+class Verdict(BaseModel):
+    """The decision on one proposal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: VerdictStatus
+    verifier: str
+    verifier_version: str
+    feedback: str = Field(description="Text the proposer sees next.")
+    counterexample: dict[str, Any] | None = None
+    certificate: Any | None = None
+    certified: bool = Field(
+        default=False, description="True only when an independent check of the certificate passed."
+    )
+    details: dict[str, Any] = Field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+
+class VerifyBudget(BaseModel):
+    """Limits for one verification."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for each solver call.")
+
+
+@runtime_checkable
+class HasText(Protocol):
+    text: str
+
+
+def proposal_text(proposal: HasText | str) -> str:
+    return proposal if isinstance(proposal, str) else proposal.text
+
+
+class Verifier:
+    """Base class of verifiers: set `name`, `version`, `kinds`, implement `verify`."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]
+
+    def verify(self, task: Any, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
+        raise NotImplementedError
+
+    def check_task(self, task: Any) -> None:
+        """Raise ValueError with a one-line reason when `task` cannot be verified at all
+        (a broken template, say). Called when tasks are loaded or converted."""
+
+    def verdict(self, status: VerdictStatus, feedback: str, started: float, **fields: Any) -> Verdict:
+        """Build a Verdict stamped with this verifier's name, version and the time since `started`."""
+        return Verdict(
+            status=status,
+            verifier=self.name,
+            verifier_version=self.version,
+            feedback=feedback,
+            elapsed_s=time.perf_counter() - started,
+            **fields,
+        )
+
+
+class RegistryError(Exception):
+    pass
+
+
+class Registry:
+    """Verifier classes by name; refuses duplicate names. Third parties register through the
+    `veriloop.verifiers` entry-point group (each entry point names a Verifier subclass)."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Verifier]] = {}
+        self._instances: dict[str, Verifier] = {}
+        self._entry_points_loaded = False
+
+    def register(self, cls: type[Verifier]) -> type[Verifier]:
+        for attribute in ("name", "version", "kinds"):
+            if not getattr(cls, attribute, None):
+                raise RegistryError(f"verifier class {cls.__qualname__} has no `{attribute}`")
+        if cls.name in self._classes and self._classes[cls.name] is not cls:
+            raise RegistryError(f"a verifier named {cls.name!r} is already registered")
+        self._classes[cls.name] = cls
+        return cls
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for module in BUILTIN_MODULES:
+            import_module(module)
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            self.register(entry_point.load())
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._classes)
+
+    def get(self, name: str) -> Verifier:
+        self._load_entry_points()
+        if name not in self._classes:
+            raise RegistryError(f"no verifier named {name!r}; known: {', '.join(self.names())}")
+        if name not in self._instances:
+            self._instances[name] = self._classes[name]()
+        return self._instances[name]
+
+    def for_kind(self, kind: str) -> Verifier:
+        self._load_entry_points()
+        matches = [name for name, cls in self._classes.items() if kind in cls.kinds]
+        if not matches:
+            raise RegistryError(f"no verifier serves task kind {kind!r}")
+        if len(matches) > 1:
+            raise RegistryError(f"several verifiers serve task kind {kind!r}: {', '.join(sorted(matches))}")
+        return self.get(matches[0])
+
+
+REGISTRY = Registry()
+register = REGISTRY.register

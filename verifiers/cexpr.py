@@ -1,0 +1,361 @@
+"""C boolean expressions over integer program variables: parsing, type checking, SMT-LIB output.
+
+The language is the expression part of C that loop invariants use:
+`&& || !`, `== != < <= > >=`, `+ - * / %` (binary and unary minus), `?:`, parentheses,
+decimal or hexadecimal integer literals and `true`/`false`.
+
+Semantics. Variables are mathematical integers (the Code2Inv verification conditions use SMT-LIB
+`Int`, not 32-bit machine words). `/` and `%` follow C99: division truncates toward zero and the
+remainder takes the sign of the dividend, so `-7 / 2 == -3` and `-7 % 2 == -1`. SMT-LIB's `div` and
+`mod` are Euclidean (the remainder is never negative), so `a / b` is written
+`(ite (>= a 0) (div a b) (- (div (- a) b)))` and `a % b` is `(- a (* b <a / b>))`. Division by zero is
+undefined in C; SMT-LIB leaves `(div a 0)` unspecified, and a verification condition is proved only
+when it holds for every value of it, so no proof can depend on it.
+
+Typing is strict: `&&`, `||`, `!` and the condition of `?:` take booleans; arithmetic and `<`-style
+comparisons take integers; `==`/`!=` compare two integers or two booleans. An integer used where a
+boolean is needed (C's implicit `!= 0`) is a type error, so a proposal says what it means.
+
+The grammar is written for Lark (a maintained parsing library) because it reports the exact column
+and the expected tokens of a syntax error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Iterable, Literal, Union
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+GRAMMAR = r"""
+?start: expr
+?expr: or_expr
+     | or_expr "?" expr ":" expr          -> cond
+?or_expr: and_expr
+        | or_expr OROP and_expr           -> binary
+?and_expr: eq_expr
+         | and_expr ANDOP eq_expr         -> binary
+?eq_expr: rel_expr
+        | eq_expr EQOP rel_expr           -> binary
+?rel_expr: add_expr
+         | rel_expr RELOP add_expr        -> binary
+?add_expr: mul_expr
+         | add_expr ADDOP mul_expr        -> binary
+?mul_expr: unary
+         | mul_expr MULOP unary           -> binary
+?unary: atom
+      | UNOP unary                        -> unary
+      | ADDOP unary                       -> unary
+?atom: NUMBER                             -> number
+     | TRUE                               -> true
+     | FALSE                              -> false
+     | NAME                               -> name
+     | "(" expr ")"
+
+OROP: "||"
+ANDOP: "&&"
+EQOP: "==" | "!="
+RELOP: "<=" | ">=" | "<" | ">"
+ADDOP: "+" | "-"
+MULOP: "*" | "/" | "%"
+UNOP: "!"
+TRUE.2: "true"
+FALSE.2: "false"
+NUMBER: /0[xX][0-9a-fA-F]+|[0-9]+/
+NAME: /[A-Za-z_][A-Za-z0-9_]*/
+
+%import common.WS
+%ignore WS
+"""
+
+Type = Literal["int", "bool"]
+
+
+class ExprError(ValueError):
+    """A proposal that is not a well-typed boolean expression over the program's variables."""
+
+
+@dataclass(frozen=True)
+class Num:
+    value: int
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class BoolLit:
+    value: bool
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str
+    arg: "Expr"
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str
+    left: "Expr"
+    right: "Expr"
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class Cond:
+    test: "Expr"
+    then: "Expr"
+    other: "Expr"
+    column: int = 0
+
+
+Expr = Union[Num, BoolLit, Var, Unary, Binary, Cond]
+
+
+@v_args(inline=True)
+class _ToAst(Transformer):
+    def number(self, token: Token) -> Num:
+        return Num(int(token, 0), token.column)
+
+    def true(self, token: Token) -> BoolLit:
+        return BoolLit(True, token.column)
+
+    def false(self, token: Token) -> BoolLit:
+        return BoolLit(False, token.column)
+
+    def name(self, token: Token) -> Var:
+        return Var(str(token), token.column)
+
+    def unary(self, op: Token, arg: Expr) -> Expr:
+        if op == "+":
+            return arg
+        if op == "-" and isinstance(arg, Num):
+            return Num(-arg.value, op.column)
+        return Unary(str(op), arg, op.column)
+
+    def binary(self, left: Expr, op: Token, right: Expr) -> Binary:
+        return Binary(str(op), left, right, op.column)
+
+    def cond(self, test: Expr, then: Expr, other: Expr) -> Cond:
+        return Cond(test, then, other, _column(test))
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(GRAMMAR, parser="lalr", maybe_placeholders=False, propagate_positions=False)
+
+
+def _column(expr: Expr) -> int:
+    return expr.column
+
+
+def _describe_token(error: UnexpectedInput, text: str) -> str:
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        return "the expression ends too early"
+    if isinstance(error, UnexpectedCharacters):
+        return f"unexpected character {text[error.pos_in_stream]!r}"
+    assert isinstance(error, UnexpectedToken)
+    return f"unexpected `{error.token}`"
+
+
+_TOKEN_WORDS = {
+    "OROP": "`||`", "ANDOP": "`&&`", "EQOP": "`==`/`!=`", "RELOP": "a comparison", "ADDOP": "`+`/`-`",
+    "MULOP": "`*`/`/`/`%`", "UNOP": "`!`", "NUMBER": "a number", "NAME": "a variable", "TRUE": "`true`",
+    "FALSE": "`false`", "LPAR": "`(`", "RPAR": "`)`", "QMARK": "`?`", "COLON": "`:`",
+}
+
+
+def parse(text: str) -> Expr:
+    """Parse without type checking. Raises ExprError with the column of a syntax error."""
+    if not text.strip():
+        raise ExprError("the proposal is empty")
+    if "\n" in text.strip():
+        text = " ".join(text.split())
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as error:
+        column = getattr(error, "column", None)
+        where = f" at column {column}" if isinstance(column, int) and column > 0 else ""
+        expected = sorted(
+            {_TOKEN_WORDS.get(name, name) for name in (getattr(error, "expected", None) or ())}
+            | {_TOKEN_WORDS.get(name, name) for name in (getattr(error, "allowed", None) or ())}
+        )
+        hint = ""
+        if "=>" in text or "==>" in text or "->" in text:
+            hint = "; C has no implication operator: write `!(a) || b`"
+        elif "=" in text.replace("==", "").replace("<=", "").replace(">=", "").replace("!=", ""):
+            hint = "; `=` is assignment in C: compare with `==`"
+        listed = f"; expected {', '.join(expected)}" if expected and len(expected) <= 8 else ""
+        raise ExprError(f"syntax error{where}: {_describe_token(error, text)}{listed}{hint}") from None
+    return _ToAst().transform(tree)
+
+
+_INT_OPS = {"+", "-", "*", "/", "%"}
+_REL_OPS = {"<", "<=", ">", ">="}
+_EQ_OPS = {"==", "!="}
+_BOOL_OPS = {"&&", "||"}
+
+
+def check_types(expr: Expr, variables: Iterable[str]) -> Type:
+    """Return the type of `expr`; raise ExprError naming the first problem."""
+    known = set(variables)
+
+    def shown(e: Expr) -> str:
+        return f"`{to_c(e)}`"
+
+    def walk(e: Expr) -> Type:
+        if isinstance(e, Num):
+            return "int"
+        if isinstance(e, BoolLit):
+            return "bool"
+        if isinstance(e, Var):
+            if e.name not in known:
+                listing = ", ".join(sorted(known)) or "none"
+                raise ExprError(
+                    f"unknown variable `{e.name}` at column {e.column}; the program's variables are: {listing}"
+                )
+            return "int"
+        if isinstance(e, Unary):
+            inner = walk(e.arg)
+            want: Type = "bool" if e.op == "!" else "int"
+            if inner != want:
+                raise ExprError(f"operand of `{e.op}` at column {e.column} must be {_a(want)}, but {shown(e.arg)} is {_a(inner)}")
+            return want
+        if isinstance(e, Cond):
+            if walk(e.test) != "bool":
+                raise ExprError(f"the condition of `?:` must be a boolean, but {shown(e.test)} is an integer")
+            then, other = walk(e.then), walk(e.other)
+            if then != other:
+                raise ExprError(f"the branches of `?:` differ in type: {shown(e.then)} is {_a(then)}, {shown(e.other)} is {_a(other)}")
+            return then
+        assert isinstance(e, Binary)
+        left, right = walk(e.left), walk(e.right)
+        if e.op in _EQ_OPS:
+            if left != right:
+                raise ExprError(
+                    f"`{e.op}` at column {e.column} compares {shown(e.left)} ({_a(left)}) with {shown(e.right)} ({_a(right)})"
+                )
+            return "bool"
+        want = "bool" if e.op in _BOOL_OPS else "int"
+        for side, got in ((e.left, left), (e.right, right)):
+            if got != want:
+                raise ExprError(f"operand of `{e.op}` at column {e.column} must be {_a(want)}, but {shown(side)} is {_a(got)}")
+        return "bool" if e.op in _BOOL_OPS or e.op in _REL_OPS else "int"
+
+    return walk(expr)
+
+
+def _a(kind: Type) -> str:
+    return "a boolean" if kind == "bool" else "an integer"
+
+
+def parse_boolean(text: str, variables: Iterable[str]) -> Expr:
+    """Parse and type-check a proposed invariant: a boolean expression over `variables`."""
+    expr = parse(text)
+    if check_types(expr, variables) != "bool":
+        raise ExprError(f"`{to_c(expr)}` is an integer expression; an invariant must be a boolean condition")
+    return expr
+
+
+def conjuncts(expr: Expr) -> list[Expr]:
+    """The top-level conjuncts of `expr` (a && b && c gives [a, b, c])."""
+    if isinstance(expr, Binary) and expr.op == "&&":
+        return conjuncts(expr.left) + conjuncts(expr.right)
+    return [expr]
+
+
+def variables_of(expr: Expr) -> set[str]:
+    if isinstance(expr, Var):
+        return {expr.name}
+    if isinstance(expr, Unary):
+        return variables_of(expr.arg)
+    if isinstance(expr, Binary):
+        return variables_of(expr.left) | variables_of(expr.right)
+    if isinstance(expr, Cond):
+        return variables_of(expr.test) | variables_of(expr.then) | variables_of(expr.other)
+    return set()
+
+
+# C precedence levels (higher binds tighter), used to print with only the needed parentheses.
+_PRECEDENCE = {"?:": 1, "||": 2, "&&": 3, "==": 4, "!=": 4, "<": 5, "<=": 5, ">": 5, ">=": 5,
+               "+": 6, "-": 6, "*": 7, "/": 7, "%": 7}
+_UNARY_PRECEDENCE = 8
+
+
+def to_c(expr: Expr) -> str:
+    """Canonical C text of `expr`: single spaces around binary operators, minimal parentheses."""
+
+    def level(e: Expr) -> int:
+        if isinstance(e, Binary):
+            return _PRECEDENCE[e.op]
+        if isinstance(e, Cond):
+            return _PRECEDENCE["?:"]
+        if isinstance(e, Num) and e.value < 0:
+            return _UNARY_PRECEDENCE
+        return _UNARY_PRECEDENCE + 1 if not isinstance(e, Unary) else _UNARY_PRECEDENCE
+
+    def wrap(e: Expr, minimum: int) -> str:
+        text = to_c(e)
+        return f"({text})" if level(e) < minimum else text
+
+    if isinstance(expr, Num):
+        return str(expr.value)
+    if isinstance(expr, BoolLit):
+        return "true" if expr.value else "false"
+    if isinstance(expr, Var):
+        return expr.name
+    if isinstance(expr, Unary):
+        return f"{expr.op}{wrap(expr.arg, _UNARY_PRECEDENCE)}"
+    if isinstance(expr, Cond):
+        return f"{wrap(expr.test, 2)} ? {wrap(expr.then, 1)} : {wrap(expr.other, 1)}"
+    assert isinstance(expr, Binary)
+    mine = _PRECEDENCE[expr.op]
+    # Left-associative: the right operand needs parentheses at equal precedence.
+    return f"{wrap(expr.left, mine)} {expr.op} {wrap(expr.right, mine + 1)}"
+
+
+def _smt_symbol(name: str) -> str:
+    return name
+
+
+def to_smtlib(expr: Expr, rename: Callable[[str], str] = _smt_symbol) -> str:
+    """SMT-LIB 2 text of `expr` with C99 integer division (see the module docstring)."""
+
+    def go(e: Expr) -> str:
+        if isinstance(e, Num):
+            return str(e.value) if e.value >= 0 else f"(- {-e.value})"
+        if isinstance(e, BoolLit):
+            return "true" if e.value else "false"
+        if isinstance(e, Var):
+            return rename(e.name)
+        if isinstance(e, Unary):
+            return f"(not {go(e.arg)})" if e.op == "!" else f"(- {go(e.arg)})"
+        if isinstance(e, Cond):
+            return f"(ite {go(e.test)} {go(e.then)} {go(e.other)})"
+        assert isinstance(e, Binary)
+        a, b = go(e.left), go(e.right)
+        if e.op == "/":
+            return _c_division(a, b)
+        if e.op == "%":
+            return f"(- {a} (* {b} {_c_division(a, b)}))"
+        if e.op == "!=":
+            return f"(not (= {a} {b}))"
+        operator = {"&&": "and", "||": "or", "==": "="}.get(e.op, e.op)
+        return f"({operator} {a} {b})"
+
+    return go(expr)
+
+
+def _c_division(a: str, b: str) -> str:
+    return f"(ite (>= {a} 0) (div {a} {b}) (- (div (- {a}) {b})))"

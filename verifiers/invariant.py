@@ -1,0 +1,452 @@
+"""Loop invariants checked with Z3 against a Code2Inv-style verification-condition template.
+
+The template (`N.c.smt` in Code2Inv) declares the program variables, their primed copies (`x!`)
+and SSA copies (`x_0`...), an `inv-f` whose body is left empty, `pre-f`, `trans-f` and `post-f`,
+then three negated verification conditions. Sections are separated by the line
+`SPLIT_HERE_asdfghjklzxcvbnmqwertyuiop`; the invariant's body goes after the first marker.
+
+A proposal is parsed as a C boolean expression (see `verifiers.cexpr`), spliced into the template,
+and each condition is checked separately:
+
+- initiation:   pre  =>  inv
+- consecution:  inv && trans  =>  inv'
+- postcondition: inv  =>  post
+
+The proposal is accepted only when all three negations are exactly `unsat`. A Z3 `unknown` or a
+time-out makes the verdict `unknown`, never `accepted`. A failed check returns its counterexample
+state, the conjuncts of the proposal it falsifies, and the full Z3 model so that it can be
+re-checked independently. Each Z3 call has a solver time-out and a watchdog that interrupts the
+context if the solver overruns it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+import z3
+
+from verifiers import cexpr
+from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+
+MARKER = "SPLIT_HERE_asdfghjklzxcvbnmqwertyuiop"
+CHECKS = ("initiation", "consecution", "postcondition")
+# Grace on top of the solver's own time-out before the watchdog interrupts the context.
+WATCHDOG_GRACE_S = 0.5
+# A negated verification condition that is unsat means the condition holds.
+_CHECK_STATUS = {"unsat": "holds", "sat": "fails"}
+
+
+class InvariantProblem(Protocol):
+    """What the invariant verifier reads from a task."""
+
+    vc_template: str
+
+
+class TemplateError(ValueError):
+    """A verification-condition template that does not have the Code2Inv layout."""
+
+
+@dataclass(frozen=True)
+class VcTemplate:
+    """A parsed Code2Inv verification-condition template."""
+
+    definitions_head: str  # text up to the invariant's body
+    definitions_tail: str  # from the end of the invariant's body to the end of post-f
+    checks: dict[str, str]  # check name -> its `(assert (not ...))` text
+    variables: tuple[str, ...]  # the parameters of inv-f, in order
+    precondition_call: str  # the `(pre-f ...)` application used by the initiation check
+    signatures: dict[str, tuple[str, ...]]  # pre-f, trans-f, post-f -> their parameter names
+
+    def definitions(self, invariant_smt: str) -> str:
+        return f"{self.definitions_head}\n{invariant_smt}\n{self.definitions_tail}"
+
+
+_INV_SIGNATURE = re.compile(r"\(\s*define-fun\s+inv-f\s*\(((?:\s*\(\s*[^()\s]+\s+Int\s*\))*)\s*\)\s*Bool\s*$")
+_PARAMETER = re.compile(r"\(\s*([^()\s]+)\s+Int\s*\)")
+_PRE_CALL = re.compile(r"\(\s*pre-f\b[^()]*\)")
+
+
+@lru_cache(maxsize=256)
+def parse_template(text: str) -> VcTemplate:
+    """Split and validate a template; raise TemplateError naming what is wrong."""
+    sections = text.split(MARKER)
+    if len(sections) != 5:
+        raise TemplateError(f"expected 4 lines `{MARKER}` (5 sections), found {len(sections) - 1}")
+    head = sections[0].rstrip()
+    signature = _INV_SIGNATURE.search(head)
+    if not signature:
+        raise TemplateError("the first section does not end with `(define-fun inv-f (...) Bool` over Int parameters")
+    variables = tuple(_PARAMETER.findall(signature.group(1)))
+    if not variables:
+        raise TemplateError("inv-f has no parameters")
+    if len(set(variables)) != len(variables):
+        raise TemplateError("inv-f has repeated parameters")
+    signatures = {}
+    for function in ("pre-f", "trans-f", "post-f"):
+        found = re.search(r"\(\s*define-fun\s+" + re.escape(function) + r"\s*\(((?:\s*\(\s*[^()\s]+\s+Int\s*\))*)\s*\)\s*Bool",
+                          sections[1])
+        if not found:
+            raise TemplateError(f"no `(define-fun {function} (...) Bool` over Int parameters")
+        signatures[function] = tuple(_PARAMETER.findall(found.group(1)))
+    pre_call = _PRE_CALL.search(sections[2])
+    if not pre_call:
+        raise TemplateError("the initiation check does not apply pre-f")
+    template = VcTemplate(
+        definitions_head=head,
+        definitions_tail=sections[1],
+        checks=dict(zip(CHECKS, sections[2:])),
+        variables=variables,
+        precondition_call=pre_call.group(0),
+        signatures=signatures,
+    )
+    # Parse every check once with a trivial invariant so that a broken template fails here.
+    context = z3.Context()
+    for name, check in template.checks.items():
+        try:
+            assertions = z3.parse_smt2_string(template.definitions("true") + check, ctx=context)
+        except z3.Z3Exception as error:
+            raise TemplateError(f"the {name} check does not parse: {_z3_message(error)}") from None
+        if len(assertions) != 1:
+            raise TemplateError(f"the {name} check should hold exactly one assertion, found {len(assertions)}")
+    return template
+
+
+def _z3_message(error: z3.Z3Exception) -> str:
+    message = error.value.decode() if isinstance(error.value, bytes) else str(error.value)
+    return " ".join(message.split())
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    status: str  # "holds" | "fails" | "unknown"
+    model: dict[str, int] | None = None
+    reason: str = ""
+    failing_conjuncts: tuple[str, ...] = ()
+    elapsed_s: float = 0.0
+
+
+def _solve(assertions: Any, context: z3.Context, timeout_s: float) -> tuple[z3.CheckSatResult, z3.ModelRef | None, str]:
+    """One Z3 call on a fresh solver."""
+    solver = z3.Solver(ctx=context)
+    solver.add(assertions)
+    return _run_check(solver, context, timeout_s)
+
+
+def _run_check(solver: z3.Solver, context: z3.Context, timeout_s: float) -> tuple[z3.CheckSatResult, z3.ModelRef | None, str]:
+    """`solver.check()` with a solver time-out and a watchdog that interrupts an overrunning solver."""
+    solver.set("timeout", max(1, int(timeout_s * 1000)))
+    watchdog = threading.Timer(timeout_s + WATCHDOG_GRACE_S, context.interrupt)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        result = solver.check()
+    except z3.Z3Exception as error:  # an interrupt can surface as an exception
+        return z3.unknown, None, f"interrupted: {_z3_message(error)}"
+    finally:
+        watchdog.cancel()
+    if result == z3.sat:
+        return result, solver.model(), ""
+    if result == z3.unknown:
+        return result, None, solver.reason_unknown() or "unknown"
+    return result, None, ""
+
+
+def _model_values(model: z3.ModelRef) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for declaration in model.decls():
+        if declaration.arity() != 0:
+            continue
+        value = model[declaration]
+        if z3.is_int_value(value):
+            values[declaration.name()] = value.as_long()
+        elif z3.is_true(value) or z3.is_false(value):
+            values[declaration.name()] = int(z3.is_true(value))
+    return values
+
+
+def _state(values: dict[str, int], variables: tuple[str, ...], suffix: str = "") -> dict[str, int]:
+    # model_completion: a variable the formula leaves free may take any value; 0 is as good as any.
+    return {name: values.get(name + suffix, 0) for name in variables}
+
+
+def _smt_int(value: int) -> str:
+    return str(value) if value >= 0 else f"(- {-value})"
+
+
+def _format_state(state: dict[str, int]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in state.items())
+
+
+@register
+class InvariantVerifier(Verifier):
+    name = "z3-invariant"
+    version = f"1.0 (z3 {z3.get_version_string()})"
+    kinds = ("invariant",)
+
+    def check_task(self, task: InvariantProblem) -> None:
+        try:
+            parse_template(task.vc_template)
+        except TemplateError as error:
+            raise ValueError(f"vc_template: {error}") from None
+
+    def verify(self, task: InvariantProblem, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
+        started = time.perf_counter()
+        text = proposal_text(proposal)
+        try:
+            template = parse_template(task.vc_template)
+        except TemplateError as error:
+            return self.verdict("error", f"the task's verification template is broken: {error}", started)
+        try:
+            expr = cexpr.parse_boolean(text, template.variables)
+        except cexpr.ExprError as error:
+            return self.verdict("rejected", f"Rejected before solving: {error}.", started,
+                                details={"stage": "parse", "error": str(error)})
+        try:
+            return self._decide(template, expr, budget, started)
+        except z3.Z3Exception as error:
+            return self.verdict("error", f"Z3 failed: {_z3_message(error)}", started)
+
+    def _decide(self, template: VcTemplate, expr: cexpr.Expr, budget: VerifyBudget, started: float) -> Verdict:
+        context = z3.Context()
+        definitions = template.definitions(cexpr.to_smtlib(expr))
+        parts = cexpr.conjuncts(expr)
+        conjunct_texts = [cexpr.to_c(part) for part in parts]
+
+        declarations = "".join(f"(declare-const {name} Int)" for name in template.variables)
+        conjunct_smt = [cexpr.to_smtlib(part) for part in parts]
+
+        def falsified(values: dict[str, int], suffix: str) -> tuple[str, ...]:
+            # Evaluate each conjunct in the counterexample state (the primed copy for suffix "!").
+            state = _state(values, template.variables, suffix)
+            bindings = " ".join(f"({name} {_smt_int(value)})" for name, value in state.items())
+            formulas = z3.parse_smt2_string(
+                declarations + "".join(f"(assert (let ({bindings}) {smt}))" for smt in conjunct_smt), ctx=context)
+            return tuple(shown for formula, shown in zip(formulas, conjunct_texts) if z3.is_false(z3.simplify(formula)))
+
+        outcomes: dict[str, CheckOutcome] = {}
+        for name in CHECKS:
+            check_started = time.perf_counter()
+            assertions = z3.parse_smt2_string(definitions + template.checks[name], ctx=context)
+            result, model, reason = _solve(assertions, context, budget.timeout_s)
+            outcome = CheckOutcome(name, _CHECK_STATUS.get(str(result), "unknown"), reason=reason)
+            if model is not None:
+                outcome.model = _model_values(model)
+                if name == "initiation":
+                    outcome.failing_conjuncts = falsified(outcome.model, "")
+                elif name == "consecution":
+                    outcome.failing_conjuncts = falsified(outcome.model, "!")
+            outcome.elapsed_s = time.perf_counter() - check_started
+            outcomes[name] = outcome
+
+        vacuous = self._vacuous(template, definitions, context, budget)
+        details: dict[str, Any] = {
+            "stage": "solve",
+            "invariant": cexpr.to_c(expr),
+            "conjuncts": conjunct_texts,
+            "vacuous": vacuous,
+            "checks": {
+                name: {
+                    "status": outcome.status,
+                    "failing_conjuncts": list(outcome.failing_conjuncts),
+                    "reason": outcome.reason,
+                    "elapsed_s": round(outcome.elapsed_s, 6),
+                }
+                for name, outcome in outcomes.items()
+            },
+        }
+        failed = [outcome for outcome in outcomes.values() if outcome.status == "fails"]
+        unknown = [outcome for outcome in outcomes.values() if outcome.status == "unknown"]
+        if failed:
+            feedback = " ".join(self._explain(outcome, template) for outcome in failed)
+            if vacuous:
+                feedback += " No state allowed by the pre-condition satisfies the invariant (vacuous)."
+            counterexample = {
+                outcome.name: self._counterexample(outcome, template) for outcome in failed
+            }
+            return self.verdict("rejected", feedback, started, counterexample=counterexample, details=details)
+        if unknown:
+            reasons = "; ".join(f"{outcome.name}: {outcome.reason}" for outcome in unknown)
+            return self.verdict("unknown", f"Z3 could not decide ({reasons}); this is not a proof.", started,
+                                details=details)
+        feedback = "The invariant holds initially, is preserved by the loop body and implies the assertion."
+        if vacuous:
+            feedback += (" Warning: it is unsatisfiable together with the pre-condition, so the program's"
+                         " pre-condition is itself contradictory (vacuous proof).")
+        second_opinion = cross_check(template, definitions, budget)
+        details["cross_check"] = second_opinion
+        if second_opinion["status"] == "disagrees":
+            return self.verdict("error", f"Z3 proved every check but cvc5 disagrees ({second_opinion['detail']});"
+                                " not accepted.", started, details=details)
+        return self.verdict("accepted", feedback, started, details=details,
+                            certificate={"invariant": cexpr.to_c(expr), "smtlib": cexpr.to_smtlib(expr)},
+                            certified=second_opinion["status"] == "agrees")
+
+    def _vacuous(self, template: VcTemplate, definitions: str, context: z3.Context, budget: VerifyBudget) -> bool | None:
+        """True when pre && inv is unsatisfiable; None when Z3 cannot tell in time."""
+        arguments = " ".join(template.variables)
+        query = f"{definitions}(assert (and {template.precondition_call} (inv-f {arguments})))"
+        result, _, _ = _solve(z3.parse_smt2_string(query, ctx=context), context, budget.timeout_s)
+        return {"unsat": True, "sat": False}.get(str(result))
+
+    def refute(self, task: InvariantProblem, max_depth: int, budget: VerifyBudget) -> "Refutation | None":
+        """Look for a run that violates the assertion (see `refute` below)."""
+        return refute(task, max_depth, budget)
+
+    @staticmethod
+    def _counterexample(outcome: CheckOutcome, template: VcTemplate) -> dict[str, Any]:
+        assert outcome.model is not None
+        entry: dict[str, Any] = {"state": _state(outcome.model, template.variables), "model": outcome.model}
+        if outcome.name == "consecution":
+            entry["state_after"] = _state(outcome.model, template.variables, "!")
+        entry["failing_conjuncts"] = list(outcome.failing_conjuncts)
+        return entry
+
+    @staticmethod
+    def _explain(outcome: CheckOutcome, template: VcTemplate) -> str:
+        assert outcome.model is not None
+        before = _format_state(_state(outcome.model, template.variables))
+        broken = ", ".join(f"`{text}`" for text in outcome.failing_conjuncts)
+        if outcome.name == "initiation":
+            which = f" (false: {broken})" if broken else ""
+            return f"Initiation fails: with {before} on entry to the loop, the pre-condition holds but the invariant is false{which}."
+        if outcome.name == "consecution":
+            after = _format_state(_state(outcome.model, template.variables, "!"))
+            which = f" (false after: {broken})" if broken else ""
+            return (f"Consecution fails: with {before} before the loop body the invariant holds, "
+                    f"but after it {after} breaks it{which}.")
+        return (f"Postcondition fails: with {before} the invariant holds and the loop may exit, "
+                f"but the assertion is false there; the invariant is too weak.")
+
+
+def cross_check(template: VcTemplate, definitions: str, budget: VerifyBudget) -> dict[str, str]:
+    """Re-check the three conditions with cvc5, a second solver with its own SMT-LIB parser.
+
+    Returns {"status": "agrees" | "disagrees" | "undecided", "detail": ...}. Z3's `unsat` alone
+    accepts an invariant; cvc5's agreement is what makes the acceptance `certified`.
+    """
+    import cvc5
+
+    # The templates declare LIA; an invariant may use * / %, so let cvc5 take the full logic.
+    script_head = re.sub(r"\(\s*set-logic\s+[A-Z_]+\s*\)", "(set-logic ALL)", definitions)
+    for name in CHECKS:
+        manager = cvc5.TermManager()
+        solver = cvc5.Solver(manager)
+        solver.setOption("tlimit-per", str(max(1, int(budget.timeout_s * 1000))))
+        symbols = cvc5.SymbolManager(manager)
+        parser = cvc5.InputParser(solver, symbols)
+        parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, script_head + template.checks[name] + "\n(check-sat)\n", name)
+        answers = []
+        try:
+            while True:
+                command = parser.nextCommand()
+                if command.isNull():
+                    break
+                answer = command.invoke(solver, symbols).strip()
+                if answer:
+                    answers.append(answer)
+        except RuntimeError as error:
+            return {"status": "undecided", "detail": f"cvc5 could not read the {name} check: {' '.join(str(error).split())}"}
+        if answers[-1:] == ["sat"]:
+            return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
+        if answers[-1:] != ["unsat"]:
+            return {"status": "undecided", "detail": f"cvc5 answered {answers[-1:] or 'nothing'} on the {name} check"}
+    return {"status": "agrees", "detail": f"cvc5 {cvc5.__version__} proves all three checks"}
+
+
+@dataclass(frozen=True)
+class Refutation:
+    """A run of the program that ends in a state violating the assertion: no invariant can exist."""
+
+    depth: int  # loop iterations before the violating exit
+    states: tuple[dict[str, int], ...]  # loop-head states, from entry to the violating state
+    certified: bool  # the replay check passed (see `replay`)
+    elapsed_s: float
+
+    def describe(self) -> str:
+        steps = " -> ".join("{" + _format_state(state) + "}" for state in self.states)
+        return (f"the assertion fails after {self.depth} loop iteration(s) on the run {steps}; "
+                "no invariant can prove it")
+
+
+class _Unroller:
+    """Builds SMT-LIB applications of pre-f/trans-f/post-f on per-step copies of the variables."""
+
+    def __init__(self, template: VcTemplate) -> None:
+        self.template = template
+        self.declared: list[str] = []
+        self._seen: set[str] = set()
+
+    def _constant(self, name: str) -> str:
+        if name not in self._seen:
+            self._seen.add(name)
+            self.declared.append(f"(declare-const |{name}| Int)")
+        return f"|{name}|"
+
+    def state(self, name: str, step: int) -> str:
+        return self._constant(f"{name}@{step}")
+
+    def apply(self, function: str, step: int) -> str:
+        # Primed parameters read the next step's state; SSA parameters are fresh per application.
+        arguments = []
+        for parameter in self.template.signatures[function]:
+            if parameter.endswith("!") and parameter[:-1] in self.template.variables:
+                arguments.append(self.state(parameter[:-1], step + 1))
+            elif parameter in self.template.variables:
+                arguments.append(self.state(parameter, step))
+            else:
+                arguments.append(self._constant(f"{parameter}#{function}@{step}"))
+        return f"({function} {' '.join(arguments)})"
+
+    def script(self, assertions: list[str]) -> str:
+        return (self.template.definitions("true") + "\n" + "\n".join(self.declared)
+                + "".join(f"(assert {assertion})" for assertion in assertions))
+
+
+def refute(task: InvariantProblem, max_depth: int, budget: VerifyBudget) -> Refutation | None:
+    """Bounded model checking of the template: look for a run of at most `max_depth` iterations that
+    reaches the loop's exit with the assertion false. None when there is none (or Z3 cannot tell)."""
+    started = time.perf_counter()
+    template = parse_template(task.vc_template)
+    context = z3.Context()
+    solver = z3.Solver(ctx=context)
+    unroller = _Unroller(template)
+    path = [unroller.apply("pre-f", 0)]
+    for depth in range(max_depth + 1):
+        if depth > 0:
+            path.append(unroller.apply("trans-f", depth - 1))
+        violation = f"(not {unroller.apply('post-f', depth)})"
+        solver.push()
+        solver.add(z3.parse_smt2_string(unroller.script(path + [violation]), ctx=context))
+        result, model, _ = _run_check(solver, context, budget.timeout_s)
+        solver.pop()
+        if model is not None:
+            states = tuple(
+                {name: model.eval(z3.Int(f"{name}@{step}", ctx=context), model_completion=True).as_long()
+                 for name in template.variables}
+                for step in range(depth + 1)
+            )
+            return Refutation(depth, states, replay(template, states, budget), time.perf_counter() - started)
+        if str(result) == "unknown" or time.perf_counter() - started > budget.timeout_s:
+            return None
+    return None
+
+
+def replay(template: VcTemplate, states: tuple[dict[str, int], ...], budget: VerifyBudget) -> bool:
+    """Check a refutation anew: with every state pinned to its values, pre-f holds at the first,
+    trans-f links each to the next and post-f fails at the last (the SSA copies stay existential)."""
+    context = z3.Context()
+    unroller = _Unroller(template)
+    last = len(states) - 1
+    assertions = [unroller.apply("pre-f", 0)]
+    assertions += [unroller.apply("trans-f", step) for step in range(last)]
+    assertions.append(f"(not {unroller.apply('post-f', last)})")
+    for step, state in enumerate(states):
+        assertions += [f"(= {unroller.state(name, step)} {_smt_int(value)})" for name, value in state.items()]
+    result, _, _ = _solve(z3.parse_smt2_string(unroller.script(assertions), ctx=context), context, budget.timeout_s)
+    return str(result) == "sat"
