@@ -25,8 +25,7 @@ from agent.trace import ResultEvent, new_run_id
 
 RESULT_COLUMNS = [
     "task_id", "status", "certified", "answer", "solved_by", "proposals", "verifier_calls", "wall_s",
-    "model_s", "verifier_s", "proposals_llm", "proposals_symbolic", "proposals_dynamic", "proposals_houdini",
-    "message", "trace",
+    "model_s", "verifier_s", "proposals_by_source", "message", "trace",
 ]
 # Extra seconds a worker gets beyond the task's own limit (model load, trace writing) before it is killed.
 WORKER_GRACE_S = 120.0
@@ -73,13 +72,11 @@ def trace_name(task_id: str) -> str:
 
 
 def result_row(result: ResultEvent, task_id: str, trace: Path) -> dict[str, Any]:
-    by_source = result.proposals_by_source
     return {
         "task_id": task_id, "status": result.status, "certified": result.certified, "answer": result.answer or "",
         "solved_by": result.solved_by or "", "proposals": result.proposals, "verifier_calls": result.verifier_calls,
         "wall_s": result.wall_s, "model_s": result.model_s, "verifier_s": result.verifier_s,
-        "proposals_llm": by_source.get("llm", 0), "proposals_symbolic": by_source.get("symbolic", 0),
-        "proposals_dynamic": by_source.get("dynamic", 0), "proposals_houdini": by_source.get("houdini", 0),
+        "proposals_by_source": json.dumps(result.proposals_by_source, sort_keys=True),
         "message": result.message, "trace": str(trace),
     }
 
