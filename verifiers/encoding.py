@@ -1,0 +1,376 @@
+"""Encodings written by the model, and the SAT encoding verifier.
+
+An encoding task (`sat_encoding`, `smt_encoding`) names a problem family and an instance. A proposal
+is a short Python program (API in `verifiers/encoding_runtime.py`) that reads the instance and emits
+a formula and a variable map. It runs in the sandbox (`verifiers/sandbox.py`); only its files come
+back, and they are read here with PySAT's DIMACS parser (or Z3's SMT-LIB parser, `verifiers/smt.py`).
+
+The verdict:
+- SAT: the solver's model is checked against every clause (by `solve_cnf`), read back through the
+  variable map into a solution, and the solution is checked by the family's semantic checker
+  (`verifiers/families/`), which knows nothing of encodings. A violated constraint is the feedback.
+- UNSAT: the solver's DRAT proof is checked (`solve_cnf`); `certified` only when that check
+  passed. Before an UNSAT is accepted, the same program runs on the family's small instances and,
+  for each, the solutions its formula allows (projected on the variable map) are enumerated and
+  compared with brute force over the family's candidates: an encoding that allows a non-solution
+  (under-constrained) or excludes a solution (over-constrained) is rejected, and the feedback names
+  the small instance. This is a test, not a proof, that the encoding is faithful: a program that
+  treats the real instance differently from the small ones is not caught.
+- A program that fails is rejected with its error and the line it happened on; a solver that runs
+  out of time gives `unknown`; a fault of the sandbox or a solver gives `error`.
+"""
+
+from __future__ import annotations
+
+import json
+import signal as signals
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pysat.formula import CNF
+from pysat.solvers import Solver
+
+from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.encoding_runtime import error_file, formula_file, variables_file
+from verifiers.families import FAMILIES, DecodeError, Family, Scheme
+from verifiers.families.base import Key
+from verifiers.sandbox import Limits, SandboxError, SandboxResult, default_sandbox
+
+try:
+    from verifiers.sat import solve_cnf
+except ImportError:  # TEMPORARY until the sat-core branch lands (see verifiers/sat_standin.py)
+    from verifiers.sat_standin import solve_cnf
+
+DRIVER = "verifiers.encoding_runtime:main"
+PROGRAM_WALL_S = 20.0  # at most this long for one sandbox run (the verifier's budget may cut it shorter)
+MAX_FEEDBACK = 600
+
+
+class EncodingProblem(Protocol):
+    """What the encoding verifiers read from a task."""
+
+    family: str
+    instance: dict[str, Any]
+
+
+class Rejection(Exception):
+    """A proposal found wanting; the message is the feedback."""
+
+    def __init__(self, feedback: str, stage: str, **details: Any) -> None:
+        super().__init__(feedback)
+        self.feedback = feedback
+        self.stage = stage
+        self.details = details
+
+
+class Undecided(Exception):
+    """Not enough time (or a solver's `unknown`): the verdict is `unknown`, never an acceptance."""
+
+
+# --------------------------------------------------------------------------------------------
+# Running a program in the sandbox.
+
+
+@dataclass
+class ProgramOutput:
+    formula: str
+    variables: Any  # parsed JSON, still untrusted
+
+
+@dataclass
+class ProgramRuns:
+    outputs: list[ProgramOutput | str]  # per instance: the output, or why there is none
+    sandbox: SandboxResult
+
+    def summary(self) -> dict[str, Any]:
+        return {"wall_s": round(self.sandbox.wall_s, 4), "cpu_s": round(self.sandbox.cpu_s, 4),
+                "exit_code": self.sandbox.exit_code, "signal": self.sandbox.signal,
+                "timed_out": self.sandbox.timed_out, "isolation": list(self.sandbox.isolation)}
+
+
+def run_program(program: str, mode: str, instances: list[dict[str, Any]], wall_s: float) -> ProgramRuns:
+    """Run `program` once per instance in one sandbox call. SandboxError if the sandbox failed."""
+    job = json.dumps({"mode": mode, "instances": instances})
+    limits = Limits(wall_s=wall_s, cpu_s=wall_s)
+    result = default_sandbox().run(DRIVER, {"program.py": program, "job.json": job}, limits)
+    if result.setup_error:
+        raise SandboxError(result.setup_error)
+    lines = program.splitlines()
+    outputs: list[ProgramOutput | str] = []
+    for index in range(len(instances)):
+        formula = result.files.get(formula_file(mode, index))
+        variables = result.files.get(variables_file(index))
+        error = result.files.get(error_file(index))
+        if error is not None:
+            outputs.append(_describe_failure(error, lines))
+        elif formula is not None and variables is not None:
+            try:
+                outputs.append(ProgramOutput(formula.decode("utf-8"), json.loads(variables)))
+            except (UnicodeDecodeError, ValueError):
+                outputs.append("the program's output is not readable (not UTF-8 text and JSON)")
+        else:
+            outputs.append(_describe_missing(result))
+    return ProgramRuns(outputs, result)
+
+
+def _describe_failure(error: bytes, lines: list[str]) -> str:
+    """The program's error, with the line as the program has it (from our copy, not the child's)."""
+    try:
+        record = json.loads(error)
+        kind, message, line = str(record.get("type"))[:60], str(record.get("message"))[:300], record.get("line")
+    except (ValueError, AttributeError):
+        return "the program failed (its error report is unreadable)"
+    where = ""
+    if isinstance(line, int) and 1 <= line <= len(lines):
+        where = f"line {line} `{lines[line - 1].strip()[:120]}`: "
+    return f"{where}{kind}: {message}"
+
+
+def _describe_missing(result: SandboxResult) -> str:
+    if result.timed_out:
+        return f"the program ran past its {result.wall_s:.0f} s limit and was stopped"
+    if result.signal is not None:
+        name = signals.Signals(result.signal).name if result.signal in signals.valid_signals() else str(result.signal)
+        return f"the program was killed by {name} (a CPU, memory or process limit)"
+    tail = result.stderr.strip().splitlines()[-1:] or result.stdout.strip().splitlines()[-1:]
+    said = f"; its last words: {tail[0][:200]}" if tail else ""
+    return f"the program stopped without emitting a formula (exit status {result.exit_code}){said}"
+
+
+def key_of(raw: Any) -> Key:
+    """A variable-map key from JSON: lists become tuples; scalars become one-element tuples."""
+    if isinstance(raw, list):
+        return tuple(raw)
+    return (raw,)
+
+
+# --------------------------------------------------------------------------------------------
+# Formulas: what a verifier does with a program's output.
+
+
+@dataclass
+class Solved:
+    status: str  # "sat" | "unsat"
+    values: dict[Key, Any] | None = None  # sat: the scheme's keys and their values in the model
+    certified: bool = False  # unsat: the independent check passed
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Formula(Protocol):
+    keys: set[Key]
+
+    def solve(self, scheme: Scheme, timeout_s: float) -> Solved: ...
+
+    def enumerate(self, scheme: Scheme, limit: int, timeout_s: float) -> list[dict[Key, Any]]: ...
+
+
+class CnfFormula:
+    """A DIMACS formula and its variable map {key: variable}."""
+
+    def __init__(self, output: ProgramOutput) -> None:
+        try:
+            self.clauses = CNF(from_string=output.formula).clauses
+        except ValueError as error:
+            raise Rejection(f"the DIMACS text does not parse: {error}", "parse") from None
+        self.variables: dict[Key, int] = {}
+        if not isinstance(output.variables, list):
+            raise Rejection("the variable map is not a list of [key, variable] pairs", "parse")
+        for entry in output.variables:
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], int) and entry[1] > 0):
+                raise Rejection(f"bad variable-map entry {str(entry)[:80]}", "parse")
+            self.variables[key_of(entry[0])] = entry[1]
+        self.keys = set(self.variables)
+
+    def solve(self, scheme: Scheme, timeout_s: float) -> Solved:
+        outcome = solve_cnf(self.clauses, VerifyBudget(timeout_s=timeout_s))
+        details: dict[str, Any] = {"solver": outcome.solver, "solve_s": round(outcome.solve_s, 4),
+                                   "check_s": round(outcome.check_s, 4), "message": outcome.message}
+        if outcome.status == "sat":
+            true = {literal for literal in outcome.model or [] if literal > 0}
+            return Solved("sat", {key: self.variables[key] in true for key in scheme.keys}, details=details)
+        if outcome.status == "unsat":
+            proof = outcome.proof
+            if proof is not None:
+                details["proof"] = {"valid": proof.valid, "derived_empty": proof.derived_empty,
+                                    "lemmas": proof.lemmas, "deletions": proof.deletions,
+                                    "checked_lemmas": proof.checked_lemmas, "elapsed_s": round(proof.elapsed_s, 4),
+                                    "timed_out": proof.timed_out, "message": proof.message}
+                if not proof.valid and not proof.timed_out:
+                    raise SolverFault(f"the solver answered UNSAT but its DRAT proof does not check: {proof.message}")
+            return Solved("unsat", certified=outcome.certified, details=details)
+        raise Undecided(f"the SAT solver could not decide in time ({outcome.message})")
+
+    def enumerate(self, scheme: Scheme, limit: int, timeout_s: float) -> list[dict[Key, Any]]:
+        """Up to `limit` models, distinct on the scheme's variables (blocking clauses)."""
+        primary = [self.variables[key] for key in scheme.keys]
+        found: list[dict[Key, Any]] = []
+        deadline = time.monotonic() + timeout_s
+        with Solver(name="glucose4", bootstrap_with=self.clauses) as engine:
+            while len(found) < limit:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Undecided("enumerating the small instance's models took too long")
+                timer = threading.Timer(remaining, engine.interrupt)
+                timer.start()
+                try:
+                    answer = engine.solve_limited(expect_interrupt=True)
+                finally:
+                    timer.cancel()
+                engine.clear_interrupt()
+                if answer is None:
+                    raise Undecided("enumerating the small instance's models took too long")
+                if not answer:
+                    break
+                true = {literal for literal in engine.get_model() if literal > 0}
+                found.append({key: self.variables[key] in true for key in scheme.keys})
+                engine.add_clause([-variable if variable in true else variable for variable in dict.fromkeys(primary)])
+        return found
+
+
+class SolverFault(Exception):
+    """A solver or checker contradicted itself: an `error` verdict, never an acceptance."""
+
+
+# --------------------------------------------------------------------------------------------
+# The verifier.
+
+
+class EncodingVerifier(Verifier):
+    """Shared by the SAT and SMT encoding verifiers; subclasses set `mode` and `read_formula`."""
+
+    mode: str
+
+    def read_formula(self, output: ProgramOutput) -> Formula:
+        raise NotImplementedError
+
+    def check_task(self, task: EncodingProblem) -> None:
+        family = FAMILIES.get(task.family)
+        if family is None:
+            raise ValueError(f"family: unknown problem family {task.family!r} (known: {', '.join(FAMILIES)})")
+        family.parse(task.instance)
+
+    def family_of(self, task: EncodingProblem) -> Family:
+        """The task's family (for prompts: its problem statement and variable conventions)."""
+        return FAMILIES[task.family]
+
+    def verify(self, task: EncodingProblem, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
+        started = time.perf_counter()
+        deadline = time.monotonic() + budget.timeout_s
+        program = proposal_text(proposal)
+        try:
+            family = FAMILIES[task.family]
+            instance = family.parse(task.instance)
+        except (KeyError, ValueError) as error:
+            return self.verdict("error", f"the task is broken: {error}", started)
+        details: dict[str, Any] = {"family": family.name}
+        try:
+            return self._decide(family, instance, program, deadline, details, started)
+        except Rejection as rejection:
+            details.update(stage=rejection.stage, **rejection.details)
+            return self.verdict("rejected", rejection.feedback[:MAX_FEEDBACK], started, details=details,
+                                counterexample=rejection.details.get("counterexample"))
+        except Undecided as undecided:
+            return self.verdict("unknown", f"{undecided}; this is not an answer.", started, details=details)
+        except (SandboxError, SolverFault) as fault:
+            return self.verdict("error", f"{type(fault).__name__}: {fault}", started, details=details)
+
+    def _decide(self, family: Family, instance: Any, program: str, deadline: float, details: dict[str, Any],
+                started: float) -> Verdict:
+        runs = run_program(program, self.mode, [task_instance_json(instance)], _stage_time(deadline, PROGRAM_WALL_S))
+        details["sandbox"] = runs.summary()
+        output = runs.outputs[0]
+        if isinstance(output, str):
+            raise Rejection(f"The program failed: {output}", "program")
+        formula = self.read_formula(output)
+        try:
+            scheme = family.scheme(instance, formula.keys, integers=self.mode == "smt")
+        except DecodeError as error:
+            raise Rejection(f"The variable map cannot be read: {error}.", "variables") from None
+        solved = formula.solve(scheme, _stage_time(deadline))
+        details["solve"] = solved.details
+        if solved.status == "sat":
+            assert solved.values is not None
+            solution = self._solution(family, instance, scheme, solved.values, "the instance")
+            details.update(answer="sat", solution=family.show(instance, solution))
+            return self.verdict("accepted", f"SAT: {family.show(instance, solution)}; the family's checker accepts"
+                                " this solution.", started, details=details, certified=True,
+                                certificate={"solution": family.show(instance, solution)})
+        faithfulness = self.check_faithfulness(family, program, deadline)
+        details.update(answer="unsat", faithfulness=faithfulness)
+        proof = "its proof was checked" if solved.certified else "no checked proof (not certified)"
+        return self.verdict("accepted", f"UNSAT ({proof}); the encoding agrees with brute force on "
+                            f"{faithfulness['instances']} small instances.", started, details=details,
+                            certified=solved.certified, certificate=solved.details.get("proof"))
+
+    def _solution(self, family: Family, instance: Any, scheme: Scheme, values: Mapping[Key, Any], where: str) -> Any:
+        try:
+            solution = family.decode(instance, scheme, values)
+        except DecodeError as error:
+            raise Rejection(f"The model of {where} is not a solution: {error}.", "decode") from None
+        violations = family.check(instance, solution)
+        if violations:
+            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+            raise Rejection(f"The decoded solution of {where} is wrong: {violations[0]}{more}.", "check",
+                            counterexample={"solution": family.show(instance, solution), "violations": violations[:10]})
+        return solution
+
+    def check_faithfulness(self, family: Family, program: str, deadline: float) -> dict[str, Any]:
+        """Compare the program's formulas on the family's small instances with brute force.
+        Returns a summary; raises Rejection on a disagreement, Undecided when out of time."""
+        smalls = family.small_instances()
+        runs = run_program(program, self.mode, [task_instance_json(small) for small in smalls],
+                           _stage_time(deadline, PROGRAM_WALL_S))
+        counts = []
+        for small, output in zip(smalls, runs.outputs):
+            where = f"the small instance ({family.describe(small)})"
+            if isinstance(output, str):
+                raise Rejection(f"On {where} the program failed: {output}", "faithfulness",
+                                counterexample={"instance": task_instance_json(small)})
+            solutions = family.brute_force(small)
+            formula = self.read_formula(output)
+            try:
+                scheme = family.scheme(small, formula.keys, integers=self.mode == "smt")
+            except DecodeError as error:
+                raise Rejection(f"On {where} the variable map cannot be read: {error}.", "faithfulness") from None
+            models = formula.enumerate(scheme, len(solutions) + 1, _stage_time(deadline))
+            decoded = []
+            for values in models:
+                try:
+                    decoded.append(self._solution(family, small, scheme, values, where))
+                except Rejection as rejection:
+                    raise Rejection(f"Under-constrained: {rejection.feedback}", "faithfulness",
+                                    counterexample={"instance": task_instance_json(small),
+                                                    **rejection.details.get("counterexample", {})}) from None
+            if len(decoded) < len(solutions):
+                missing = next(solution for solution in solutions if solution not in decoded)
+                raise Rejection(
+                    f"Over-constrained: {where} has {len(solutions)} solution(s) but the encoding allows only "
+                    f"{len(decoded)}; it excludes {family.show(small, missing)}.", "faithfulness",
+                    counterexample={"instance": task_instance_json(small), "excluded": family.show(small, missing)})
+            counts.append(len(solutions))
+        return {"instances": len(smalls), "solution_counts": counts, "sandbox": runs.summary()}
+
+
+def task_instance_json(instance: Any) -> dict[str, Any]:
+    return instance.model_dump(mode="json")
+
+
+def _stage_time(deadline: float, cap: float | None = None) -> float:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0.05:
+        raise Undecided("the verifier's time ran out")
+    return min(remaining, cap) if cap else remaining
+
+
+@register
+class SatEncodingVerifier(EncodingVerifier):
+    name = "pysat-encoding"
+    version = "1.0"
+    kinds = ("sat_encoding",)
+    mode = "sat"
+
+    def read_formula(self, output: ProgramOutput) -> Formula:
+        return CnfFormula(output)
