@@ -156,6 +156,7 @@ class Solved:
     status: str  # "sat" | "unsat"
     values: dict[Key, Any] | None = None  # sat: the scheme's keys and their values in the model
     certified: bool = False  # unsat: the independent check passed
+    assurance: str = ""  # unsat: what backs the answer, in words
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -200,7 +201,8 @@ class CnfFormula:
                                     "timed_out": proof.timed_out, "message": proof.message}
                 if not proof.valid and not proof.timed_out:
                     raise SolverFault(f"the solver answered UNSAT but its DRAT proof does not check: {proof.message}")
-            return Solved("unsat", certified=outcome.certified, details=details)
+            assurance = "its DRAT proof was checked" if outcome.certified else "no proof was checked, so not certified"
+            return Solved("unsat", certified=outcome.certified, assurance=assurance, details=details)
         raise Undecided(f"the SAT solver could not decide in time ({outcome.message})")
 
     def enumerate(self, scheme: Scheme, limit: int, timeout_s: float) -> list[dict[Key, Any]]:
@@ -300,8 +302,7 @@ class EncodingVerifier(Verifier):
                                 certificate={"solution": family.show(instance, solution)})
         faithfulness = self.check_faithfulness(family, program, deadline)
         details.update(answer="unsat", faithfulness=faithfulness)
-        proof = "its proof was checked" if solved.certified else "no checked proof (not certified)"
-        return self.verdict("accepted", f"UNSAT ({proof}); the encoding agrees with brute force on "
+        return self.verdict("accepted", f"UNSAT ({solved.assurance}); the encoding agrees with brute force on "
                             f"{faithfulness['instances']} small instances.", started, details=details,
                             certified=solved.certified, certificate=solved.details.get("proof"))
 
