@@ -85,13 +85,16 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
     style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
-    certified = " (certified: cvc5 agrees)" if result.certified and result.status == "solved" else ""
+    invariant = task.kind == "invariant"
+    certified = ""
+    if result.certified and result.status == "solved":
+        certified = " (certified: cvc5 agrees)" if invariant else " (certified)"
     if result.status == "refuted":
         certified = " (the violating run was replayed)" if result.certified else ""
     console.print(f"verdict: [{style}]{result.status}[/{style}]{certified}")
     if result.answer:
-        console.print(f"invariant: {result.answer}")
-    if result.message and result.status != "solved":
+        console.print(f"{'invariant' if invariant else 'answer'}: {result.answer}")
+    if result.message and (result.status != "solved" or not invariant):
         console.print(result.message)
     sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
     console.print(f"proposals {result.proposals} ({sources}), verifier calls {result.verifier_calls}, "
@@ -170,8 +173,28 @@ def command_schema(arguments: argparse.Namespace) -> int:
 def command_convert(arguments: argparse.Namespace) -> int:
     from agent.convert import convert_code2inv
 
+    if arguments.format in ("encodings", "logic"):
+        return _convert_suite(arguments)
     report = convert_code2inv(arguments.source, arguments.destination, benchmark=arguments.name,
                               origin=arguments.origin, license=arguments.license)
+    for name, reason in report.failed.items():
+        print(f"not converted: {name}: {reason}", file=sys.stderr)
+    print(f"converted {len(report.written)} task(s) into {arguments.destination}"
+          + (f"; suite {report.suite}" if report.suite else "") + (f"; {len(report.failed)} failed" if report.failed else ""))
+    return 0 if report.written else 1
+
+
+def _convert_suite(arguments: argparse.Namespace) -> int:
+    from agent.encoding_suites import convert_encodings, convert_logic
+
+    if arguments.format == "encodings":
+        if not arguments.source.is_file():
+            raise UsageError(f"{arguments.source}: no such spec file")
+        report = convert_encodings(arguments.source, arguments.destination, arguments.data)
+    else:
+        if not arguments.source.is_dir():
+            raise UsageError(f"{arguments.source}: no such folder (expected LogicalDeduction/dev.json, ...)")
+        report = convert_logic(arguments.source, arguments.destination, arguments.per_dataset)
     for name, reason in report.failed.items():
         print(f"not converted: {name}: {reason}", file=sys.stderr)
     print(f"converted {len(report.written)} task(s) into {arguments.destination}"
@@ -227,12 +250,16 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=command_schema)
 
     convert = commands.add_parser("convert", help="build task files from a benchmark folder")
-    convert.add_argument("format", choices=("code2inv",))
-    convert.add_argument("source", type=Path, help="a folder with c/N.c and c_smt2/N.c.smt")
+    convert.add_argument("format", choices=("code2inv", "encodings", "logic"))
+    convert.add_argument("source", type=Path, help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; "
+                         "encodings: a spec file (tasks/specs/*.yaml); logic: a folder with <DataSet>/dev.json")
     convert.add_argument("destination", type=Path)
     convert.add_argument("--name", default="code2inv", help="benchmark name, used in task ids")
     convert.add_argument("--origin", default=None, help="where the files came from (kept in each task)")
     convert.add_argument("--license", default=None)
+    convert.add_argument("--data", type=Path, default=Path("../shared/data/satlib"),
+                         help="encodings: the folder the spec's `satlib:` paths are relative to")
+    convert.add_argument("--per-dataset", type=int, default=15, help="logic: puzzles taken from each data set")
     convert.set_defaults(handler=command_convert)
 
     model = commands.add_parser("model", help="prepare the bundled model, or show what --model resolves to")

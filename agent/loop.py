@@ -125,8 +125,9 @@ class Session:
                                       verdict=verdict.model_dump(mode="json")))
         return verdict
 
-    def sample(self, prompt: Prompt, n: int, step: int) -> list[Completion]:
-        """`n` completions from the proposer in one batched call, seeded by the run's seed and the step."""
+    def sample(self, prompt: Prompt, n: int, step: int, stop: tuple[str, ...] | None = None) -> list[Completion]:
+        """`n` completions from the proposer in one batched call, seeded by the run's seed and the step;
+        `stop` replaces the default stop strings (a multi-line program must not stop at a newline)."""
         if self.proposer is None:
             return []
         self.check_budget()
@@ -135,6 +136,7 @@ class Session:
             temperature=self.settings.temperature, top_p=self.settings.top_p,
             max_new_tokens=self.budget.max_new_tokens, seed=self.settings.seed * 100_003 + step,
             time_limit_s=max(1.0, min(60.0, self.time_left())),
+            **({"stop": stop} if stop is not None else {}),
         )
         started = time.perf_counter()
         completions = self.proposer.propose(prompt, n, settings)
@@ -161,6 +163,14 @@ def strategy_for(kind: str) -> Strategy:
         from agent.search.invariant import solve_invariant
 
         return solve_invariant
+    if kind in ("sat_encoding", "smt_encoding"):
+        from agent.search.encoding import solve_encoding
+
+        return solve_encoding
+    if kind == "logic":
+        from agent.search.logic import solve_logic
+
+        return solve_logic
     raise ValueError(f"no search strategy for task kind {kind!r}")
 
 

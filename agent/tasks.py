@@ -82,8 +82,47 @@ class InvariantTask(TaskBase):
         return [name for name in self.parsed_program.variables if name in allowed]
 
 
-Task = Annotated[Union[InvariantTask], Field(discriminator="kind")]
-TASK_KINDS = ("invariant",)
+def _encoding_budget() -> Budget:
+    # Programs are longer than invariants; each verification runs the program and maybe a faithfulness check.
+    return Budget(max_proposals=8, max_new_tokens=400, timeout_s=300.0, verifier_timeout_s=30.0)
+
+
+class _EncodingTask(TaskBase):
+    family: str = Field(description="The problem family (colouring, pigeonhole, queens, sudoku, scheduling).")
+    instance: dict[str, Any] = Field(description="The instance, in the family's format (see README).")
+    expected: Literal["sat", "unsat"] | None = Field(
+        default=None, description="The known answer, if any; used only to grade the result, never shown.")
+    budget: Budget = Field(default_factory=_encoding_budget)
+
+
+class SatEncodingTask(_EncodingTask):
+    """Write a program that encodes an instance of a problem family as CNF (PySAT)."""
+
+    kind: Literal["sat_encoding"]
+
+
+class SmtEncodingTask(_EncodingTask):
+    """Write a program that encodes an instance of a problem family as SMT constraints (z3)."""
+
+    kind: Literal["smt_encoding"]
+
+
+class LogicTask(TaskBase):
+    """Formalise a logic puzzle in z3; the answer is the option the formalisation entails."""
+
+    kind: Literal["logic"]
+    style: Literal["choice", "truth"] = Field(
+        description="choice: exactly one option is true; truth: the options are True/False/Unknown.")
+    context: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    options: list[str] = Field(min_length=2, description="Lettered options: `A) ...`.")
+    expected: str | None = Field(default=None, description="The data set's answer letter; used only to grade.")
+    budget: Budget = Field(default_factory=_encoding_budget)
+
+
+Task = Annotated[Union[InvariantTask, SatEncodingTask, SmtEncodingTask, LogicTask], Field(discriminator="kind")]
+TASK_KINDS = ("invariant", "sat_encoding", "smt_encoding", "logic")
+AnyTask = Union[InvariantTask, SatEncodingTask, SmtEncodingTask, LogicTask]
 _task_adapter: TypeAdapter[Any] = TypeAdapter(Task)
 
 
@@ -103,7 +142,7 @@ def _first_error(error: ValidationError) -> str:
     return f"{location or 'task'}: {message}{more}"
 
 
-def parse_task(data: Any, where: str) -> InvariantTask:
+def parse_task(data: Any, where: str) -> AnyTask:
     """Validate a mapping as a task; raise TaskFileError with a one-line reason."""
     if not isinstance(data, dict):
         raise TaskFileError(f"{where}: a task file must hold a YAML mapping")
@@ -123,10 +162,17 @@ def parse_task(data: Any, where: str) -> InvariantTask:
             raise TaskFileError(f"{where}: program: {error}") from None
         if not task.variables:
             raise TaskFileError(f"{where}: vc_template: no `(define-fun inv-f ((x Int) ...) Bool` found")
+    if isinstance(task, (SatEncodingTask, SmtEncodingTask, LogicTask)):
+        from verifiers.base import REGISTRY
+
+        try:
+            REGISTRY.for_kind(task.kind).check_task(task)
+        except ValueError as error:
+            raise TaskFileError(f"{where}: {error}") from None
     return task
 
 
-def load_task(path: str | Path) -> InvariantTask:
+def load_task(path: str | Path) -> AnyTask:
     path = Path(path)
     if not path.is_file():
         raise TaskFileError(f"{path}: no such task file")

@@ -1,0 +1,92 @@
+"""The encoding strategy (`sat_encoding`, `smt_encoding`): the model writes a program, the verifier decides.
+
+Each step samples programs from a prompt that carries the family's problem statement and variable
+conventions, the instance, a worked example of another problem, and the latest rejected program
+with its feedback (the failing line, the violated constraint, or the small instance on which the
+encoding disagrees with brute force). Every program is verified; the first accepted one ends the
+search. Only the model proposes: there is no library of encodings to fall back on.
+
+A task's known answer (`expected`) is used only to grade the accepted answer at the end: an
+accepted UNSAT on an instance known to be satisfiable means an unfaithful encoding slipped past the
+small-instance tests, and the task counts as unsolved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agent.loop import Outcome, Session
+from agent.prompts import render_prompt
+from verifiers.base import Verdict
+
+CODE_STOP = ("```",)
+MAX_INSTANCE_CHARS = 400
+MAX_FEEDBACK_CHARS = 400
+_OPENING_FENCE = re.compile(r"^\s*```(?:python|py)?\s*\n")
+
+
+@dataclass
+class Attempt:
+    text: str
+    feedback: str
+
+
+def extract_program(completion: str) -> str:
+    """The program in a completion: an opening fence the model repeated is dropped; the closing
+    fence was already cut by the stop string."""
+    return _OPENING_FENCE.sub("", completion, count=1).split("```", 1)[0].rstrip() + "\n"
+
+
+def compact_instance(instance: dict[str, Any], limit: int = MAX_INSTANCE_CHARS) -> str:
+    """The instance as a Python literal, long lists shortened (the program reads the real one)."""
+    text = json.dumps(instance)
+    if len(text) <= limit:
+        return text
+    shortened: dict[str, Any] = {}
+    for key, value in instance.items():
+        if isinstance(value, list) and len(value) > 6:
+            shortened[key] = value[:6] + [f"... {len(value) - 6} more"]
+        else:
+            shortened[key] = value
+    return json.dumps(shortened)
+
+
+def _outcome(task: Any, verdict: Verdict) -> Outcome:
+    answer = verdict.details.get("answer")
+    shown = f"SAT: {verdict.details.get('solution')}" if answer == "sat" else "UNSAT"
+    expected = getattr(task, "expected", None)
+    if expected and answer != expected:
+        return Outcome("unsolved", answer=shown, certified=False, solved_by="llm",
+                       message=f"an encoding was accepted with answer {answer.upper()}, but the instance is known to "
+                               f"be {expected.upper()}: the encoding is unfaithful in a way the small instances missed")
+    return Outcome("solved", answer=shown, certified=verdict.certified, message=verdict.feedback, solved_by="llm")
+
+
+def solve_encoding(session: Session) -> Outcome:
+    task = session.task
+    if "llm" not in session.settings.sources or session.proposer is None:
+        return Outcome("unsolved", message="encodings come only from the model, and the model source is off")
+    family = session.verifier.family_of(task)
+    instance = compact_instance(task.instance)
+    latest: Attempt | None = None
+    step = 0
+    while True:
+        step += 1
+        session.check_budget()
+        prompt = render_prompt(task.kind, family=family, instance=instance, description=task.description,
+                               attempt=latest)
+        completions = session.sample(prompt, session.budget.samples_per_step, step, stop=CODE_STOP)
+        if not completions:
+            return Outcome("unsolved", message="the model returned no proposals")
+        for completion in completions:
+            program = extract_program(completion.text)
+            proposal = session.propose(step, "llm", raw=completion.text, text=program,
+                                       logprob=completion.logprob, tokens=completion.tokens)
+            verdict = session.verify(proposal)
+            if verdict.accepted:
+                return _outcome(task, verdict)
+            if verdict.status == "rejected":
+                latest = Attempt(program, verdict.feedback[:MAX_FEEDBACK_CHARS])
