@@ -48,6 +48,7 @@ the next call starts a fresh server.
 from __future__ import annotations
 
 import ctypes
+import encodings.idna  # noqa: F401 - socket's name lookups need it; G cannot import it later
 import json
 import os
 import re
@@ -90,13 +91,17 @@ class SandboxError(Exception):
     """The sandbox itself failed (not the program in it): an infrastructure error."""
 
 
+class _ServerGone(SandboxError):
+    """The server's pipe closed: if that happens before it took the request, a retry is safe."""
+
+
 @dataclass(frozen=True)
 class Limits:
     wall_s: float = 10.0  # wall-clock limit; then the whole process tree is killed
     cpu_s: float = 10.0  # RLIMIT_CPU of each process (the wall clock bounds their sum)
     memory_mb: int = 1024  # RLIMIT_AS: address space of each process
     processes: int = 32  # RLIMIT_NPROC: processes and threads of the sandbox user
-    file_mb: int = 64  # RLIMIT_FSIZE: largest file G may write; also the tmpfs sizes
+    file_mb: int = 64  # RLIMIT_FSIZE: largest file G may write (each tmpfs holds a few such files)
     files: int = 256  # inodes of the work tmpfs
     output_mb: int = 32  # largest output file copied back
 
@@ -163,7 +168,7 @@ class _Server:
             if readable:
                 chunk = os.read(descriptor, 1 << 16)
                 if not chunk:
-                    raise SandboxError("the sandbox server ended unexpectedly")
+                    raise _ServerGone("the sandbox server ended unexpectedly")
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
@@ -229,26 +234,37 @@ class Sandbox:
 
     def _call(self, request: dict[str, Any], grace_limit_s: float) -> dict[str, Any]:
         with self._lock:
-            if self._server is None or not self._server.alive():
-                self._server = _Server()
-            server = self._server
-            deadline = time.monotonic() + grace_limit_s
-            supervisor = None
             try:
-                server.send(request)
-                started = server.receive(deadline)
-                if "error" not in started:
-                    supervisor = int(started["supervisor"])
-                    done = server.receive(deadline)
-            except (SandboxError, OSError, ValueError) as error:
-                server.kill(supervisor)
-                self._server = None
-                raise SandboxError(f"{error}") from None
-            if "error" in started:  # S refused the request; S itself is fine
-                raise SandboxError(started["error"])
-            if "error" in done:
-                raise SandboxError(done["error"])
-            return done
+                return self._call_once(request, grace_limit_s)
+            except _ServerGone:  # died between calls (killed, or out of memory): one fresh server, one retry
+                try:
+                    return self._call_once(request, grace_limit_s)
+                except _ServerGone as gone:
+                    raise SandboxError(str(gone)) from None
+
+    def _call_once(self, request: dict[str, Any], grace_limit_s: float) -> dict[str, Any]:
+        if self._server is None or not self._server.alive():
+            self._server = _Server()
+        server = self._server
+        deadline = time.monotonic() + grace_limit_s
+        supervisor = None
+        try:
+            server.send(request)
+            started = server.receive(deadline)
+            if "error" not in started:
+                supervisor = int(started["supervisor"])
+                done = server.receive(deadline)
+        except (SandboxError, OSError, ValueError) as error:
+            server.kill(supervisor)
+            self._server = None
+            if supervisor is None and isinstance(error, (OSError, _ServerGone)):
+                raise _ServerGone(f"the sandbox server ended unexpectedly: {error}") from None
+            raise SandboxError(f"{error}") from None
+        if "error" in started:  # S refused the request; S itself is fine
+            raise SandboxError(started["error"])
+        if "error" in done:
+            raise SandboxError(done["error"])
+        return done
 
     def close(self) -> None:
         with self._lock:
@@ -371,7 +387,7 @@ def _supervise(request: dict[str, Any], driver: Callable[[], None]) -> dict[str,
         for directory in PRIVATE_TMPFS:
             if os.path.isdir(directory):
                 _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV,
-                       f"size={limits.file_mb}m,nr_inodes={limits.files},mode=1777")
+                       f"size={4 * limits.file_mb + 16}m,nr_inodes={limits.files},mode=1777")
         work = GUEST_WORK
         os.mkdir(work, 0o700)
         isolation += ["pidns", "netns", "mountns"]
