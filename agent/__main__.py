@@ -128,7 +128,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
         "model_revision": proposer.info.revision if proposer else None, "dtype": arguments.dtype,
         "workers": arguments.workers,
     })
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
     console.print(f"[bold]{suite_name}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s) · run {run_id}")
     started = time.perf_counter()
     for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers):
@@ -139,7 +139,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
     summary["elapsed_s"] = time.perf_counter() - started
     table = Table(title=f"{suite_name} · run {run_id}")
     for column in ("tasks", "solved", "refuted", "unsolved", "errors", "proposals/task", "verifier calls/task",
-                   "wall median s", "wall p95 s"):
+                   "median s", "p95 s"):
         table.add_column(column, justify="right")
     table.add_row(str(summary["tasks"]), str(summary["solved"]), str(summary["refuted"]), str(summary["unsolved"]),
                   str(summary["errors"]), f"{summary['proposals_mean']:.1f}", f"{summary['verifier_calls_mean']:.1f}",
