@@ -29,7 +29,7 @@ class Budget(BaseModel):
     samples_per_step: int = Field(default=4, ge=1, le=64, description="Model samples per step, in one batched call.")
     timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit for the whole task.")
     verifier_timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for each solver call.")
-    max_new_tokens: int = Field(default=48, ge=1, le=4096, description="Tokens the model may write per sample.")
+    max_new_tokens: int = Field(default=32, ge=1, le=4096, description="Tokens the model may write per sample.")
 
 
 class Source(BaseModel):

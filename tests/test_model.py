@@ -87,3 +87,30 @@ def test_solve_with_the_model_alone_writes_model_proposals_to_the_trace(tmp_path
     llm = [e for e in events if isinstance(e, ProposalEvent) and e.source == "llm"]
     assert 1 <= len(llm) <= 4 and all(e.logprob is not None for e in llm)
     assert events[-1].status in ("solved", "unsolved")
+
+
+def test_a_local_model_folder_and_a_cached_hub_id_can_replace_the_default(tmp_path: Path) -> None:
+    import os
+
+    from agent.llm.models import prepare_bundled
+
+    directory = prepare_bundled()
+    # A Hugging Face cache holding the same files under an id, as `huggingface-cli download` leaves them.
+    repo = tmp_path / "hub" / "models--someone--tiny-invariants"
+    snapshot = repo / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    for path in directory.iterdir():
+        (snapshot / path.name).symlink_to(path)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    environment = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    for model, name in ((str(directory), directory.name), ("someone/tiny-invariants", "someone/tiny-invariants")):
+        done = subprocess.run(
+            [sys.executable, "-m", "agent", "solve", "tasks/code2inv/1.yaml", "--sources", "llm", "--samples", "1",
+             "--max-proposals", "1", "--model", model, "--runs-dir", str(tmp_path / "runs")],
+            cwd=REPO, capture_output=True, text=True, timeout=600, env=environment)
+        assert done.returncode in (0, 1), done.stderr
+        header = read_trace(Path(done.stdout.split("trace: ")[1].strip()))[0]
+        assert header.model == name
+        if model.startswith("someone/"):
+            assert header.model_revision == "0123abcd"

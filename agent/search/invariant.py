@@ -75,7 +75,7 @@ def _solved(verdict: Verdict, by: str) -> Outcome:
 
 def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
     sources = sorted({pool.origin.get(text, "houdini") for text in conjuncts})
-    return "houdini(" + "+".join(sources) + ")"
+    return "houdini(" + "+".join(sources) + ")" if sources else "houdini"  # `true` needs no atom
 
 
 def solve_invariant(session: Session) -> Outcome:
