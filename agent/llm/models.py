@@ -97,7 +97,14 @@ def prepare_bundled(force: bool = False) -> Path:
 
 
 def _convert_gguf(gguf: Path, destination: Path) -> None:
+    import sys
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    print(f"converting the bundled model once into {destination.parent} (about 20 s) ...", file=sys.stderr, flush=True)
+    transformers_logging.disable_progress_bar()
+    os.environ["TQDM_DISABLE"] = "1"  # the GGUF reader's own progress bar ignores transformers' switch
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
