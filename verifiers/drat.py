@@ -761,6 +761,7 @@ def warm_up() -> None:
     global _warmed_up
     if not _warmed_up:
         _warmed_up = True
+        _now()  # the first clock read loads numba's object-mode machinery (a third of a second)
         check_drat([[1, 2], [-1, 2], [1, -2], [-1, -2]], ["3 1 0", "d 1 2 0", "-3 0", "0"], 3600.0)
         check_drat([[1, 2], [-1, 2], [1, -2], [-1, -2]], b"a\x02\x00a\x00", 3600.0)
 
