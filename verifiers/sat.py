@@ -17,13 +17,19 @@ others are stopped in process by an interrupt timer (`solve_limited(expect_inter
 | cadical103, cadical153, cadical195, cadical300 | yes | no (child process) |
 | lingeling | yes | no (child process) |
 | glucose3, glucose4, glucose42, gluecard3, gluecard4 | yes | yes |
-| maplechrono, maplecm, maplesat, ergo | yes | yes |
+| maplechrono, ergo | yes | yes |
+| maplecm | yes, sometimes without the final empty clause (then not certified) | yes |
+| maplesat | yes, but not of the input (see below) | yes |
 | minisat22, minisatgh, minisatep, minicard, mergesat3, kissat404 | no | (kissat: no) |
 | cryptominisat (needs pycryptosat, not installed) | no | - |
 
 The default is `maplechrono` (MapleLCMDistChronoBT): it emits proofs, can be interrupted in
 process, and was the fastest of them on the shared SATLIB instances. A solver without proofs may
 still be used: its SAT answers are certified by the model, its UNSAT answers are not.
+
+maplesat's proofs mention one variable beyond the formula's (n+1) without the clauses that define
+it: unit propagation on the formula plus all of their lemmas reaches no conflict, so the checker
+rightly rejects them; veriloop runs maplesat without proof logging (its UNSAT is not certified).
 
 Proofs for formulas that are refuted by their own unit clauses: glucose and maplechrono then return
 an empty proof (no `0` line), so such an UNSAT answer is valid but not certified.
@@ -51,8 +57,11 @@ from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_te
 from verifiers.drat import DratResult, check_drat
 
 DEFAULT_SOLVER = "maplechrono"
+# Solvers whose DRAT proofs (PySAT `with_proof=True`) check against the input formula.
 PROOF_SOLVERS = ("cadical103", "cadical153", "cadical195", "cadical300", "lingeling", "glucose3", "glucose4",
-                 "glucose42", "gluecard3", "gluecard4", "maplechrono", "maplecm", "maplesat", "ergo")
+                 "glucose42", "gluecard3", "gluecard4", "maplechrono", "maplecm", "ergo")
+# Solvers that emit proofs the checker cannot accept for the input formula (see the docstring).
+UNCHECKABLE_PROOF_SOLVERS = ("maplesat",)
 NOT_INTERRUPTIBLE = ("cadical103", "cadical153", "cadical195", "cadical300", "lingeling", "kissat404")
 # Extra seconds a child solver gets for starting Python and PySAT before the parent kills it
 # (the child's own alarm stops it at the time limit itself, counted from the solver's start).
@@ -203,7 +212,8 @@ def solve_cnf(clauses: list[list[int]], budget: VerifyBudget, solver: str = DEFA
                            details={"wrong_model": model})
         return outcome("sat", True, f"SAT: the model satisfies all {len(clauses)} clauses", check_s, model=model)
     if not with_proof:
-        return outcome("unsat", False, f"UNSAT by {solver}, which emits no DRAT proof: not certified")
+        why = "whose proofs are not proofs of the input" if solver in UNCHECKABLE_PROOF_SOLVERS else "which emits no DRAT proof"
+        return outcome("unsat", False, f"UNSAT by {solver}, {why}: not certified")
     result = check_drat(clauses, proof, budget.timeout_s)
     if result.certified:
         message = (f"UNSAT: DRAT proof checked ({result.lemmas} lemmas, {result.checked_lemmas} needed"
