@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from agent.convert import ConversionReport, write_atomically
 from agent.tasks import Budget, CnfTask, Source, TaskFileError, dump_task, parse_task
-from verifiers.sat import DimacsError, read_dimacs
+from verifiers.base import REGISTRY
 
 SATLIB_ORIGIN = "SATLIB benchmarks, as stored in teeaychem/otter_sat @ cf44f63 (decompressed)"
 SATLIB_LICENSE = "SATLIB research benchmarks"
@@ -39,6 +39,7 @@ def convert_satlib(source: Path, destination: Path, benchmark: str = "satlib", o
     missing = {"path", "family", "num_vars", "num_clauses", "expected"} - set(rows[0] if rows else {})
     if missing:
         raise TaskFileError(f"{listing}: missing column(s) {', '.join(sorted(missing))}")
+    verifier = REGISTRY.for_kind("cnf")
     report = ConversionReport()
     taken: dict[str, int] = {}
     for row in rows:
@@ -50,7 +51,7 @@ def convert_satlib(source: Path, destination: Path, benchmark: str = "satlib", o
         name = Path(relative).stem
         try:
             text = "\n".join(line.rstrip() for line in (source / relative).read_text(encoding="utf-8").splitlines()) + "\n"
-            variables, clauses = read_dimacs(text)
+            variables, clauses = verifier.read_formula(text)
             if (variables, len(clauses)) != (int(row["num_vars"]), int(row["num_clauses"])):
                 raise ValueError(f"the file has {variables} variables and {len(clauses)} clauses, "
                                  f"the CSV says {row['num_vars']} and {row['num_clauses']}")
@@ -62,7 +63,7 @@ def convert_satlib(source: Path, destination: Path, benchmark: str = "satlib", o
                 budget=SATLIB_BUDGET,
             ).model_dump(mode="json", exclude_none=True)
             task = parse_task(data, name)
-        except (OSError, UnicodeDecodeError, ValueError, ValidationError, DimacsError, TaskFileError) as error:
+        except (OSError, UnicodeDecodeError, ValueError, ValidationError, TaskFileError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             report.failed[name] = reason.removeprefix(f"{name}: ")
             continue

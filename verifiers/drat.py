@@ -256,7 +256,7 @@ NO_CONFLICT, OUT_OF_TIME = -1, -2
 
 @_inline
 def _tick(scalars, deadline):
-    """Count one unit of work; every CLOCK_EVERY units read the clock. True once out of time."""
+    """Count one unit of work, reading the clock every 8192 units. True once out of time."""
     scalars[WORK] += 1
     if scalars[WORK] & CLOCK_EVERY == 0 and _now() > deadline[0]:
         scalars[DEADLINE_HIT] = 1

@@ -240,6 +240,10 @@ class CnfVerifier(Verifier):
     version = "1.0"
     kinds = ("cnf",)
 
+    def read_formula(self, dimacs: str) -> tuple[int, list[list[int]]]:
+        """(variables, clauses) of DIMACS text; raises DimacsError (a ValueError) with one line."""
+        return read_dimacs(dimacs)
+
     def check_task(self, task: CnfProblem) -> None:
         try:
             read_dimacs(task.dimacs)
