@@ -116,10 +116,11 @@ MAX_VARIABLE = (1 << 30) - 1
 @_jit
 def _parse_text(data):
     size = data.shape[0]
+    bound = (data == 48).sum() + 1  # every step ends with a `0`
     literals = np.empty(size // 2 + 1, np.int32)  # every literal takes a digit and a separator
-    starts = np.empty(size // 2 + 2, np.int64)
-    deletion = np.empty(size // 2 + 1, np.bool_)
-    lines = np.empty(size // 2 + 1, np.int64)
+    starts = np.empty(bound + 1, np.int64)
+    deletion = np.empty(bound, np.bool_)
+    lines = np.empty(bound, np.int64)
     count, steps, line, step_line = 0, 0, 1, 1
     inside, deleting = False, False
     starts[0] = 0
@@ -172,10 +173,11 @@ def _parse_text(data):
 @_jit
 def _parse_binary(data):
     size = data.shape[0]
+    bound = (data == 0).sum() + 1  # every step ends with a zero byte
     literals = np.empty(size, np.int32)
-    starts = np.empty(size + 1, np.int64)
-    deletion = np.empty(size, np.bool_)
-    lines = np.empty(size, np.int64)
+    starts = np.empty(bound + 1, np.int64)
+    deletion = np.empty(bound, np.bool_)
+    lines = np.empty(bound, np.int64)
     count, steps = 0, 0
     starts[0] = 0
     i = 0
