@@ -60,6 +60,16 @@ def _settings(arguments: argparse.Namespace) -> Any:
         raise UsageError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
 
 
+def _without_model_if_unused(settings: Any, kinds: list[str]) -> Any:
+    """Drop the `llm` source when no task kind in the run uses a model (the model is not loaded)."""
+    from agent.loop import MODEL_FREE_KINDS
+
+    if "llm" in settings.sources and all(kind in MODEL_FREE_KINDS for kind in kinds):
+        sources = tuple(source for source in settings.sources if source != "llm") or ("symbolic",)
+        return settings.model_copy(update={"sources": sources})
+    return settings
+
+
 def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
     if "llm" not in settings.sources:
         return None
@@ -76,7 +86,7 @@ def command_solve(arguments: argparse.Namespace) -> int:
     from agent.trace import new_run_id
 
     task = load_task(arguments.task)
-    settings = _settings(arguments)
+    settings = _without_model_if_unused(_settings(arguments), [task.kind])
     proposer = _proposer(arguments, settings)
     run_id = new_run_id(task.id)
     trace_path = arguments.runs_dir / run_id / "trace.jsonl"
@@ -85,13 +95,14 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
     style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
-    certified = " (certified: cvc5 agrees)" if result.certified and result.status == "solved" else ""
+    agrees = "cvc5 agrees" if task.kind == "invariant" else "answer checked independently"
+    certified = f" (certified: {agrees})" if result.certified and result.status == "solved" else ""
     if result.status == "refuted":
         certified = " (the violating run was replayed)" if result.certified else ""
     console.print(f"verdict: [{style}]{result.status}[/{style}]{certified}")
     if result.answer:
-        console.print(f"invariant: {result.answer}")
-    if result.message and result.status != "solved":
+        console.print(f"{'invariant' if task.kind == 'invariant' else 'answer'}: {result.answer}")
+    if result.message and (result.status != "solved" or task.kind != "invariant"):
         console.print(result.message)
     sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
     console.print(f"proposals {result.proposals} ({sources}), verifier calls {result.verifier_calls}, "
@@ -113,7 +124,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
     suite_name, entries = load_suite(arguments.suite)
     if arguments.limit:
         entries = entries[: arguments.limit]
-    settings = _settings(arguments)
+    settings = _without_model_if_unused(_settings(arguments), [entry.task.kind for entry in entries])
     proposer = _proposer(arguments, settings)  # resolves the model now, so a bad --model fails early
     if arguments.resume:
         run_id, run_dir = arguments.resume, arguments.runs_dir / arguments.resume
@@ -168,10 +179,21 @@ def command_schema(arguments: argparse.Namespace) -> int:
 
 
 def command_convert(arguments: argparse.Namespace) -> int:
-    from agent.convert import convert_code2inv
+    if arguments.format == "satlib":
+        from agent.convert_satlib import SATLIB_LICENSE, SATLIB_ORIGIN, convert_satlib
 
-    report = convert_code2inv(arguments.source, arguments.destination, benchmark=arguments.name,
-                              origin=arguments.origin, license=arguments.license)
+        families = {part.strip() for part in arguments.families.split(",") if part.strip()} if arguments.families else None
+        if arguments.per_family is not None and arguments.per_family < 1:
+            raise UsageError("--per-family must be at least 1")
+        report = convert_satlib(arguments.source, arguments.destination,
+                                benchmark=arguments.name or "satlib",
+                                origin=arguments.origin or SATLIB_ORIGIN, license=arguments.license or SATLIB_LICENSE,
+                                families=families, per_family=arguments.per_family)
+    else:
+        from agent.convert import convert_code2inv
+
+        report = convert_code2inv(arguments.source, arguments.destination, benchmark=arguments.name or "code2inv",
+                                  origin=arguments.origin, license=arguments.license)
     for name, reason in report.failed.items():
         print(f"not converted: {name}: {reason}", file=sys.stderr)
     print(f"converted {len(report.written)} task(s) into {arguments.destination}"
@@ -227,12 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=command_schema)
 
     convert = commands.add_parser("convert", help="build task files from a benchmark folder")
-    convert.add_argument("format", choices=("code2inv",))
-    convert.add_argument("source", type=Path, help="a folder with c/N.c and c_smt2/N.c.smt")
+    convert.add_argument("format", choices=("code2inv", "satlib"))
+    convert.add_argument("source", type=Path,
+                         help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; satlib: a folder with expected_status.csv")
     convert.add_argument("destination", type=Path)
-    convert.add_argument("--name", default="code2inv", help="benchmark name, used in task ids")
+    convert.add_argument("--name", default=None, help="benchmark name, used in task ids (default: the format's name)")
     convert.add_argument("--origin", default=None, help="where the files came from (kept in each task)")
     convert.add_argument("--license", default=None)
+    convert.add_argument("--families", default=None, help="satlib: comma-separated families to convert (default: all)")
+    convert.add_argument("--per-family", type=int, default=None, help="satlib: at most N files of each family")
     convert.set_defaults(handler=command_convert)
 
     model = commands.add_parser("model", help="prepare the bundled model, or show what --model resolves to")

@@ -21,6 +21,8 @@ from agent.trace import ErrorEvent, Header, ProposalEvent, ResultEvent, TraceWri
 from verifiers.base import REGISTRY, Verdict, Verifier, VerifyBudget
 
 SOURCES = ("llm", "symbolic", "dynamic")
+# Task kinds whose strategy never asks a model: no model is loaded for runs made only of these.
+MODEL_FREE_KINDS = frozenset({"cnf"})
 
 
 class RunSettings(BaseModel):
@@ -161,6 +163,10 @@ def strategy_for(kind: str) -> Strategy:
         from agent.search.invariant import solve_invariant
 
         return solve_invariant
+    if kind == "cnf":
+        from agent.search.cnf import solve_cnf_task
+
+        return solve_cnf_task
     raise ValueError(f"no search strategy for task kind {kind!r}")
 
 

@@ -82,8 +82,18 @@ class InvariantTask(TaskBase):
         return [name for name in self.parsed_program.variables if name in allowed]
 
 
-Task = Annotated[Union[InvariantTask], Field(discriminator="kind")]
-TASK_KINDS = ("invariant",)
+class CnfTask(TaskBase):
+    """Decide a CNF formula with a certified answer: SAT with a checked model, UNSAT with a checked DRAT proof."""
+
+    kind: Literal["cnf"]
+    dimacs: str = Field(description="The formula in DIMACS CNF, inline (SATLIB's closing `%` line is allowed).")
+    solver: str | None = Field(default=None, description="PySAT solver name; default: the verifier's (see verifiers/sat.py).")
+    expected: Literal["SAT", "UNSAT"] | None = Field(
+        default=None, description="The known answer, for evaluation only: it never decides anything.")
+
+
+Task = Annotated[Union[InvariantTask, CnfTask], Field(discriminator="kind")]
+TASK_KINDS = ("invariant", "cnf")
 _task_adapter: TypeAdapter[Any] = TypeAdapter(Task)
 
 
@@ -103,7 +113,7 @@ def _first_error(error: ValidationError) -> str:
     return f"{location or 'task'}: {message}{more}"
 
 
-def parse_task(data: Any, where: str) -> InvariantTask:
+def parse_task(data: Any, where: str) -> InvariantTask | CnfTask:
     """Validate a mapping as a task; raise TaskFileError with a one-line reason."""
     if not isinstance(data, dict):
         raise TaskFileError(f"{where}: a task file must hold a YAML mapping")
@@ -123,10 +133,17 @@ def parse_task(data: Any, where: str) -> InvariantTask:
             raise TaskFileError(f"{where}: program: {error}") from None
         if not task.variables:
             raise TaskFileError(f"{where}: vc_template: no `(define-fun inv-f ((x Int) ...) Bool` found")
+    if isinstance(task, CnfTask):
+        from verifiers.base import REGISTRY
+
+        try:
+            REGISTRY.for_kind("cnf").check_task(task)
+        except ValueError as error:
+            raise TaskFileError(f"{where}: {error}") from None
     return task
 
 
-def load_task(path: str | Path) -> InvariantTask:
+def load_task(path: str | Path) -> InvariantTask | CnfTask:
     path = Path(path)
     if not path.is_file():
         raise TaskFileError(f"{path}: no such task file")
