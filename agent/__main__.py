@@ -60,6 +60,16 @@ def _settings(arguments: argparse.Namespace) -> Any:
         raise UsageError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
 
 
+def _without_model_if_unused(settings: Any, kinds: list[str]) -> Any:
+    """Drop the `llm` source when no task kind in the run uses a model (the model is not loaded)."""
+    from agent.loop import MODEL_FREE_KINDS
+
+    if "llm" in settings.sources and all(kind in MODEL_FREE_KINDS for kind in kinds):
+        sources = tuple(source for source in settings.sources if source != "llm") or ("symbolic",)
+        return settings.model_copy(update={"sources": sources})
+    return settings
+
+
 def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
     if "llm" not in settings.sources:
         return None
@@ -76,7 +86,7 @@ def command_solve(arguments: argparse.Namespace) -> int:
     from agent.trace import new_run_id
 
     task = load_task(arguments.task)
-    settings = _settings(arguments)
+    settings = _without_model_if_unused(_settings(arguments), [task.kind])
     proposer = _proposer(arguments, settings)
     run_id = new_run_id(task.id)
     trace_path = arguments.runs_dir / run_id / "trace.jsonl"
@@ -85,16 +95,14 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
     style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
-    invariant = task.kind == "invariant"
-    certified = ""
-    if result.certified and result.status == "solved":
-        certified = " (certified: cvc5 agrees)" if invariant else " (certified)"
+    agrees = "cvc5 agrees" if task.kind == "invariant" else "answer checked independently"
+    certified = f" (certified: {agrees})" if result.certified and result.status == "solved" else ""
     if result.status == "refuted":
         certified = " (the violating run was replayed)" if result.certified else ""
     console.print(f"verdict: [{style}]{result.status}[/{style}]{certified}")
     if result.answer:
-        console.print(f"{'invariant' if invariant else 'answer'}: {result.answer}")
-    if result.message and (result.status != "solved" or not invariant):
+        console.print(f"{'invariant' if task.kind == 'invariant' else 'answer'}: {result.answer}")
+    if result.message and (result.status != "solved" or task.kind != "invariant"):
         console.print(result.message)
     sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
     console.print(f"proposals {result.proposals} ({sources}), verifier calls {result.verifier_calls}, "
@@ -116,7 +124,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
     suite_name, entries = load_suite(arguments.suite)
     if arguments.limit:
         entries = entries[: arguments.limit]
-    settings = _settings(arguments)
+    settings = _without_model_if_unused(_settings(arguments), [entry.task.kind for entry in entries])
     proposer = _proposer(arguments, settings)  # resolves the model now, so a bad --model fails early
     if arguments.resume:
         run_id, run_dir = arguments.resume, arguments.runs_dir / arguments.resume
@@ -131,7 +139,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
         "model_revision": proposer.info.revision if proposer else None, "dtype": arguments.dtype,
         "workers": arguments.workers,
     })
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
     console.print(f"[bold]{suite_name}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s) · run {run_id}")
     started = time.perf_counter()
     for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers):
@@ -142,7 +150,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
     summary["elapsed_s"] = time.perf_counter() - started
     table = Table(title=f"{suite_name} · run {run_id}")
     for column in ("tasks", "solved", "refuted", "unsolved", "errors", "proposals/task", "verifier calls/task",
-                   "wall median s", "wall p95 s"):
+                   "median s", "p95 s"):
         table.add_column(column, justify="right")
     table.add_row(str(summary["tasks"]), str(summary["solved"]), str(summary["refuted"]), str(summary["unsolved"]),
                   str(summary["errors"]), f"{summary['proposals_mean']:.1f}", f"{summary['verifier_calls_mean']:.1f}",
@@ -171,12 +179,23 @@ def command_schema(arguments: argparse.Namespace) -> int:
 
 
 def command_convert(arguments: argparse.Namespace) -> int:
-    from agent.convert import convert_code2inv
-
     if arguments.format in ("encodings", "logic"):
         return _convert_suite(arguments)
-    report = convert_code2inv(arguments.source, arguments.destination, benchmark=arguments.name,
-                              origin=arguments.origin, license=arguments.license)
+    if arguments.format == "satlib":
+        from agent.convert_satlib import SATLIB_LICENSE, SATLIB_ORIGIN, convert_satlib
+
+        families = {part.strip() for part in arguments.families.split(",") if part.strip()} if arguments.families else None
+        if arguments.per_family is not None and arguments.per_family < 1:
+            raise UsageError("--per-family must be at least 1")
+        report = convert_satlib(arguments.source, arguments.destination,
+                                benchmark=arguments.name or "satlib",
+                                origin=arguments.origin or SATLIB_ORIGIN, license=arguments.license or SATLIB_LICENSE,
+                                families=families, per_family=arguments.per_family)
+    else:
+        from agent.convert import convert_code2inv
+
+        report = convert_code2inv(arguments.source, arguments.destination, benchmark=arguments.name or "code2inv",
+                                  origin=arguments.origin, license=arguments.license)
     for name, reason in report.failed.items():
         print(f"not converted: {name}: {reason}", file=sys.stderr)
     print(f"converted {len(report.written)} task(s) into {arguments.destination}"
@@ -250,13 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=command_schema)
 
     convert = commands.add_parser("convert", help="build task files from a benchmark folder")
-    convert.add_argument("format", choices=("code2inv", "encodings", "logic"))
-    convert.add_argument("source", type=Path, help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; "
-                         "encodings: a spec file (tasks/specs/*.yaml); logic: a folder with <DataSet>/dev.json")
+    convert.add_argument("format", choices=("code2inv", "satlib", "encodings", "logic"))
+    convert.add_argument("source", type=Path,
+                         help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; satlib: a folder with expected_status.csv; "
+                              "encodings: a spec file (tasks/specs/*.yaml); logic: a folder with <DataSet>/dev.json")
     convert.add_argument("destination", type=Path)
-    convert.add_argument("--name", default="code2inv", help="benchmark name, used in task ids")
+    convert.add_argument("--name", default=None, help="benchmark name, used in task ids (default: the format's name)")
     convert.add_argument("--origin", default=None, help="where the files came from (kept in each task)")
     convert.add_argument("--license", default=None)
+    convert.add_argument("--families", default=None, help="satlib: comma-separated families to convert (default: all)")
+    convert.add_argument("--per-family", type=int, default=None, help="satlib: at most N files of each family")
     convert.add_argument("--data", type=Path, default=Path("../shared/data/satlib"),
                          help="encodings: the folder the spec's `satlib:` paths are relative to")
     convert.add_argument("--per-dataset", type=int, default=15, help="logic: puzzles taken from each data set")

@@ -237,6 +237,10 @@ def parse_program(source: str) -> Program:
     return Program(reader.variables, pre, guard, body, assertions, reader.constants)
 
 
+# Runs stop once a value outgrows this: Python integers never overflow, they only get slower.
+MAX_MAGNITUDE = 1 << 62
+
+
 class AssumeFailed(Exception):
     """An `assume(...)` was false: the run is not a behaviour of the program."""
 
@@ -304,6 +308,8 @@ def loop_head_states(
         return []
     states = [dict(state)]
     for _ in range(max_iterations):
+        if any(abs(value) > MAX_MAGNITUDE for value in state.values()):
+            break  # a run whose numbers explode (x = x * x) says nothing more about linear invariants
         entered = choose() if program.guard is None else evaluate(program.guard, state, choose)
         if not entered:
             break

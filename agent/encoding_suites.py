@@ -27,13 +27,14 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
-from pysat.formula import CNF
 
 from agent.convert import write_atomically
 from agent.tasks import LiteralBlockDumper, Source, TaskFileError, dump_task, parse_task
+from verifiers.base import REGISTRY
 
 SATLIB_ORIGIN = "SATLIB benchmarks, as stored in teeaychem/otter_sat @ cf44f63 (decompressed)"
 LOGIC_ORIGIN = "teacherpeterpan/Logic-LLM @ d29f1e5, data/"
@@ -67,14 +68,9 @@ class SuiteReport:
 
 
 def read_dimacs(path: Path) -> list[list[int]]:
-    """Clauses of a DIMACS file with PySAT's parser; SATLIB's uf/uuf files end with a line `%`
-    followed by `0`, which is not DIMACS, so the text is cut there first."""
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() == "%":
-            break
-        lines.append(line)
-    return CNF(from_string="\n".join(lines) + "\n").clauses
+    """The clauses of a DIMACS file, read by the CNF verifier (PySAT's parser; SATLIB's `%` trailer cut)."""
+    _, clauses = REGISTRY.for_kind("cnf").read_formula(path.read_text(encoding="utf-8"))
+    return clauses
 
 
 def _canonical(clauses: list[list[int]]) -> list[tuple[int, ...]]:
@@ -169,30 +165,17 @@ def planted_schedule(jobs: int, slots: int, capacity: int, conflicts: int, prece
             "precedences": precedence_pairs}
 
 
-def _brute_force_answer(family_name: str, instance: dict[str, Any]) -> str:
-    from verifiers.families import FAMILIES
-
-    family = FAMILIES[family_name]
-    parsed = family.parse(instance)
-    if _candidate_count(family_name, parsed) > BRUTE_FORCE_LIMIT:
+def _brute_force_answer(kind: str, family: str, instance: dict[str, Any]) -> str:
+    task = SimpleNamespace(family=family, instance=instance)
+    verifier = REGISTRY.for_kind(kind)
+    verifier.check_task(task)
+    answer = verifier.brute_force_answer(task, BRUTE_FORCE_LIMIT)
+    if answer is None:
         raise ValueError("too large to establish its answer by brute force; give `expected` with a reason")
-    return "sat" if any(not family.check(parsed, candidate) for candidate in family.candidates(parsed)) else "unsat"
+    return answer
 
 
-def _candidate_count(family_name: str, instance: Any) -> int:
-    if family_name == "colouring":
-        return instance.colours ** instance.vertices
-    if family_name == "pigeonhole":
-        return instance.holes ** instance.pigeons
-    if family_name == "queens":
-        return instance.n ** instance.n
-    if family_name == "sudoku":
-        size = instance.box * instance.box
-        return size ** sum(1 for row in instance.grid for value in row if not value)
-    return instance.slots ** instance.jobs
-
-
-def _spec_entry(entry: dict[str, Any], data: Path) -> tuple[str, str, dict[str, Any], str, Source | None, str]:
+def _spec_entry(entry: dict[str, Any], data: Path, kind: str) -> tuple[str, str, dict[str, Any], str, Source | None, str]:
     """(task name, family, instance, expected, source, description) for one spec entry."""
     if "satlib" in entry:
         relative = str(entry["satlib"])
@@ -210,7 +193,7 @@ def _spec_entry(entry: dict[str, Any], data: Path) -> tuple[str, str, dict[str, 
     family = str(entry["family"])
     if "instance" in entry:
         instance = dict(entry["instance"])
-        expected = entry.get("expected") or _brute_force_answer(family, instance)
+        expected = entry.get("expected") or _brute_force_answer(kind, family, instance)
         return str(entry["name"]), family, instance, expected, None, str(entry.get("description", ""))
     settings = dict(entry["generate"])
     if family == "sudoku":
@@ -237,7 +220,7 @@ def convert_encodings(spec_path: Path, destination: Path, data: Path) -> SuiteRe
     for number, entry in enumerate(spec["tasks"], start=1):
         label = str(entry.get("name") or entry.get("satlib") or number) if isinstance(entry, dict) else str(number)
         try:
-            name, family, instance, expected, source, description = _spec_entry(entry, data)
+            name, family, instance, expected, source, description = _spec_entry(entry, data, kind)
             data_out = {"id": f"{suite_name}/{name}", "kind": kind, "family": family, "instance": instance,
                         "expected": expected, "description": description,
                         "source": source.model_dump(exclude_none=True) if source else None}

@@ -21,6 +21,8 @@ from agent.trace import ErrorEvent, Header, ProposalEvent, ResultEvent, TraceWri
 from verifiers.base import REGISTRY, Verdict, Verifier, VerifyBudget
 
 SOURCES = ("llm", "symbolic", "dynamic")
+# Task kinds whose strategy never asks a model: no model is loaded for runs made only of these.
+MODEL_FREE_KINDS = frozenset({"cnf"})
 
 
 class RunSettings(BaseModel):
@@ -163,6 +165,10 @@ def strategy_for(kind: str) -> Strategy:
         from agent.search.invariant import solve_invariant
 
         return solve_invariant
+    if kind == "cnf":
+        from agent.search.cnf import solve_cnf_task
+
+        return solve_cnf_task
     if kind in ("sat_encoding", "smt_encoding"):
         from agent.search.encoding import solve_encoding
 

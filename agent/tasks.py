@@ -29,7 +29,7 @@ class Budget(BaseModel):
     samples_per_step: int = Field(default=4, ge=1, le=64, description="Model samples per step, in one batched call.")
     timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit for the whole task.")
     verifier_timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for each solver call.")
-    max_new_tokens: int = Field(default=48, ge=1, le=4096, description="Tokens the model may write per sample.")
+    max_new_tokens: int = Field(default=32, ge=1, le=4096, description="Tokens the model may write per sample.")
 
 
 class Source(BaseModel):
@@ -82,6 +82,16 @@ class InvariantTask(TaskBase):
         return [name for name in self.parsed_program.variables if name in allowed]
 
 
+class CnfTask(TaskBase):
+    """Decide a CNF formula with a certified answer: SAT with a checked model, UNSAT with a checked DRAT proof."""
+
+    kind: Literal["cnf"]
+    dimacs: str = Field(description="The formula in DIMACS CNF, inline (SATLIB's closing `%` line is allowed).")
+    solver: str | None = Field(default=None, description="PySAT solver name; default: the verifier's (see verifiers/sat.py).")
+    expected: Literal["SAT", "UNSAT"] | None = Field(
+        default=None, description="The known answer, for evaluation only: it never decides anything.")
+
+
 def _encoding_budget() -> Budget:
     # Programs are longer than invariants; each verification runs the program and maybe a faithfulness check.
     return Budget(max_proposals=8, max_new_tokens=400, timeout_s=300.0, verifier_timeout_s=30.0)
@@ -120,9 +130,9 @@ class LogicTask(TaskBase):
     budget: Budget = Field(default_factory=_encoding_budget)
 
 
-Task = Annotated[Union[InvariantTask, SatEncodingTask, SmtEncodingTask, LogicTask], Field(discriminator="kind")]
-TASK_KINDS = ("invariant", "sat_encoding", "smt_encoding", "logic")
-AnyTask = Union[InvariantTask, SatEncodingTask, SmtEncodingTask, LogicTask]
+Task = Annotated[Union[InvariantTask, CnfTask, SatEncodingTask, SmtEncodingTask, LogicTask], Field(discriminator="kind")]
+TASK_KINDS = ("invariant", "cnf", "sat_encoding", "smt_encoding", "logic")
+AnyTask = Union[InvariantTask, CnfTask, SatEncodingTask, SmtEncodingTask, LogicTask]
 _task_adapter: TypeAdapter[Any] = TypeAdapter(Task)
 
 
@@ -162,7 +172,7 @@ def parse_task(data: Any, where: str) -> AnyTask:
             raise TaskFileError(f"{where}: program: {error}") from None
         if not task.variables:
             raise TaskFileError(f"{where}: vc_template: no `(define-fun inv-f ((x Int) ...) Bool` found")
-    if isinstance(task, (SatEncodingTask, SmtEncodingTask, LogicTask)):
+    if isinstance(task, (CnfTask, SatEncodingTask, SmtEncodingTask, LogicTask)):
         from verifiers.base import REGISTRY
 
         try:

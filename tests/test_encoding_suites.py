@@ -27,10 +27,6 @@ def test_pigeonhole_counts_are_recovered_and_checked(shared_data):
         recover_pigeonhole(clauses[:-1])
 
 
-def test_satlib_percent_trailer_is_cut_before_parsing(shared_data):
-    assert len(read_dimacs(shared_data / "satlib" / "uf20-91" / "uf20-01.cnf")) == 91
-
-
 @pytest.mark.parametrize("suite", ["sat", "smt"])
 def test_the_encoding_suites_are_what_their_spec_makes(repo, shared_data, tmp_path, suite):
     report = convert_encodings(repo / "tasks" / "specs" / f"{suite}.yaml", tmp_path, shared_data / "satlib")

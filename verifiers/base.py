@@ -19,7 +19,7 @@ VerdictStatus = Literal["accepted", "rejected", "unknown", "error"]
 
 ENTRY_POINT_GROUP = "veriloop.verifiers"
 # Modules of the verifiers that ship with veriloop; imported on the registry's first lookup.
-BUILTIN_MODULES = ("verifiers.invariant", "verifiers.encoding", "verifiers.smt", "verifiers.logic")
+BUILTIN_MODULES = ("verifiers.invariant", "verifiers.sat", "verifiers.encoding", "verifiers.smt", "verifiers.logic")
 
 
 class Verdict(BaseModel):

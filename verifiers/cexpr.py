@@ -247,6 +247,10 @@ def check_types(expr: Expr, variables: Iterable[str]) -> Type:
                     f"`{e.op}` at column {e.column} compares {shown(e.left)} ({_a(left)}) with {shown(e.right)} ({_a(right)})"
                 )
             return "bool"
+        if e.op in _REL_OPS and isinstance(e.left, Binary) and e.left.op in _REL_OPS:
+            middle = to_c(e.left.right)
+            raise ExprError(f"`{to_c(e)}` chains comparisons, which in C compares a boolean with an integer;"
+                            f" write `{to_c(e.left)} && {middle} {e.op} {to_c(e.right)}`")
         want = "bool" if e.op in _BOOL_OPS else "int"
         for side, got in ((e.left, left), (e.right, right)):
             if got != want:

@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pysat.formula import CNF
 from pysat.solvers import Solver
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
@@ -38,11 +37,8 @@ from verifiers.encoding_runtime import error_file, formula_file, variables_file
 from verifiers.families import FAMILIES, DecodeError, Family, Scheme
 from verifiers.families.base import Key
 from verifiers.sandbox import Limits, SandboxError, SandboxResult, default_sandbox
-
-try:
-    from verifiers.sat import solve_cnf
-except ImportError:  # TEMPORARY until the sat-core branch lands (see verifiers/sat_standin.py)
-    from verifiers.sat_standin import solve_cnf
+from verifiers.drat import check_drat
+from verifiers.sat import DimacsError, read_dimacs, solve_cnf
 
 DRIVER = "verifiers.encoding_runtime:main"
 PROGRAM_WALL_S = 20.0  # at most this long for one sandbox run (the verifier's budget may cut it shorter)
@@ -173,8 +169,8 @@ class CnfFormula:
 
     def __init__(self, output: ProgramOutput) -> None:
         try:
-            self.clauses = CNF(from_string=output.formula).clauses
-        except ValueError as error:
+            _, self.clauses = read_dimacs(output.formula)
+        except DimacsError as error:
             raise Rejection(f"the DIMACS text does not parse: {error}", "parse") from None
         self.variables: dict[Key, int] = {}
         if not isinstance(output.variables, list):
@@ -201,8 +197,15 @@ class CnfFormula:
                                     "timed_out": proof.timed_out, "message": proof.message}
                 if not proof.valid and not proof.timed_out:
                     raise SolverFault(f"the solver answered UNSAT but its DRAT proof does not check: {proof.message}")
-            assurance = "its DRAT proof was checked" if outcome.certified else "no proof was checked, so not certified"
-            return Solved("unsat", certified=outcome.certified, assurance=assurance, details=details)
+            certified = outcome.certified
+            if not certified:
+                # Solvers return an empty proof when the formula's own unit clauses refute it; then the
+                # one-line proof `0` (the empty clause, by unit propagation) is checked instead.
+                by_propagation = check_drat(self.clauses, "0\n", max(0.1, timeout_s - outcome.solve_s))
+                details["propagation_proof"] = by_propagation.message or "the empty clause follows by unit propagation"
+                certified = by_propagation.certified
+            assurance = "its DRAT proof was checked" if certified else f"not certified: {outcome.message}"
+            return Solved("unsat", certified=certified, assurance=assurance, details=details)
         raise Undecided(f"the SAT solver could not decide in time ({outcome.message})")
 
     def enumerate(self, scheme: Scheme, limit: int, timeout_s: float) -> list[dict[Key, Any]]:
@@ -257,6 +260,15 @@ class EncodingVerifier(Verifier):
     def family_of(self, task: EncodingProblem) -> Family:
         """The task's family (for prompts: its problem statement and variable conventions)."""
         return FAMILIES[task.family]
+
+    def brute_force_answer(self, task: EncodingProblem, limit: int) -> str | None:
+        """"sat" or "unsat" by checking every candidate of the family, or None when there are more than
+        `limit` (converters use it to label small instances; it knows nothing of encodings)."""
+        family = FAMILIES[task.family]
+        instance = family.parse(task.instance)
+        if family.candidate_count(instance) > limit:
+            return None
+        return "sat" if any(not family.check(instance, candidate) for candidate in family.candidates(instance)) else "unsat"
 
     def verify(self, task: EncodingProblem, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
         started = time.perf_counter()

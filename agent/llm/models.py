@@ -97,7 +97,15 @@ def prepare_bundled(force: bool = False) -> Path:
 
 
 def _convert_gguf(gguf: Path, destination: Path) -> None:
+    import sys
+
+    # The GGUF reader's progress bar ignores transformers' switch; tqdm reads this when imported.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    print(f"converting the bundled model once into {destination.parent} (about 20 s) ...", file=sys.stderr, flush=True)
+    transformers_logging.disable_progress_bar()
 
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)

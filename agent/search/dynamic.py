@@ -11,6 +11,7 @@ Houdini, and nothing is accepted without the verifier.
 from __future__ import annotations
 
 import random
+import time
 from math import gcd
 from functools import reduce
 
@@ -22,12 +23,14 @@ RANGES = (3, 10, 100)
 
 
 def sample_states(program: Program, variables: list[str], seed: int, runs: int = 60,
-                  max_iterations: int = 30) -> list[dict[str, int]]:
-    """Loop-head states from `runs` random runs (deterministic for a seed)."""
+                  max_iterations: int = 30, time_limit_s: float = 2.0) -> list[dict[str, int]]:
+    """Loop-head states from up to `runs` random runs (deterministic for a seed unless the time
+    limit cuts the sampling short)."""
     rng = random.Random(seed)
     states: list[dict[str, int]] = []
     attempts = 0
-    while len(states) < runs * 2 and attempts < runs * 20:
+    deadline = time.perf_counter() + time_limit_s
+    while len(states) < runs * 2 and attempts < runs * 20 and time.perf_counter() < deadline:
         attempts += 1
         spread = RANGES[attempts % len(RANGES)]
         initial = {name: rng.randint(-spread, spread) for name in program.variables}

@@ -75,7 +75,7 @@ def _solved(verdict: Verdict, by: str) -> Outcome:
 
 def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
     sources = sorted({pool.origin.get(text, "houdini") for text in conjuncts})
-    return "houdini(" + "+".join(sources) + ")"
+    return "houdini(" + "+".join(sources) + ")" if sources else "houdini"  # `true` needs no atom
 
 
 def solve_invariant(session: Session) -> Outcome:
@@ -83,14 +83,18 @@ def solve_invariant(session: Session) -> Outcome:
     sources = session.settings.sources
     pool = AtomPool()
     proved: list[str] = []
+    # Pools Houdini already refined, and single conjuncts already verified: running Houdini on
+    # either again would learn nothing.
+    refined_pools: set[frozenset[str]] = set()
 
     def recombine(step: int) -> Outcome | None:
         """Houdini over the whole pool; remembers what is proved inductive for the prompt."""
         nonlocal proved
-        if not pool.atoms:
+        if not pool.atoms or frozenset(pool.atoms) in refined_pools:
             return None
         proposal = session.propose(step, "houdini", raw="\n".join(pool.atoms), text=conjunction(pool.atoms))
         result = houdini(session, proposal, pool.atoms)
+        refined_pools.add(frozenset(pool.atoms))
         if result.verdict is not None and result.verdict.status == "accepted":
             return _solved(result.verdict, _contributors(pool, result.survivors))
         if result.inductive:
@@ -99,7 +103,10 @@ def solve_invariant(session: Session) -> Outcome:
 
     def try_proposal(proposal: Proposal, source: str) -> Verdict:
         verdict = session.verify(proposal)
-        pool.add(verdict.details.get("conjuncts", []), source)
+        conjuncts = verdict.details.get("conjuncts", [])
+        pool.add(conjuncts, source)
+        if len(conjuncts) == 1:
+            refined_pools.add(frozenset(conjuncts))
         return verdict
 
     # Step 0: atoms from the program.

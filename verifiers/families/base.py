@@ -71,6 +71,10 @@ class Family:
         """Every candidate of a small instance (a superset of its solutions), for brute force."""
         raise NotImplementedError
 
+    def candidate_count(self, instance: Any) -> int:
+        """How many candidates `candidates` yields (to decide whether brute force is affordable)."""
+        raise NotImplementedError
+
     def small_instances(self) -> list[Any]:
         raise NotImplementedError
 

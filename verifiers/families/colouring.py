@@ -49,6 +49,9 @@ class Colouring(Family):
         for colours in itertools.product(range(1, instance.colours + 1), repeat=instance.vertices):
             yield dict(enumerate(colours, start=1))
 
+    def candidate_count(self, instance: ColouringInstance) -> int:
+        return instance.colours ** instance.vertices
+
     def small_instances(self) -> list[ColouringInstance]:
         fixed = [
             ColouringInstance(vertices=3, edges=((1, 2), (2, 3), (1, 3)), colours=2),  # odd cycle: none

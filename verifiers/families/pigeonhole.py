@@ -39,6 +39,9 @@ class Pigeonhole(Family):
         for holes in itertools.product(range(1, instance.holes + 1), repeat=instance.pigeons):
             yield dict(enumerate(holes, start=1))
 
+    def candidate_count(self, instance: PigeonholeInstance) -> int:
+        return instance.holes ** instance.pigeons
+
     def small_instances(self) -> list[PigeonholeInstance]:
         return [PigeonholeInstance(pigeons=p, holes=h)
                 for p, h in ((1, 1), (2, 1), (2, 2), (3, 2), (3, 3), (1, 3), (4, 3), (2, 4))]

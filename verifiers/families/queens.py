@@ -50,6 +50,9 @@ class Queens(Family):
         for columns in itertools.product(range(1, instance.n + 1), repeat=instance.n):
             yield frozenset(enumerate(columns, start=1))
 
+    def candidate_count(self, instance: QueensInstance) -> int:
+        return instance.n ** instance.n
+
     def small_instances(self) -> list[QueensInstance]:
         return [QueensInstance(n=n) for n in range(1, 6)]
 

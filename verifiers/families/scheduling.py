@@ -59,6 +59,9 @@ class Scheduling(Family):
         for slots in itertools.product(range(1, instance.slots + 1), repeat=instance.jobs):
             yield dict(enumerate(slots, start=1))
 
+    def candidate_count(self, instance: SchedulingInstance) -> int:
+        return instance.slots ** instance.jobs
+
     def small_instances(self) -> list[SchedulingInstance]:
         return [
             SchedulingInstance(jobs=3, slots=2, capacity=2, conflicts=((1, 2),)),

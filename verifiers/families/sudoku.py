@@ -77,6 +77,10 @@ class Sudoku(Family):
                 filled[r][c] = digit
             yield tuple(tuple(row) for row in filled)
 
+    def candidate_count(self, instance: SudokuInstance) -> int:
+        size = instance.box * instance.box
+        return size ** sum(1 for row in instance.grid for value in row if not value)
+
     def small_instances(self) -> list[SudokuInstance]:
         contradiction = [list(row) for row in _blank(_SOLVED_4, [(0, 0), (1, 1), (2, 2), (3, 3)])]
         contradiction[0][1] = 1  # column 2 now holds the given 1 twice
