@@ -127,9 +127,11 @@ class Session:
                                       verdict=verdict.model_dump(mode="json")))
         return verdict
 
-    def sample(self, prompt: Prompt, n: int, step: int, stop: tuple[str, ...] | None = None) -> list[Completion]:
+    def sample(self, prompt: Prompt, n: int, step: int, stop: tuple[str, ...] | None = None,
+               time_limit_s: float = 60.0) -> list[Completion]:
         """`n` completions from the proposer in one batched call, seeded by the run's seed and the step;
-        `stop` replaces the default stop strings (a multi-line program must not stop at a newline)."""
+        `stop` replaces the default stop strings (a multi-line program must not stop at a newline) and
+        `time_limit_s` bounds the call (longer for programs than for one-line formulas)."""
         if self.proposer is None:
             return []
         self.check_budget()
@@ -137,7 +139,7 @@ class Session:
         settings = GenerationSettings(
             temperature=self.settings.temperature, top_p=self.settings.top_p,
             max_new_tokens=self.budget.max_new_tokens, seed=self.settings.seed * 100_003 + step,
-            time_limit_s=max(1.0, min(60.0, self.time_left())),
+            time_limit_s=max(1.0, min(time_limit_s, self.time_left())),
             **({"stop": stop} if stop is not None else {}),
         )
         started = time.perf_counter()

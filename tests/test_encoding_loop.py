@@ -41,7 +41,10 @@ def test_smt_tasks_use_their_own_prompt(repo, tmp_path):
     proposer = ScriptedProposer([SMT["scheduling"]])
     result = run_task(task, SETTINGS, proposer, tmp_path / "trace.jsonl", "smt")
     assert result.status == "solved" and result.answer == "UNSAT" and result.certified
-    assert "z3" in proposer.prompts[0].messages[0]["content"] and "('slot', j)" in proposer.prompts[0].messages[1]["content"]
+    messages = proposer.prompts[0].messages
+    assert [message["role"] for message in messages] == ["system", "user", "assistant", "user"]  # one worked example
+    assert "z3" in messages[0]["content"] and "Latin square" in messages[1]["content"]
+    assert "('slot', j)" in messages[-1]["content"] and "schedul" in messages[-1]["content"]
 
 
 def test_without_the_model_source_nothing_is_proposed(repo, tmp_path):

@@ -23,6 +23,7 @@ from agent.prompts import render_prompt
 from verifiers.base import Verdict
 
 CODE_STOP = ("```",)
+GENERATION_LIMIT_S = 150.0  # one batched call may write several programs of a few hundred tokens
 MAX_INSTANCE_CHARS = 400
 MAX_FEEDBACK_CHARS = 400
 _OPENING_FENCE = re.compile(r"^\s*```(?:python|py)?\s*\n")
@@ -78,7 +79,8 @@ def solve_encoding(session: Session) -> Outcome:
         session.check_budget()
         prompt = render_prompt(task.kind, family=family, instance=instance, description=task.description,
                                attempt=latest)
-        completions = session.sample(prompt, session.budget.samples_per_step, step, stop=CODE_STOP)
+        completions = session.sample(prompt, session.budget.samples_per_step, step, stop=CODE_STOP,
+                                     time_limit_s=GENERATION_LIMIT_S)
         if not completions:
             return Outcome("unsolved", message="the model returned no proposals")
         for completion in completions:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from agent.loop import Outcome, Session
 from agent.prompts import render_prompt
-from agent.search.encoding import CODE_STOP, MAX_FEEDBACK_CHARS, Attempt, extract_program
+from agent.search.encoding import CODE_STOP, GENERATION_LIMIT_S, MAX_FEEDBACK_CHARS, Attempt, extract_program
 
 
 def solve_logic(session: Session) -> Outcome:
@@ -26,7 +26,8 @@ def solve_logic(session: Session) -> Outcome:
         session.check_budget()
         prompt = render_prompt("logic", style=task.style, context=task.context, question=task.question,
                                options=task.options, description=task.description, attempt=latest)
-        completions = session.sample(prompt, session.budget.samples_per_step, step, stop=CODE_STOP)
+        completions = session.sample(prompt, session.budget.samples_per_step, step, stop=CODE_STOP,
+                                     time_limit_s=GENERATION_LIMIT_S)
         if not completions:
             return Outcome("unsolved", message="the model returned no proposals")
         for completion in completions:
