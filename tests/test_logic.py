@@ -109,3 +109,16 @@ def test_a_task_with_malformed_options_is_refused():
     with pytest.raises(TaskFileError, match="options"):
         parse_task({"id": "x", "kind": "logic", "style": "truth", "context": "c", "question": "q",
                     "options": ["A) Yes", "B) No"]}, "x.yaml")
+
+
+def test_a_query_z3_cannot_decide_in_time_is_unknown_never_accepted(tasks):
+    # Premises that entail no option, but only a pigeonhole argument shows it: too hard for one second.
+    hard = """
+holes = 11
+pigeon = [[Bool(f"p{i}_{j}") for j in range(holes)] for i in range(holes + 1)]
+premises = [Or(row) for row in pigeon]
+premises += [Not(And(pigeon[i][j], pigeon[k][j])) for j in range(holes) for i in range(holes + 1) for k in range(i)]
+emit(premises, options={letter: BoolVal(False) for letter in "ABCDE"})
+"""
+    verdict = REGISTRY.for_kind("logic").verify(tasks["logical_deduction_0"], hard, VerifyBudget(timeout_s=2))
+    assert verdict.status == "unknown" and "not an answer" in verdict.feedback
