@@ -177,3 +177,22 @@ def test_a_driver_outside_the_verifiers_package_is_refused(sandbox):
     with pytest.raises(SandboxError, match="driver"):
         sandbox.run("os:system", {"program.py": ""})
     assert run(sandbox, "print('still fine')\n").stdout == "still fine\n"
+
+
+def test_when_namespaces_cannot_be_set_up_the_sandbox_falls_back_and_says_so(monkeypatch):
+    box = Sandbox()
+    real_call = box._call
+
+    def mount_refused(request, grace_limit_s):  # as on a machine that allows unshare but not mount
+        if request["namespaces"]:
+            return {"setup_error": "namespace setup failed: [Errno 1] mount /: Operation not permitted",
+                    "isolation": ["pidns", "netns"]}
+        return real_call(request, grace_limit_s)
+
+    monkeypatch.setattr(box, "_call", mount_refused)
+    try:
+        result = box.run(PLAIN, {"program.py": "print('ran')\n"})
+        assert result.stdout == "ran\n" and "pgroup" in result.isolation and result.setup_error is None
+        assert not box.namespaces and "mount" in box.fallback_reason
+    finally:
+        box.close()

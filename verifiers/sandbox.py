@@ -200,15 +200,28 @@ class Sandbox:
 
     def __init__(self, namespaces: bool = True) -> None:
         self.namespaces = namespaces
+        self.fallback_reason: str | None = None
         self._server: _Server | None = None
         self._lock = threading.Lock()
 
     def run(self, driver: str, inputs: dict[str, bytes | str], limits: Limits = Limits()) -> SandboxResult:
         """Run `driver` ("module:function", a trusted function of this repository) in G, with
-        `inputs` as files in its work directory; return what G left there."""
+        `inputs` as files in its work directory; return what G left there.
+
+        If the namespaces cannot be set up on this machine (a setup error, not the program's fault),
+        this sandbox falls back to a process group for the rest of its life and says why in
+        `fallback_reason`; every result lists the isolation that applied."""
         for name in inputs:
             if not OUTPUT_NAME.match(name) or name in (STDOUT_FILE, STDERR_FILE):
                 raise ValueError(f"bad input file name {name!r}")
+        result = self._run_once(driver, inputs, limits)
+        if result.setup_error and self.namespaces:
+            self.namespaces = False
+            self.fallback_reason = result.setup_error
+            result = self._run_once(driver, inputs, limits)
+        return result
+
+    def _run_once(self, driver: str, inputs: dict[str, bytes | str], limits: Limits) -> SandboxResult:
         exchange = Path(tempfile.mkdtemp(prefix="veriloop-sandbox-"))
         try:
             exchange.chmod(0o711)  # the fallback's work directory lies inside; nobody may pass through
@@ -383,11 +396,14 @@ def _supervise(request: dict[str, Any], driver: Callable[[], None]) -> dict[str,
             namespaces = False  # not privileged here: fall back to a process group
     user = NOBODY if os.geteuid() == 0 else None
     if namespaces:
-        _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
-        for directory in PRIVATE_TMPFS:
-            if os.path.isdir(directory):
-                _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV,
-                       f"size={4 * limits.file_mb + 16}m,nr_inodes={limits.files},mode=1777")
+        try:
+            _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+            for directory in PRIVATE_TMPFS:
+                if os.path.isdir(directory):
+                    _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV,
+                           f"size={4 * limits.file_mb + 16}m,nr_inodes={limits.files},mode=1777")
+        except OSError as error:  # namespaces without the right to mount (some containers)
+            return {"setup_error": f"namespace setup failed: {error}", "isolation": ["pidns", "netns"]}
         work = GUEST_WORK
         os.mkdir(work, 0o700)
         isolation += ["pidns", "netns", "mountns"]
