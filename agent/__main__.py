@@ -215,14 +215,17 @@ def command_model(arguments: argparse.Namespace) -> int:
 
 
 def command_view(arguments: argparse.Namespace) -> int:
-    from agent.view import show_trace
+    from agent.view import show_trace, write_html
 
     path = arguments.trace
     if path.is_dir():
         path = path / "trace.jsonl"
     if not path.is_file():
         raise UsageError(f"{arguments.trace}: no such trace")
-    show_trace(path, verbose=arguments.verbose)
+    if arguments.html:
+        print(f"wrote {write_html(path, arguments.html)}")
+    else:
+        show_trace(path, verbose=arguments.verbose)
     return 0
 
 
@@ -269,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     view = commands.add_parser("view", help="summarise a trace in the terminal")
     view.add_argument("trace", type=Path, help="a trace.jsonl or its run folder")
     view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
+    view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead")
     view.set_defaults(handler=command_view)
     return parser
 
