@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,11 +303,12 @@ class ReplDriver:
 
     def check_proof(self, header: str, statement: str, proof: str, timeout_s: float) -> tuple[Message, ...]:
         """Elaborate a whole proof in the header's environment (a quick look before the from-scratch
-        compile): Lean's messages, positions counted from the statement's first line."""
+        compile): Lean's messages, positions counted from the statement's first line (the proof, indented
+        under `:= by`, starts on the line after the statement)."""
         from lean_interact import Command
 
         env = self._header_env(header, timeout_s)
-        code = f"{statement} := by\n{proof}"
+        code = f"{statement} := by\n" + textwrap.indent(textwrap.dedent(proof).strip("\n"), "  ")
         response = self.process.request(Command(cmd=code) if env is None else Command(cmd=code, env=env), timeout_s)
         from lean_interact.interface import LeanError as ReplError
 

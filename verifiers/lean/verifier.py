@@ -69,7 +69,12 @@ class LeanVerifier(Verifier):
             raise ValueError(str(problem)) from None
 
     def check_environment(self, task: LeanProblem) -> None:
-        find_project(task.lean_project)
+        """A Lean project and `lake` for the compile; for a task searched tactic by tactic through the
+        REPL (its `search` settings, when it has them), the REPL too."""
+        project = find_project(task.lean_project)
+        search = getattr(task, "search", None)
+        if search is not None and search.mode == "best_first" and search.driver == "repl":
+            project.repl_dir()
 
     def verify(self, task: LeanProblem, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
         started = time.perf_counter()
