@@ -125,6 +125,9 @@ def test_a_whole_proof_step_by_step(tmp_path: Path) -> None:
     statement = "theorem complex_and (p q r : Prop) (h1 : p ∧ q) (h2 : q → r) : p ∧ r"
     root = driver.start("", statement, TIMEOUT_S)
     assert root.goals == ("p q r : Prop\nh1 : p ∧ q\nh2 : q → r\n⊢ p ∧ r",)
+    # Model-written meta-code is refused by the driver itself: the player would fail on an unrecorded request.
+    refused = driver.run_tac(root, "run_tac Lean.Elab.Tactic.evalTactic (← `(tactic| trivial))", TIMEOUT_S)
+    assert isinstance(refused, LeanError) and refused.message.startswith("refused before Lean")
     split = driver.run_tac(root, "apply And.intro", TIMEOUT_S)
     assert isinstance(split, TacticState) and len(split.goals) == 2
     assert split.goals[0].startswith("case left") and split.goals[1].startswith("case right")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from verifiers.lean.repl import refusal
 from verifiers.lean.types import (
     LeanCrashed,
     LeanError,
@@ -93,6 +94,9 @@ class DojoDriver:
         lean_dojo = _lean_dojo()
         if self._dojo is None or state.id not in self._states:
             raise LeanCrashed(f"no open Dojo state {state.id}")
+        refused = refusal(tactic)
+        if refused:
+            return refused
         try:
             result = self._dojo.run_tac(self._states[state.id], tactic)
         except lean_dojo.DojoTacticTimeoutError:

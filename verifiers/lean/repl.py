@@ -38,6 +38,7 @@ import psutil
 from pydantic import ValidationError
 
 from verifiers.lean.project import LeanProject
+from verifiers.lean.trust import scan_proof
 from verifiers.lean.types import (
     LeanCrashed,
     LeanError,
@@ -157,6 +158,13 @@ class ReplProcess:
                 self._server.kill()
                 self._server = None
                 self.generation += 1
+
+
+def refusal(text: str) -> LeanError | None:
+    """Model-written text is screened before it reaches the shared REPL process: what the verifier
+    would refuse anyway (`#eval`, `run_tac`, new commands, ...) could run arbitrary code in it."""
+    problems = scan_proof(text)
+    return LeanError("refused before Lean: " + "; ".join(problems)) if problems else None
 
 
 def convert_message(message: Any) -> Message:
@@ -293,6 +301,9 @@ class ReplDriver:
     def run_tac(self, state: TacticState, tactic: str, timeout_s: float) -> TacticResult:
         if not tactic.strip():
             return LeanError("empty tactic")
+        refused = refusal(tactic)
+        if refused:
+            return refused
         response = self._step(self._current_repl_id(state.id, timeout_s), tactic, timeout_s)
         handle = len(self._handles)
         result = step_result(response, handle)
@@ -307,6 +318,9 @@ class ReplDriver:
         under `:= by`, starts on the line after the statement)."""
         from lean_interact import Command
 
+        refused = refusal(proof)
+        if refused:
+            return (Message("error", refused.message, Position(statement.count("\n") + 2, 0)),)
         env = self._header_env(header, timeout_s)
         code = f"{statement} := by\n" + textwrap.indent(textwrap.dedent(proof).strip("\n"), "  ")
         response = self.process.request(Command(cmd=code) if env is None else Command(cmd=code, env=env), timeout_s)
