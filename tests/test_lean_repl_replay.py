@@ -218,3 +218,12 @@ def test_every_request_needs_a_time_limit(tmp_path: Path) -> None:
     driver = driver_for(tmp_path, "tactic_sorry.in")
     with pytest.raises(ValueError):
         driver.process.request(Command(cmd="def f : Nat := by sorry"), 0)
+
+
+def test_search_steps_can_carry_lean_s_own_heartbeat_limit(tmp_path: Path) -> None:
+    driver = driver_for(tmp_path, "tactic_sorry.in")
+    driver.heartbeats = 400_000
+    assert driver._limited("nlinarith [sq_nonneg x]") == "set_option maxHeartbeats 400000 in\nnlinarith [sq_nonneg x]"
+    from verifiers.lean.trust import scan_proof
+
+    assert scan_proof(driver._limited("nlinarith [sq_nonneg x]")) == []

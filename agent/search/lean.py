@@ -107,6 +107,13 @@ def _solved(verdict: Verdict, proof: str, by: str) -> Outcome:
     return Outcome("solved", answer=proof, certified=verdict.certified, message=verdict.feedback, solved_by=by)
 
 
+def start_timeout(session: Session) -> float:
+    """Starting may elaborate the header's imports (Mathlib: a while on a cold machine): it gets the
+    verifier's limit rather than a tactic's."""
+    return max(0.1, min(max(session.task.search.tactic_timeout_s, session.budget.verifier_timeout_s),
+                        session.time_left()))
+
+
 def best_first(session: Session, stats: SearchStats) -> Outcome:
     task, config = session.task, session.task.search
     max_expansions = session.settings.expansions or config.max_expansions
@@ -123,7 +130,7 @@ def best_first(session: Session, stats: SearchStats) -> Outcome:
         return max(0.1, min(config.tactic_timeout_s, session.time_left()))
 
     session.check_budget()
-    root = Node(0, driver.start(task.header, task.statement, tactic_timeout()), 0.0, ())
+    root = Node(0, driver.start(task.header, task.statement, start_timeout(session)), 0.0, ())
     stats.nodes = 1
     seen = {root.state.pp: root.id}  # goals -> the node that has them
     expanded: set[str] = set()
@@ -218,6 +225,7 @@ def whole_proof(session: Session, stats: SearchStats) -> Outcome:
     sources = session.settings.sources
     try:
         driver = session.verifier.open_driver(task, "repl")
+        driver.start(task.header, task.statement, start_timeout(session))  # elaborates the header once
         stats.driver = driver.name
     except ToolError:
         driver = None  # no REPL: every proof goes straight to the from-scratch compile

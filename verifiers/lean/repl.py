@@ -53,6 +53,8 @@ from verifiers.lean.types import (
 )
 
 ENV_MEMORY_LIMIT = "VERILOOP_LEAN_MEMORY_MB"
+ENV_HEARTBEATS = "VERILOOP_LEAN_HEARTBEATS"
+DEFAULT_HEARTBEATS = 400_000  # twice Lean's default per-declaration limit, for each search step
 DEFAULT_MEMORY_LIMIT_MB = 12 * 1024
 RESTART_RETRIES = 3
 SORRY_WARNINGS = ("declaration uses `sorry`", "declaration uses 'sorry'")
@@ -216,8 +218,12 @@ class ReplDriver:
 
     name = "lean-repl"
 
-    def __init__(self, process: ReplProcess) -> None:
+    def __init__(self, process: ReplProcess, heartbeats: int | None = None) -> None:
+        """`heartbeats`: Lean's own limit for each tactic or proof checked (`set_option maxHeartbeats N
+        in`), so that a slow tactic fails with Lean's time-out error instead of costing a restart of
+        the process (a header may set `maxHeartbeats 0`). None: the request's time limit alone."""
         self.process = process
+        self.heartbeats = heartbeats
         self._header_envs: dict[str, tuple[int, int]] = {}  # header -> (generation, env)
         self._handles: dict[int, _Handle] = {}
         self._roots: dict[tuple[str, str], int] = {}
@@ -293,10 +299,13 @@ class ReplDriver:
         handle.generation = self.process.answered_generation
         return handle.repl_id
 
+    def _limited(self, code: str) -> str:
+        return f"set_option maxHeartbeats {self.heartbeats} in\n{code}" if self.heartbeats else code
+
     def _step(self, repl_id: int, tactic: str, timeout_s: float) -> Any:
         from lean_interact import ProofStep
 
-        return self.process.request(ProofStep(proof_state=repl_id, tactic=tactic), timeout_s)
+        return self.process.request(ProofStep(proof_state=repl_id, tactic=self._limited(tactic)), timeout_s)
 
     def run_tac(self, state: TacticState, tactic: str, timeout_s: float) -> TacticResult:
         if not tactic.strip():
@@ -322,16 +331,25 @@ class ReplDriver:
         if refused:
             return (Message("error", refused.message, Position(statement.count("\n") + 2, 0)),)
         env = self._header_env(header, timeout_s)
-        code = f"{statement} := by\n" + textwrap.indent(textwrap.dedent(proof).strip("\n"), "  ")
+        code = self._limited(f"{statement} := by\n" + textwrap.indent(textwrap.dedent(proof).strip("\n"), "  "))
         response = self.process.request(Command(cmd=code) if env is None else Command(cmd=code, env=env), timeout_s)
         from lean_interact.interface import LeanError as ReplError
 
         if isinstance(response, ReplError):
             raise LeanCrashed(f"the REPL refused the command: {response.message}")
-        return tuple(convert_message(message) for message in response.messages)
+        shift = 1 if self.heartbeats else 0  # the `set_option ... in` line is not the caller's
+        return tuple(_shifted(convert_message(message), shift) for message in response.messages)
 
     def close(self) -> None:
         self.process.close()
+
+
+def _shifted(message: Message, lines: int) -> Message:
+    if not lines:
+        return message
+    def move(pos: Position | None) -> Position | None:
+        return Position(max(1, pos.line - lines), pos.column) if pos else None
+    return Message(message.severity, message.text, move(message.pos), move(message.end_pos))
 
 
 def _command_problem(response: Any, allow_sorry: bool = False) -> str:
@@ -357,7 +375,8 @@ def shared_driver(project: LeanProject) -> ReplDriver:
     repl_dir = project.repl_dir()
     key = (str(project.root), str(repl_dir))
     if key not in _drivers:
-        _drivers[key] = ReplDriver(ReplProcess(project, repl_dir))
+        heartbeats = int(os.environ.get(ENV_HEARTBEATS) or DEFAULT_HEARTBEATS)
+        _drivers[key] = ReplDriver(ReplProcess(project, repl_dir), heartbeats=heartbeats or None)
     return _drivers[key]
 
 
