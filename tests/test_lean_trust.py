@@ -8,7 +8,6 @@ recorded messages from the REPL's test suite where they exist (a kernel failure,
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
