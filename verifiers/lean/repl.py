@@ -38,11 +38,10 @@ import psutil
 from pydantic import ValidationError
 
 from verifiers.lean.project import LeanProject
-from verifiers.lean.trust import scan_proof
+from verifiers.lean.trust import SORRY_WARNINGS, scan_proof
 from verifiers.lean.types import (
     LeanCrashed,
     LeanError,
-    LeanInfrastructureError,
     LeanTimeout,
     LeanUnavailable,
     Message,
@@ -57,7 +56,6 @@ ENV_HEARTBEATS = "VERILOOP_LEAN_HEARTBEATS"
 DEFAULT_HEARTBEATS = 400_000  # twice Lean's default per-declaration limit, for each search step
 DEFAULT_MEMORY_LIMIT_MB = 12 * 1024
 RESTART_RETRIES = 3
-SORRY_WARNINGS = ("declaration uses `sorry`", "declaration uses 'sorry'")
 
 
 def default_memory_limit_mb() -> int:
@@ -378,6 +376,3 @@ def shared_driver(project: LeanProject) -> ReplDriver:
         heartbeats = int(os.environ.get(ENV_HEARTBEATS) or DEFAULT_HEARTBEATS)
         _drivers[key] = ReplDriver(ReplProcess(project, repl_dir), heartbeats=heartbeats or None)
     return _drivers[key]
-
-
-__all__ = ["LeanInfrastructureError", "ReplDriver", "ReplProcess", "shared_driver", "step_result"]
