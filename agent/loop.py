@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,9 @@ class RunSettings(BaseModel):
     top_p: float = Field(default=0.95, gt=0, le=1)
     refute: bool = True
     refute_depth: int = Field(default=10, ge=0)
+    search_mode: Literal["best_first", "whole_proof"] | None = Field(
+        default=None, description="Lean: tactic-by-tactic best-first search or whole proofs with repair.")
+    expansions: int | None = Field(default=None, ge=1, description="Lean: proof states expanded per task.")
 
     def budget_for(self, task_budget: Budget) -> Budget:
         updates: dict[str, Any] = {}
@@ -127,8 +130,9 @@ class Session:
                                       verdict=verdict.model_dump(mode="json")))
         return verdict
 
-    def sample(self, prompt: Prompt, n: int, step: int) -> list[Completion]:
-        """`n` completions from the proposer in one batched call, seeded by the run's seed and the step."""
+    def sample(self, prompt: Prompt, n: int, step: int, stop: tuple[str, ...] | None = None) -> list[Completion]:
+        """`n` completions from the proposer in one batched call, seeded by the run's seed and the step;
+        each cut at the first of `stop` (default: end of line or of a code fence)."""
         if self.proposer is None:
             return []
         self.check_budget()
@@ -137,6 +141,7 @@ class Session:
             temperature=self.settings.temperature, top_p=self.settings.top_p,
             max_new_tokens=self.budget.max_new_tokens, seed=self.settings.seed * 100_003 + step,
             time_limit_s=max(1.0, min(60.0, self.time_left())),
+            **({"stop": stop} if stop is not None else {}),
         )
         started = time.perf_counter()
         completions = self.proposer.propose(prompt, n, settings)
@@ -167,6 +172,10 @@ def strategy_for(kind: str) -> Strategy:
         from agent.search.cnf import solve_cnf_task
 
         return solve_cnf_task
+    if kind == "lean":
+        from agent.search.lean import solve_lean
+
+        return solve_lean
     raise ValueError(f"no search strategy for task kind {kind!r}")
 
 
