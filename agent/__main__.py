@@ -39,6 +39,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sources", default="llm,symbolic,dynamic",
                         help="comma-separated proposal sources: llm, symbolic (program-text atoms), dynamic (equalities from runs)")
     parser.add_argument("--no-refute", action="store_true", help="do not search for a run that violates the assertion")
+    parser.add_argument("--search-mode", choices=("best_first", "whole_proof"), default=None,
+                        help="Lean: best-first search over proof states, or whole proofs repaired with Lean's errors")
+    parser.add_argument("--expansions", type=int, default=None, help="Lean: proof states expanded per task")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
 
 
@@ -54,7 +57,8 @@ def _settings(arguments: argparse.Namespace) -> Any:
     try:
         return RunSettings(sources=sources, seed=arguments.seed, samples=arguments.samples,
                            max_proposals=arguments.max_proposals, timeout_s=arguments.timeout,
-                           temperature=arguments.temperature, refute=not arguments.no_refute)
+                           temperature=arguments.temperature, refute=not arguments.no_refute,
+                           search_mode=arguments.search_mode, expansions=arguments.expansions)
     except ValidationError as error:
         first = error.errors()[0]
         raise UsageError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
@@ -68,6 +72,19 @@ def _without_model_if_unused(settings: Any, kinds: list[str]) -> Any:
         sources = tuple(source for source in settings.sources if source != "llm") or ("symbolic",)
         return settings.model_copy(update={"sources": sources})
     return settings
+
+
+def _check_tools(tasks: list[Any]) -> None:
+    """Raise ToolUnavailable (exit status 2, one line) when a verifier's external tool is missing."""
+    from verifiers.base import REGISTRY
+
+    for task in tasks:
+        REGISTRY.for_kind(task.kind).check_environment(task)
+
+
+# How `solve` names a task's answer and what its certification means, by task kind.
+ANSWER_LABELS = {"invariant": "invariant", "lean": "proof"}
+CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from-scratch compile, axioms audited"}
 
 
 def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
@@ -87,6 +104,7 @@ def command_solve(arguments: argparse.Namespace) -> int:
 
     task = load_task(arguments.task)
     settings = _without_model_if_unused(_settings(arguments), [task.kind])
+    _check_tools([task])
     proposer = _proposer(arguments, settings)
     run_id = new_run_id(task.id)
     trace_path = arguments.runs_dir / run_id / "trace.jsonl"
@@ -95,13 +113,14 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
     style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
-    agrees = "cvc5 agrees" if task.kind == "invariant" else "answer checked independently"
-    certified = f" (certified: {agrees})" if result.certified and result.status == "solved" else ""
+    note = CERTIFIED_NOTES.get(task.kind, "answer checked independently")
+    certified = f" (certified: {note})" if result.certified and result.status == "solved" else ""
     if result.status == "refuted":
         certified = " (the violating run was replayed)" if result.certified else ""
     console.print(f"verdict: [{style}]{result.status}[/{style}]{certified}")
     if result.answer:
-        console.print(f"{'invariant' if task.kind == 'invariant' else 'answer'}: {result.answer}")
+        label = ANSWER_LABELS.get(task.kind, "answer")
+        console.print(f"{label}:\n{result.answer}" if "\n" in result.answer else f"{label}: {result.answer}")
     if result.message and (result.status != "solved" or task.kind != "invariant"):
         console.print(result.message)
     sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
@@ -125,6 +144,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
     if arguments.limit:
         entries = entries[: arguments.limit]
     settings = _without_model_if_unused(_settings(arguments), [entry.task.kind for entry in entries])
+    _check_tools([entry.task for entry in entries])
     proposer = _proposer(arguments, settings)  # resolves the model now, so a bad --model fails early
     if arguments.resume:
         run_id, run_dir = arguments.resume, arguments.runs_dir / arguments.resume
@@ -191,6 +211,11 @@ def command_convert(arguments: argparse.Namespace) -> int:
                                 benchmark=arguments.name or "satlib",
                                 origin=arguments.origin or SATLIB_ORIGIN, license=arguments.license or SATLIB_LICENSE,
                                 families=families, per_family=arguments.per_family)
+    elif arguments.format == "minif2f":
+        from agent.convert_minif2f import MINIF2F_ORIGIN, convert_minif2f
+
+        report = convert_minif2f(arguments.source, arguments.destination, benchmark=arguments.name or "minif2f-valid",
+                                 origin=arguments.origin or MINIF2F_ORIGIN, license=arguments.license or "MIT")
     else:
         from agent.convert import convert_code2inv
 
@@ -235,14 +260,17 @@ def command_model(arguments: argparse.Namespace) -> int:
 
 
 def command_view(arguments: argparse.Namespace) -> int:
-    from agent.view import show_trace
+    from agent.view import show_trace, write_html
 
     path = arguments.trace
     if path.is_dir():
         path = path / "trace.jsonl"
     if not path.is_file():
         raise UsageError(f"{arguments.trace}: no such trace")
-    show_trace(path, verbose=arguments.verbose)
+    if arguments.html:
+        print(f"wrote {write_html(path, arguments.html)}")
+    else:
+        show_trace(path, verbose=arguments.verbose)
     return 0
 
 
@@ -269,10 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=command_schema)
 
     convert = commands.add_parser("convert", help="build task files from a benchmark folder")
-    convert.add_argument("format", choices=("code2inv", "satlib", "encodings", "logic"))
+    convert.add_argument("format", choices=("code2inv", "satlib", "minif2f", "encodings", "logic"))
     convert.add_argument("source", type=Path,
                          help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; satlib: a folder with expected_status.csv; "
-                              "encodings: a spec file (tasks/specs/*.yaml); logic: a folder with <DataSet>/dev.json")
+                              "minif2f: a folder with valid/NAME.lean; encodings: a spec file (tasks/specs/*.yaml); "
+                              "logic: a folder with <DataSet>/dev.json")
     convert.add_argument("destination", type=Path)
     convert.add_argument("--name", default=None, help="benchmark name, used in task ids (default: the format's name)")
     convert.add_argument("--origin", default=None, help="where the files came from (kept in each task)")
@@ -293,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     view = commands.add_parser("view", help="summarise a trace in the terminal")
     view.add_argument("trace", type=Path, help="a trace.jsonl or its run folder")
     view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
+    view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead")
     view.set_defaults(handler=command_view)
     return parser
 
@@ -302,11 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     from agent.llm.base import ModelError
     from agent.tasks import TaskFileError
     from agent.trace import TraceError
+    from verifiers.base import ToolUnavailable
 
     try:
         arguments = build_parser().parse_args(argv)
         return arguments.handler(arguments)
-    except (UsageError, TaskFileError, ModelError, ProgramError, TraceError) as error:
+    except (UsageError, TaskFileError, ModelError, ProgramError, TraceError, ToolUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,9 @@ class RunSettings(BaseModel):
     top_p: float = Field(default=0.95, gt=0, le=1)
     refute: bool = True
     refute_depth: int = Field(default=10, ge=0)
+    search_mode: Literal["best_first", "whole_proof"] | None = Field(
+        default=None, description="Lean: tactic-by-tactic best-first search or whole proofs with repair.")
+    expansions: int | None = Field(default=None, ge=1, description="Lean: proof states expanded per task.")
 
     def budget_for(self, task_budget: Budget) -> Budget:
         updates: dict[str, Any] = {}
@@ -171,6 +174,10 @@ def strategy_for(kind: str) -> Strategy:
         from agent.search.cnf import solve_cnf_task
 
         return solve_cnf_task
+    if kind == "lean":
+        from agent.search.lean import solve_lean
+
+        return solve_lean
     if kind in ("sat_encoding", "smt_encoding"):
         from agent.search.encoding import solve_encoding
 

@@ -92,6 +92,51 @@ class CnfTask(TaskBase):
         default=None, description="The known answer, for evaluation only: it never decides anything.")
 
 
+DEFAULT_SYMBOLIC_TACTICS = ("norm_num", "linarith", "nlinarith", "positivity", "omega", "simp", "decide", "aesop",
+                            "ring_nf", "field_simp")
+
+
+class LeanRepository(BaseModel):
+    """Where the theorem lives in a git repository (what LeanDojo traces)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    commit: str
+    file_path: str = Field(description="The theorem's file inside the repository.")
+
+
+class LeanSearch(BaseModel):
+    """How the Lean strategy searches; `--search-mode` and `--expansions` override these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["best_first", "whole_proof"] = Field(
+        default="best_first", description="best_first: tactic by tactic over proof states; whole_proof: complete "
+                                          "proofs, repaired with Lean's error messages.")
+    driver: Literal["repl", "dojo"] = Field(default="repl", description="How Lean is reached step by step.")
+    max_expansions: int = Field(default=64, ge=1, description="Proof states expanded (best_first).")
+    symbolic_tactics: list[str] = Field(default_factory=lambda: list(DEFAULT_SYMBOLIC_TACTICS),
+                                        description="Tactics tried on every expanded state besides the model's.")
+    symbolic_logprob: float = Field(default=-1.0, le=0, description="Score a symbolic tactic adds to its path.")
+    tactic_timeout_s: float = Field(default=30.0, gt=0, description="Limit for one tactic (or one REPL check).")
+    max_depth: int = Field(default=32, ge=1, description="Tactics on one path at most.")
+
+
+class LeanTask(TaskBase):
+    """Prove a Lean 4 theorem; the proof is accepted only after a from-scratch compile (verifiers/lean)."""
+
+    kind: Literal["lean"]
+    header: str = Field(description="Imports, options and `open`s before the theorem, kept verbatim.")
+    statement: str = Field(description="`theorem NAME ... : TYPE`, up to (not including) `:= by`.")
+    theorem_name: str = Field(min_length=1)
+    lean_project: str | None = Field(default=None, description="Lean project folder (with Mathlib built); "
+                                                                "default: $VERILOOP_LEAN_PROJECT.")
+    repository: LeanRepository | None = None
+    search: LeanSearch = Field(default_factory=LeanSearch)
+
+
+
 def _encoding_budget() -> Budget:
     # Programs are longer than invariants; each verification runs the program and maybe a faithfulness check.
     return Budget(max_proposals=8, max_new_tokens=400, timeout_s=300.0, verifier_timeout_s=30.0)
@@ -130,9 +175,9 @@ class LogicTask(TaskBase):
     budget: Budget = Field(default_factory=_encoding_budget)
 
 
-Task = Annotated[Union[InvariantTask, CnfTask, SatEncodingTask, SmtEncodingTask, LogicTask], Field(discriminator="kind")]
-TASK_KINDS = ("invariant", "cnf", "sat_encoding", "smt_encoding", "logic")
-AnyTask = Union[InvariantTask, CnfTask, SatEncodingTask, SmtEncodingTask, LogicTask]
+Task = Annotated[Union[InvariantTask, CnfTask, LeanTask, SatEncodingTask, SmtEncodingTask, LogicTask], Field(discriminator="kind")]
+TASK_KINDS = ("invariant", "cnf", "lean", "sat_encoding", "smt_encoding", "logic")
+AnyTask = Union[InvariantTask, CnfTask, LeanTask, SatEncodingTask, SmtEncodingTask, LogicTask]
 _task_adapter: TypeAdapter[Any] = TypeAdapter(Task)
 
 
@@ -177,6 +222,13 @@ def parse_task(data: Any, where: str) -> AnyTask:
 
         try:
             REGISTRY.for_kind(task.kind).check_task(task)
+        except ValueError as error:
+            raise TaskFileError(f"{where}: {error}") from None
+    if isinstance(task, LeanTask):
+        from verifiers.base import REGISTRY
+
+        try:
+            REGISTRY.for_kind("lean").check_task(task)
         except ValueError as error:
             raise TaskFileError(f"{where}: {error}") from None
     return task

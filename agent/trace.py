@@ -21,7 +21,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 FORMAT_VERSION = 1
-PACKAGES = ("veriloop", "z3-solver", "python-sat", "torch", "transformers", "pydantic", "pycparser", "lark")
+PACKAGES = ("veriloop", "z3-solver", "python-sat", "torch", "transformers", "pydantic", "pycparser", "lark",
+            "lean-interact")
 
 
 class _Event(BaseModel):
@@ -85,6 +86,47 @@ class RefutationEvent(_Event):
     elapsed_s: float
 
 
+class TacticEvent(_Event):
+    """One tactic tried on one proof state of the Lean search (the goals before and after, Lean's words)."""
+
+    type: Literal["tactic"] = "tactic"
+    proposal_id: int
+    node: int  # the search node (proof state) the tactic was applied to
+    depth: int
+    tactic: str
+    goals_before: list[str]
+    outcome: Literal["state", "finished", "error", "duplicate", "timeout", "crash"]
+    child: int | None = None  # the new node, when the tactic gave a new proof state
+    goals_after: list[str] = Field(default_factory=list)
+    messages: list[str] = Field(default_factory=list)
+    elapsed_s: float
+
+
+class LeanCheckEvent(_Event):
+    """A whole proof elaborated in the REPL before the from-scratch compile (a quick look, not a verdict)."""
+
+    type: Literal["lean_check"] = "lean_check"
+    proposal_id: int
+    ok: bool
+    messages: list[str] = Field(default_factory=list)
+    elapsed_s: float
+
+
+class SearchEvent(_Event):
+    """How a Lean search went, written when it ends."""
+
+    type: Literal["search"] = "search"
+    mode: str
+    driver: str | None = None
+    expansions: int = 0
+    nodes: int = 0
+    duplicates: int = 0
+    tactic_errors: int = 0
+    infrastructure_errors: int = 0
+    proofs_checked: int = 0
+    stopped: str = ""
+
+
 class ResultEvent(_Event):
     type: Literal["result"] = "result"
     status: Literal["solved", "refuted", "unsolved", "error"]
@@ -106,7 +148,8 @@ class ErrorEvent(_Event):
 
 
 Event = Annotated[
-    Union[Header, ProposalEvent, VerdictEvent, FeaturesEvent, RefutationEvent, ResultEvent, ErrorEvent],
+    Union[Header, ProposalEvent, VerdictEvent, FeaturesEvent, RefutationEvent, TacticEvent, LeanCheckEvent,
+          SearchEvent, ResultEvent, ErrorEvent],
     Field(discriminator="type"),
 ]
 _event_adapter: TypeAdapter[Any] = TypeAdapter(Event)

@@ -166,3 +166,16 @@ def test_eval_of_a_missing_suite_is_bad_input(tmp_path: Path) -> None:
     done = agent("eval", str(tmp_path / "nothing"), "--runs-dir", str(tmp_path / "runs"))
     assert done.returncode == 2 and "no such suite" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_view_summarises_a_trace_and_writes_html(tmp_path: Path) -> None:
+    done = agent("solve", str(CODE2INV / "1.yaml"), "--sources", "symbolic", "--runs-dir", str(tmp_path))
+    run_dir = Path(done.stdout.split("trace: ")[1].strip()).parent
+    shown = agent("view", str(run_dir))
+    assert shown.returncode == 0 and "houdini" in shown.stdout and "result: solved" in shown.stdout
+    page = tmp_path / "trace.html"
+    written = agent("view", str(run_dir), "--html", str(page))
+    assert written.returncode == 0
+    html = page.read_text()
+    assert "<h1>code2inv/1" in html and "accepted" in html and "x &gt;= " in html  # escaped
+    assert agent("view", str(tmp_path / "nothing")).returncode == 2

@@ -19,7 +19,8 @@ VerdictStatus = Literal["accepted", "rejected", "unknown", "error"]
 
 ENTRY_POINT_GROUP = "veriloop.verifiers"
 # Modules of the verifiers that ship with veriloop; imported on the registry's first lookup.
-BUILTIN_MODULES = ("verifiers.invariant", "verifiers.sat", "verifiers.encoding", "verifiers.smt", "verifiers.logic")
+BUILTIN_MODULES = ("verifiers.invariant", "verifiers.sat", "verifiers.lean.verifier", "verifiers.encoding",
+                   "verifiers.smt", "verifiers.logic")
 
 
 class Verdict(BaseModel):
@@ -75,6 +76,10 @@ class Verifier:
         """Raise ValueError with a one-line reason when `task` cannot be verified at all
         (a broken template, say). Called when tasks are loaded or converted."""
 
+    def check_environment(self, task: Any) -> None:
+        """Raise ToolUnavailable with a one-line reason (and how to fix it) when an external tool this
+        verifier needs for `task` is not installed or configured. Called before a run starts."""
+
     def verdict(self, status: VerdictStatus, feedback: str, started: float, **fields: Any) -> Verdict:
         """Build a Verdict stamped with this verifier's name, version and the time since `started`."""
         return Verdict(
@@ -89,6 +94,16 @@ class Verifier:
 
 class RegistryError(Exception):
     pass
+
+
+class ToolError(Exception):
+    """An external tool behind a verifier failed (crashed, overran its time, ran out of memory).
+    Not a verdict on any proposal: the caller decides whether to retry or give up."""
+
+
+class ToolUnavailable(ToolError):
+    """The external tool is not installed or not configured; the message is one line saying how to
+    provide it. The CLI turns it into exit status 2."""
 
 
 class Registry:

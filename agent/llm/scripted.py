@@ -9,9 +9,10 @@ from agent.llm.base import Completion, GenerationSettings, ModelInfo, Prompt
 
 class ScriptedProposer:
     """Returns the scripted texts in order, `n` at a time; when they run out it returns nothing.
+    A script entry is a text (scored `logprob`) or a `(text, logprob)` pair.
     Every prompt it was given is kept in `prompts`, so tests can check what the loop sent."""
 
-    def __init__(self, texts: Iterable[str], logprob: float = -1.0) -> None:
+    def __init__(self, texts: Iterable[str | tuple[str, float]], logprob: float = -1.0) -> None:
         self.remaining = list(texts)
         self.logprob = logprob
         self.prompts: list[Prompt] = []
@@ -20,4 +21,5 @@ class ScriptedProposer:
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]:
         self.prompts.append(prompt)
         batch, self.remaining = self.remaining[:n], self.remaining[n:]
-        return [Completion(text=text, logprob=self.logprob, tokens=len(text.split())) for text in batch]
+        scored = [entry if isinstance(entry, tuple) else (entry, self.logprob) for entry in batch]
+        return [Completion(text=text, logprob=logprob, tokens=len(text.split())) for text, logprob in scored]

@@ -7,16 +7,29 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from agent.trace import Header, ProposalEvent, RefutationEvent, ResultEvent, VerdictEvent, read_trace
+from agent.trace import (
+    Header,
+    LeanCheckEvent,
+    ProposalEvent,
+    RefutationEvent,
+    ResultEvent,
+    SearchEvent,
+    TacticEvent,
+    VerdictEvent,
+    read_trace,
+)
 
 
 def show_trace(path: Path, verbose: bool = False, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     events = read_trace(path)
     verdicts: dict[int, list[VerdictEvent]] = {}
+    steps: dict[int, list[TacticEvent | LeanCheckEvent]] = {}  # Lean: what the driver said before any verdict
     for event in events:
         if isinstance(event, VerdictEvent):
             verdicts.setdefault(event.proposal_id, []).append(event)
+        if isinstance(event, (TacticEvent, LeanCheckEvent)):
+            steps.setdefault(event.proposal_id, []).append(event)
     for event in events:
         if isinstance(event, Header):
             console.print(f"[bold]{event.task_id}[/bold] ({event.task_kind}) · run {event.run_id} · model {event.model}"
@@ -35,12 +48,24 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
             status += f" after {len(rounds)} rounds"
         if verbose and last:
             status += "\n" + last["feedback"]
+        for step in steps.get(event.id, []):
+            said = step.outcome if isinstance(step, TacticEvent) else ("REPL: ok" if step.ok else "REPL: errors")
+            if isinstance(step, TacticEvent) and verbose:
+                said += f" at node {step.node}" + "".join(f"\n{goal}" for goal in step.goals_after)
+            if verbose and step.messages:
+                said += "\n" + "\n".join(step.messages)
+            status = said if status == "-" else f"{said}; {status}"
         candidate = rounds[-1].candidate if rounds else event.text
         if len(candidate) > 200 and not verbose:
             candidate = candidate[:200] + " ..."
         table.add_row(str(event.id), str(event.step), event.source, candidate, status)
     console.print(table)
     for event in events:
+        if isinstance(event, SearchEvent):
+            console.print(f"search ({event.mode}, {event.driver}): {event.expansions} expansions, {event.nodes} states, "
+                          f"{event.duplicates} duplicates, {event.tactic_errors} tactic errors, "
+                          f"{event.infrastructure_errors} Lean failures, {event.proofs_checked} proofs checked; "
+                          f"{event.stopped}")
         if isinstance(event, RefutationEvent):
             console.print(f"refutation at depth {event.depth} (replayed: {event.certified}): {event.states}")
         if isinstance(event, ResultEvent):
