@@ -50,8 +50,8 @@ OPTION_PREFIX = "veriloop_option_"
 STATEMENT_NAME = "veriloop_statement"
 # Modules a program may import (imported now, while the interpreter's library is still readable).
 PRELOADED = ("itertools", "math", "collections", "functools", "operator", "string", "re", "random", "typing",
-             "dataclasses", "fractions", "copy", "heapq", "bisect", "json", "pysat", "pysat.formula", "pysat.card",
-             "pysat.solvers", "z3")
+             "dataclasses", "fractions", "decimal", "statistics", "datetime", "enum", "copy", "heapq", "bisect", "json",
+             "pysat", "pysat.formula", "pysat.card", "pysat.solvers", "z3")
 for _module in PRELOADED:
     importlib.import_module(_module)
 _Z3_NAMES = {name: getattr(z3, name) for name in dir(z3) if not name.startswith("_")}
