@@ -221,11 +221,7 @@ def command_convert(arguments: argparse.Namespace) -> int:
 
         report = convert_code2inv(arguments.source, arguments.destination, benchmark=arguments.name or "code2inv",
                                   origin=arguments.origin, license=arguments.license)
-    for name, reason in report.failed.items():
-        print(f"not converted: {name}: {reason}", file=sys.stderr)
-    print(f"converted {len(report.written)} task(s) into {arguments.destination}"
-          + (f"; suite {report.suite}" if report.suite else "") + (f"; {len(report.failed)} failed" if report.failed else ""))
-    return 0 if report.written else 1
+    return _conversion_summary(report, arguments.destination)
 
 
 def _convert_suite(arguments: argparse.Namespace) -> int:
@@ -239,9 +235,14 @@ def _convert_suite(arguments: argparse.Namespace) -> int:
         if not arguments.source.is_dir():
             raise UsageError(f"{arguments.source}: no such folder (expected LogicalDeduction/dev.json, ...)")
         report = convert_logic(arguments.source, arguments.destination, arguments.per_dataset)
+    return _conversion_summary(report, arguments.destination)
+
+
+def _conversion_summary(report: Any, destination: Path) -> int:
+    """Each file not converted on stderr, one line of totals on stdout; status 1 when nothing was converted."""
     for name, reason in report.failed.items():
         print(f"not converted: {name}: {reason}", file=sys.stderr)
-    print(f"converted {len(report.written)} task(s) into {arguments.destination}"
+    print(f"converted {len(report.written)} task(s) into {destination}"
           + (f"; suite {report.suite}" if report.suite else "") + (f"; {len(report.failed)} failed" if report.failed else ""))
     return 0 if report.written else 1
 

@@ -25,9 +25,32 @@ CODE2INV_ORIGIN = "PL-ML/code2inv @ 336a706, benchmarks/C_instances"
 
 @dataclass
 class ConversionReport:
+    """What a converter wrote and what it could not convert (by name, with a one-line reason)."""
+
     written: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # name -> reason
     suite: Path | None = None
+
+    def fail(self, name: str, error: BaseException | str) -> None:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        self.failed[name] = reason.removeprefix(f"{name}: ")
+
+    def write(self, path: Path, text: str) -> None:
+        write_atomically(path, text)
+        self.written.append(path)
+
+    def write_suite(self, destination: Path, name: str, description: str, origin: str | None = None,
+                    license: str | None = None) -> None:
+        """`destination/suite.yaml` listing the tasks written, when there are any."""
+        if not self.written:
+            return
+        suite: dict = {"name": name, "description": description}
+        source = {key: value for key, value in (("origin", origin), ("license", license)) if value}
+        if source:
+            suite["source"] = source
+        suite["tasks"] = [path.name for path in self.written]
+        self.suite = destination / "suite.yaml"
+        write_atomically(self.suite, yaml.safe_dump(suite, sort_keys=False, allow_unicode=True))
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -79,20 +102,9 @@ def convert_code2inv(source: Path, destination: Path, benchmark: str = "code2inv
             if not task.program_variables:
                 raise ValueError("none of the program's variables is a parameter of inv-f")
         except (OSError, UnicodeDecodeError, ValueError, ValidationError, ProgramError, TaskFileError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            report.failed[name] = reason.removeprefix(f"{name}: ")
+            report.fail(name, error)
             continue
-        path = destination / f"{name}.yaml"
-        write_atomically(path, dump_task(task))
-        report.written.append(path)
-    if report.written:
-        suite = {
-            "name": benchmark,
-            "description": f"{len(report.written)} loop-invariant tasks converted from {source.name}",
-            "source": {key: value for key, value in (("origin", origin), ("license", license)) if value} or None,
-            "tasks": [path.name for path in report.written],
-        }
-        report.suite = destination / "suite.yaml"
-        write_atomically(report.suite, yaml.safe_dump({k: v for k, v in suite.items() if v is not None},
-                                                      sort_keys=False))
+        report.write(destination / f"{name}.yaml", dump_task(task))
+    report.write_suite(destination, benchmark, f"{len(report.written)} loop-invariant tasks converted from {source.name}",
+                       origin, license)
     return report

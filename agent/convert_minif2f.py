@@ -15,10 +15,9 @@ import json
 import re
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
-from agent.convert import ConversionReport, write_atomically
+from agent.convert import ConversionReport
 from agent.tasks import Budget, LeanRepository, LeanTask, Source, TaskFileError, dump_task, parse_task
 
 MINIF2F_ORIGIN = "yangky11/miniF2F-lean4 @ 5746b7d (informal statements: deepseek-ai/DeepSeek-Prover-V1.5 @ 2c4ba91)"
@@ -83,20 +82,10 @@ def convert_minif2f(source: Path, destination: Path, benchmark: str = "minif2f-v
             ).model_dump(mode="json", exclude_none=True)
             task = parse_task(data, name)
         except (OSError, UnicodeDecodeError, ValueError, ValidationError, TaskFileError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            report.failed[name] = reason.removeprefix(f"{name}: ")
+            report.fail(name, error)
             continue
-        target = destination / f"{name}.yaml"
-        write_atomically(target, dump_task(task))
-        report.written.append(target)
-    if report.written:
-        suite = {
-            "name": benchmark,
-            "description": f"{len(report.written)} miniF2F theorems (Lean 4, Mathlib) converted from {folder.name}/",
-            "source": {key: value for key, value in (("origin", origin), ("license", license)) if value} or None,
-            "tasks": [path.name for path in report.written],
-        }
-        report.suite = destination / "suite.yaml"
-        write_atomically(report.suite, yaml.safe_dump({k: v for k, v in suite.items() if v is not None},
-                                                      sort_keys=False, allow_unicode=True))
+        report.write(destination / f"{name}.yaml", dump_task(task))
+    report.write_suite(destination, benchmark,
+                       f"{len(report.written)} miniF2F theorems (Lean 4, Mathlib) converted from {folder.name}/",
+                       origin, license)
     return report

@@ -13,10 +13,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
-from agent.convert import ConversionReport, write_atomically
+from agent.convert import ConversionReport
 from agent.tasks import Budget, CnfTask, Source, TaskFileError, dump_task, parse_task
 from verifiers.base import REGISTRY
 
@@ -64,22 +63,11 @@ def convert_satlib(source: Path, destination: Path, benchmark: str = "satlib", o
             ).model_dump(mode="json", exclude_none=True)
             task = parse_task(data, name)
         except (OSError, UnicodeDecodeError, ValueError, ValidationError, TaskFileError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            report.failed[name] = reason.removeprefix(f"{name}: ")
+            report.fail(name, error)
             continue
-        path = destination / f"{name}.yaml"
-        write_atomically(path, dump_task(task))
-        report.written.append(path)
+        report.write(destination / f"{name}.yaml", dump_task(task))
         taken[family] = taken.get(family, 0) + 1
-    if report.written:
-        suite = {
-            "name": benchmark,
-            "description": f"{len(report.written)} CNF formulas from SATLIB ({', '.join(sorted(taken))}); "
-                           "solve each with a certified answer",
-            "source": {key: value for key, value in (("origin", origin), ("license", license)) if value} or None,
-            "tasks": [path.name for path in report.written],
-        }
-        report.suite = destination / "suite.yaml"
-        write_atomically(report.suite, yaml.safe_dump({k: v for k, v in suite.items() if v is not None},
-                                                      sort_keys=False))
+    report.write_suite(destination, benchmark,
+                       f"{len(report.written)} CNF formulas from SATLIB ({', '.join(sorted(taken))}); "
+                       "solve each with a certified answer", origin, license)
     return report

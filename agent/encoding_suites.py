@@ -25,14 +25,13 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
-from agent.convert import write_atomically
+from agent.convert import ConversionReport
 from agent.tasks import LiteralBlockDumper, Source, TaskFileError, dump_task, parse_task
 from verifiers.base import REGISTRY
 
@@ -58,13 +57,6 @@ def dump_compact(task: Any) -> str:
     """`dump_task`'s layout, with numeric lists kept on one line."""
     return yaml.dump(yaml.safe_load(dump_task(task)), Dumper=_CompactDumper, sort_keys=False, allow_unicode=True,
                      width=120)
-
-
-@dataclass
-class SuiteReport:
-    written: list[Path] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    suite: Path | None = None
 
 
 def read_dimacs(path: Path) -> list[list[int]]:
@@ -206,7 +198,7 @@ def _spec_entry(entry: dict[str, Any], data: Path, kind: str) -> tuple[str, str,
     return str(entry["name"]), family, instance, "sat", None, "Generated around a planted solution."
 
 
-def convert_encodings(spec_path: Path, destination: Path, data: Path) -> SuiteReport:
+def convert_encodings(spec_path: Path, destination: Path, data: Path) -> ConversionReport:
     """Write the task files a spec lists, and their suite.yaml."""
     try:
         spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
@@ -216,7 +208,7 @@ def convert_encodings(spec_path: Path, destination: Path, data: Path) -> SuiteRe
             or not isinstance(spec.get("tasks"), list):
         raise TaskFileError(f"{spec_path}: a spec needs `name`, `kind` (sat_encoding or smt_encoding) and `tasks`")
     kind, suite_name = spec["kind"], str(spec.get("name") or destination.name)
-    report = SuiteReport()
+    report = ConversionReport()
     for number, entry in enumerate(spec["tasks"], start=1):
         label = str(entry.get("name") or entry.get("satlib") or number) if isinstance(entry, dict) else str(number)
         try:
@@ -226,27 +218,25 @@ def convert_encodings(spec_path: Path, destination: Path, data: Path) -> SuiteRe
                         "source": source.model_dump(exclude_none=True) if source else None}
             task = parse_task({key: value for key, value in data_out.items() if value is not None}, label)
         except (KeyError, TypeError, ValueError, TaskFileError) as error:
-            report.failed[label] = str(error).splitlines()[0] if str(error) else type(error).__name__
+            report.fail(label, error)
             continue
-        path = destination / f"{name}.yaml"
-        write_atomically(path, dump_compact(task))
-        report.written.append(path)
-    _write_suite(report, destination, suite_name, spec.get("description", ""))
+        report.write(destination / f"{name}.yaml", dump_compact(task))
+    report.write_suite(destination, suite_name, spec.get("description") or f"{len(report.written)} tasks")
     return report
 
 
-def convert_logic(source: Path, destination: Path, per_dataset: int) -> SuiteReport:
+def convert_logic(source: Path, destination: Path, per_dataset: int) -> ConversionReport:
     """The first `per_dataset` puzzles of each data set in LOGIC_DATASETS found under `source`."""
-    report = SuiteReport()
+    report = ConversionReport()
     for dataset, style in LOGIC_DATASETS.items():
         path = source / dataset / "dev.json"
         if not path.is_file():
-            report.failed[dataset] = f"no {path}"
+            report.fail(dataset, f"no {path}")
             continue
         try:
             records = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            report.failed[dataset] = f"cannot read {path}: {error}"
+            report.fail(dataset, f"cannot read {path}: {error}")
             continue
         for record in records[:per_dataset]:
             label = f"{dataset}/{record.get('id')}"
@@ -259,20 +249,9 @@ def convert_logic(source: Path, destination: Path, per_dataset: int) -> SuiteRep
                                "license": "MIT (Logic-LLM); the data sets keep their own licences"},
                 }, label)
             except (KeyError, TypeError, TaskFileError) as error:
-                report.failed[label] = str(error).splitlines()[0]
+                report.fail(label, error)
                 continue
-            file = destination / f"{str(record['id']).replace('/', '_')}.yaml"
-            write_atomically(file, dump_task(task))
-            report.written.append(file)
-    _write_suite(report, destination, "logic", f"the first {per_dataset} puzzles of each of "
-                 f"{', '.join(LOGIC_DATASETS)} (Logic-LM's dev split)")
+            report.write(destination / f"{str(record['id']).replace('/', '_')}.yaml", dump_task(task))
+    report.write_suite(destination, "logic", f"the first {per_dataset} puzzles of each of "
+                       f"{', '.join(LOGIC_DATASETS)} (Logic-LM's dev split)")
     return report
-
-
-def _write_suite(report: SuiteReport, destination: Path, name: str, description: str) -> None:
-    if not report.written:
-        return
-    suite = {"name": name, "description": description or f"{len(report.written)} tasks",
-             "tasks": [path.name for path in report.written]}
-    report.suite = destination / "suite.yaml"
-    write_atomically(report.suite, yaml.safe_dump(suite, sort_keys=False, width=120))

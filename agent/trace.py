@@ -7,7 +7,6 @@ partial last line, which the reader skips; a malformed line anywhere else is an 
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
