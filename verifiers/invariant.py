@@ -22,7 +22,6 @@ context if the solver overruns it.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,11 +31,10 @@ import z3
 
 from verifiers import cexpr
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.solvers import cvc5_status, z3_check, z3_message
 
 MARKER = "SPLIT_HERE_asdfghjklzxcvbnmqwertyuiop"
 CHECKS = ("initiation", "consecution", "postcondition")
-# Grace on top of the solver's own time-out before the watchdog interrupts the context.
-WATCHDOG_GRACE_S = 0.5
 # A negated verification condition that is unsat means the condition holds.
 _CHECK_STATUS = {"unsat": "holds", "sat": "fails"}
 
@@ -110,15 +108,10 @@ def parse_template(text: str) -> VcTemplate:
         try:
             assertions = z3.parse_smt2_string(template.definitions("true") + check, ctx=context)
         except z3.Z3Exception as error:
-            raise TemplateError(f"the {name} check does not parse: {_z3_message(error)}") from None
+            raise TemplateError(f"the {name} check does not parse: {z3_message(error)}") from None
         if len(assertions) != 1:
             raise TemplateError(f"the {name} check should hold exactly one assertion, found {len(assertions)}")
     return template
-
-
-def _z3_message(error: z3.Z3Exception) -> str:
-    message = error.value.decode() if isinstance(error.value, bytes) else str(error.value)
-    return " ".join(message.split())
 
 
 @dataclass
@@ -131,30 +124,17 @@ class CheckOutcome:
     elapsed_s: float = 0.0
 
 
-def _solve(assertions: Any, context: z3.Context, timeout_s: float) -> tuple[z3.CheckSatResult, z3.ModelRef | None, str]:
+def _solve(assertions: Any, context: z3.Context, timeout_s: float) -> tuple[str, z3.ModelRef | None, str]:
     """One Z3 call on a fresh solver."""
     solver = z3.Solver(ctx=context)
     solver.add(assertions)
     return _run_check(solver, context, timeout_s)
 
 
-def _run_check(solver: z3.Solver, context: z3.Context, timeout_s: float) -> tuple[z3.CheckSatResult, z3.ModelRef | None, str]:
-    """`solver.check()` with a solver time-out and a watchdog that interrupts an overrunning solver."""
-    solver.set("timeout", max(1, int(timeout_s * 1000)))
-    watchdog = threading.Timer(timeout_s + WATCHDOG_GRACE_S, context.interrupt)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        result = solver.check()
-    except z3.Z3Exception as error:  # an interrupt can surface as an exception
-        return z3.unknown, None, f"interrupted: {_z3_message(error)}"
-    finally:
-        watchdog.cancel()
-    if result == z3.sat:
-        return result, solver.model(), ""
-    if result == z3.unknown:
-        return result, None, solver.reason_unknown() or "unknown"
-    return result, None, ""
+def _run_check(solver: z3.Solver, context: z3.Context, timeout_s: float) -> tuple[str, z3.ModelRef | None, str]:
+    """("sat" | "unsat" | "unknown", the model when sat, the reason when unknown)."""
+    status, reason = z3_check(solver, context, timeout_s)
+    return status, (solver.model() if status == "sat" else None), reason
 
 
 def _model_values(model: z3.ModelRef) -> dict[str, int]:
@@ -210,7 +190,7 @@ class InvariantVerifier(Verifier):
         try:
             return self._decide(template, expr, budget, started)
         except z3.Z3Exception as error:
-            return self.verdict("error", f"Z3 failed: {_z3_message(error)}", started)
+            return self.verdict("error", f"Z3 failed: {z3_message(error)}", started)
 
     def _decide(self, template: VcTemplate, expr: cexpr.Expr, budget: VerifyBudget, started: float) -> Verdict:
         context = z3.Context()
@@ -234,7 +214,7 @@ class InvariantVerifier(Verifier):
             check_started = time.perf_counter()
             assertions = z3.parse_smt2_string(definitions + template.checks[name], ctx=context)
             result, model, reason = _solve(assertions, context, budget.timeout_s)
-            outcome = CheckOutcome(name, _CHECK_STATUS.get(str(result), "unknown"), reason=reason)
+            outcome = CheckOutcome(name, _CHECK_STATUS.get(result, "unknown"), reason=reason)
             if model is not None:
                 outcome.model = _model_values(model)
                 if name == "initiation":
@@ -292,7 +272,7 @@ class InvariantVerifier(Verifier):
         arguments = " ".join(template.variables)
         query = f"{definitions}(assert (and {template.precondition_call} (inv-f {arguments})))"
         result, _, _ = _solve(z3.parse_smt2_string(query, ctx=context), context, budget.timeout_s)
-        return {"unsat": True, "sat": False}.get(str(result))
+        return {"unsat": True, "sat": False}.get(result)
 
     def refute(self, task: InvariantProblem, max_depth: int, budget: VerifyBudget) -> "Refutation | None":
         """Look for a run that violates the assertion (see `refute` below)."""
@@ -330,33 +310,14 @@ def cross_check(template: VcTemplate, definitions: str, budget: VerifyBudget) ->
     Returns {"status": "agrees" | "disagrees" | "undecided", "detail": ...}. Z3's `unsat` alone
     accepts an invariant; cvc5's agreement is what makes the acceptance `certified`.
     """
-    import cvc5
-
-    # The templates declare LIA; an invariant may use * / %, so let cvc5 take the full logic.
-    script_head = re.sub(r"\(\s*set-logic\s+[A-Z_]+\s*\)", "(set-logic ALL)", definitions)
     for name in CHECKS:
-        manager = cvc5.TermManager()
-        solver = cvc5.Solver(manager)
-        solver.setOption("tlimit-per", str(max(1, int(budget.timeout_s * 1000))))
-        symbols = cvc5.SymbolManager(manager)
-        parser = cvc5.InputParser(solver, symbols)
-        parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, script_head + template.checks[name] + "\n(check-sat)\n", name)
-        answers = []
-        try:
-            while True:
-                command = parser.nextCommand()
-                if command.isNull():
-                    break
-                answer = command.invoke(solver, symbols).strip()
-                if answer:
-                    answers.append(answer)
-        except RuntimeError as error:
-            return {"status": "undecided", "detail": f"cvc5 could not read the {name} check: {' '.join(str(error).split())}"}
-        if answers[-1:] == ["sat"]:
+        # cvc5_status sets the full logic: the templates declare LIA, an invariant may use * / %.
+        answer, detail = cvc5_status(definitions + template.checks[name], budget.timeout_s)
+        if answer == "sat":
             return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
-        if answers[-1:] != ["unsat"]:
-            return {"status": "undecided", "detail": f"cvc5 answered {answers[-1:] or 'nothing'} on the {name} check"}
-    return {"status": "agrees", "detail": f"cvc5 {cvc5.__version__} proves all three checks"}
+        if answer != "unsat":
+            return {"status": "undecided", "detail": f"{name} check: {detail}"}
+    return {"status": "agrees", "detail": "cvc5 proves all three checks"}
 
 
 @dataclass(frozen=True)
@@ -432,7 +393,7 @@ def refute(task: InvariantProblem, max_depth: int, budget: VerifyBudget) -> Refu
                 for step in range(depth + 1)
             )
             return Refutation(depth, states, replay(template, states, budget), time.perf_counter() - started)
-        if str(result) == "unknown" or time.perf_counter() - started > budget.timeout_s:
+        if result == "unknown" or time.perf_counter() - started > budget.timeout_s:
             return None
     return None
 
@@ -449,4 +410,4 @@ def replay(template: VcTemplate, states: tuple[dict[str, int], ...], budget: Ver
     for step, state in enumerate(states):
         assertions += [f"(= {unroller.state(name, step)} {_smt_int(value)})" for name, value in state.items()]
     result, _, _ = _solve(z3.parse_smt2_string(unroller.script(assertions), ctx=context), context, budget.timeout_s)
-    return str(result) == "sat"
+    return result == "sat"

@@ -30,7 +30,8 @@ from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_te
 from verifiers.encoding import PROGRAM_WALL_S, Rejection, SolverFault, Undecided, run_program
 from verifiers.encoding_runtime import OPTION_PREFIX, STATEMENT_NAME
 from verifiers.sandbox import SandboxError
-from verifiers.smt import cvc5_status, parse_smtlib, z3_check
+from verifiers.smt import parse_smtlib
+from verifiers.solvers import cvc5_status, z3_check
 
 TRUTH_WORDS = {"true": "True", "false": "False", "unknown": "Unknown", "uncertain": "Unknown"}
 MAX_FEEDBACK = 600

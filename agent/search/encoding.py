@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
+from agent.llm.base import Prompt
 from agent.loop import Outcome, Session
 from agent.prompts import render_prompt
 from verifiers.base import Verdict
@@ -66,20 +67,19 @@ def _outcome(task: Any, verdict: Verdict) -> Outcome:
     return Outcome("solved", answer=shown, certified=verdict.certified, message=verdict.feedback, solved_by="llm")
 
 
-def solve_encoding(session: Session) -> Outcome:
-    task = session.task
+def write_programs(session: Session, prompt_for: Callable[[Attempt | None], Prompt],
+                   outcome_of: Callable[[Verdict], Outcome], source_needed: str) -> Outcome:
+    """The loop both program-writing strategies share: sample programs in one batched call per step,
+    verify each, stop at the first accepted one (`outcome_of` grades it), and show the model the
+    latest rejected program with its feedback."""
     if "llm" not in session.settings.sources or session.proposer is None:
-        return Outcome("unsolved", message="encodings come only from the model, and the model source is off")
-    family = session.verifier.family_of(task)
-    instance = compact_instance(task.instance)
+        return Outcome("unsolved", message=f"{source_needed} come only from the model, and the model source is off")
     latest: Attempt | None = None
     step = 0
     while True:
         step += 1
         session.check_budget()
-        prompt = render_prompt(task.kind, family=family, instance=instance, description=task.description,
-                               attempt=latest)
-        completions = session.sample(prompt, session.budget.samples_per_step, step, stop=CODE_STOP,
+        completions = session.sample(prompt_for(latest), session.budget.samples_per_step, step, stop=CODE_STOP,
                                      time_limit_s=GENERATION_LIMIT_S)
         if not completions:
             return Outcome("unsolved", message="the model returned no proposals")
@@ -89,6 +89,19 @@ def solve_encoding(session: Session) -> Outcome:
                                        logprob=completion.logprob, tokens=completion.tokens)
             verdict = session.verify(proposal)
             if verdict.accepted:
-                return _outcome(task, verdict)
+                return outcome_of(verdict)
             if verdict.status == "rejected":
                 latest = Attempt(program, verdict.feedback[:MAX_FEEDBACK_CHARS])
+
+
+def solve_encoding(session: Session) -> Outcome:
+    task = session.task
+    family = session.verifier.family_of(task)
+    instance = compact_instance(task.instance)
+    return write_programs(
+        session,
+        lambda latest: render_prompt(task.kind, family=family, instance=instance, description=task.description,
+                                     attempt=latest),
+        lambda verdict: _outcome(task, verdict),
+        "encodings",
+    )

@@ -59,22 +59,6 @@ class Node:
         return len(self.path)
 
 
-@dataclass
-class SearchStats:
-    mode: str
-    driver: str | None = None
-    expansions: int = 0
-    nodes: int = 0
-    duplicates: int = 0
-    tactic_errors: int = 0
-    infrastructure_errors: int = 0
-    proofs_checked: int = 0
-    stopped: str = ""
-
-    def event(self) -> SearchEvent:
-        return SearchEvent(**self.__dict__)
-
-
 def extract_tactic(completion: str) -> str:
     """The first line of a model's answer, without code fences or a trailing `;`."""
     text = _FENCE.sub("", completion)
@@ -91,7 +75,7 @@ def short(text: str) -> str:
 
 def solve_lean(session: Session) -> Outcome:
     mode = session.settings.search_mode or session.task.search.mode
-    stats = SearchStats(mode=mode)
+    stats = SearchEvent(mode=mode)  # filled in as the search goes, written when it ends
     try:
         if mode == "whole_proof":
             return whole_proof(session, stats)
@@ -100,7 +84,7 @@ def solve_lean(session: Session) -> Outcome:
         stats.stopped = str(exhausted)
         raise
     finally:
-        session.trace.write(stats.event())
+        session.trace.write(stats.model_copy(update={"time": time.time()}))
 
 
 def _solved(verdict: Verdict, proof: str, by: str) -> Outcome:
@@ -114,7 +98,7 @@ def start_timeout(session: Session) -> float:
                         session.time_left()))
 
 
-def best_first(session: Session, stats: SearchStats) -> Outcome:
+def best_first(session: Session, stats: SearchEvent) -> Outcome:
     task, config = session.task, session.task.search
     max_expansions = session.settings.expansions or config.max_expansions
     sources = session.settings.sources
@@ -220,7 +204,7 @@ def best_first(session: Session, stats: SearchStats) -> Outcome:
     return Outcome("unsolved", message=stats.stopped)
 
 
-def whole_proof(session: Session, stats: SearchStats) -> Outcome:
+def whole_proof(session: Session, stats: SearchEvent) -> Outcome:
     task, config = session.task, session.task.search
     sources = session.settings.sources
     try:
