@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 model: setup
 	$(BIN)/python -m agent model prepare
 
+# First the bundled model alone (it solves task 38 at seed 0 on the reference machine; another CPU's
+# arithmetic may sample other texts, hence the `-`), then all sources together.
 demo: model
-	$(BIN)/python -m agent solve tasks/code2inv/133.yaml --sources llm
+	-$(BIN)/python -m agent solve tasks/code2inv/38.yaml --sources llm
 	$(BIN)/python -m agent solve tasks/code2inv/93.yaml
 
 test: model
