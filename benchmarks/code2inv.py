@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from agent.eval import load_suite, percentile  # noqa: E402
+from cpu import cpu_model  # noqa: E402  (benchmarks/, the script's own folder)
 from agent.loop import RunSettings, run_task  # noqa: E402
 
 SETTINGS = {
@@ -54,19 +55,12 @@ print(json.dumps({"import_s": t1 - t0, "cache_lookup_s": t2 - t1, "load_s": t3 -
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     import os
 
     import psutil
     import torch
 
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory_gib": f"{psutil.virtual_memory().total / 2**30:.0f}",
+    return {"cpu": cpu_model(), "cores": str(os.cpu_count()), "memory_gib": f"{psutil.virtual_memory().total / 2**30:.0f}",
             "python": platform.python_version(), "torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
 
 

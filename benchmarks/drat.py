@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from importlib.metadata import version
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from pysat.solvers import Solver  # noqa: E402
 
+from cpu import cpu_model  # noqa: E402  (benchmarks/, the script's own folder)
 from verifiers import drat  # noqa: E402
 from verifiers.sat import DEFAULT_SOLVER, PROOF_SOLVERS, read_dimacs  # noqa: E402
 
@@ -39,13 +39,7 @@ TARGET_RATIO = 5.0
 
 
 def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout
-        model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")),
-                     platform.processor())
-    except OSError:
-        model = platform.processor()
-    return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, python-sat {version('python-sat')}, "
+    return (f"{cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}, python-sat {version('python-sat')}, "
             f"numba {version('numba')}")
 
 

@@ -16,12 +16,13 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+from cpu import cpu_model  # benchmarks/, the script's own folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,9 +67,7 @@ def main() -> int:
         rows.append((suite, summary, stages(results.parent), unsolved_answers, wall, results.parent.name))
     total = time.perf_counter() - started
 
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "")
-    print(f"Machine: {model or platform.processor()}, {os.cpu_count()} cores; model: {arguments.model or 'bundled'}; "
+    print(f"Machine: {cpu_model()}, {os.cpu_count()} cores; model: {arguments.model or 'bundled'}; "
           f"{arguments.max_proposals} proposals per task; {total / 60:.1f} min in all\n")
     print("| suite | tasks | solved | certified | answered wrongly | unsolved | errors | proposals | wall min | run |")
     print("|---|---|---|---|---|---|---|---|---|---|")

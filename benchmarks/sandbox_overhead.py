@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cpu import cpu_model  # noqa: E402  (benchmarks/, the script's own folder)
 from verifiers.encoding import run_program  # noqa: E402
 from verifiers.sandbox import Limits, Sandbox, default_sandbox  # noqa: E402
 
@@ -51,13 +52,7 @@ FRESH_INTERPRETER = ("import json, z3, pysat.formula, pysat.card\n"
 
 
 def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout
-        model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")),
-                     platform.processor())
-    except OSError:
-        model = platform.processor()
-    return f"{model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; Python {platform.python_version()}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; Python {platform.python_version()}"
 
 
 def timed(action) -> float:
