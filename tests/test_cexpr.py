@@ -66,10 +66,12 @@ def test_division_and_remainder_follow_c99(a: int, b: int) -> None:
     remainder = cexpr.parse("x % y")
     values = {"x": a, "y": b}
     # C99: truncation toward zero, a == b * (a / b) + a % b, remainder has the dividend's sign.
-    assert _value(cexpr.to_smtlib(quotient), values) == c_divide(a, b) == int(a / b)
-    expected_remainder = a - b * int(a / b)
-    assert _value(cexpr.to_smtlib(remainder), values) == expected_remainder
-    assert expected_remainder == 0 or (expected_remainder > 0) == (a > 0)
+    quotient_value = _value(cexpr.to_smtlib(quotient), values)
+    remainder_value = _value(cexpr.to_smtlib(remainder), values)
+    assert quotient_value == c_divide(a, b) == int(a / b)
+    assert a == b * quotient_value + remainder_value
+    assert abs(remainder_value) < abs(b)
+    assert remainder_value == 0 or (remainder_value > 0) == (a > 0)
 
 
 def test_division_semantics_examples_are_valid_formulas() -> None:
