@@ -142,6 +142,22 @@ def exactly_one(instance_items: list[Any], options: list[Any], key_of: Any, valu
     return chosen
 
 
+def decode_assignment(scheme: Scheme, values: Mapping[Key, Any], items: int, options: int,
+                      bool_tag: str, int_tag: str, item: str, option: str) -> dict[int, int]:
+    """Decoding for the families in which each item 1..items takes exactly one option 1..options (a
+    vertex its colour, a pigeon its hole, a job its slot): (bool_tag, i, o) is true exactly when item
+    i takes option o; (int_tag, i) is an Int, the option of item i."""
+    numbers = list(range(1, items + 1))
+    if scheme.kind == "bool":
+        return exactly_one(numbers, list(range(1, options + 1)), lambda i, o: (bool_tag, i, o), values,
+                           lambda i: f"{item} {i}")
+    decoded = integer_values(numbers, lambda i: (int_tag, i), values)
+    for number, value in decoded.items():
+        if not 1 <= value <= options:
+            raise DecodeError(f"{item} {number} has {option} {value}, not one of 1..{options}")
+    return decoded
+
+
 def integer_values(items: list[Any], key_of: Any, values: Mapping[Key, Any]) -> dict[Any, int]:
     decoded = {}
     for item in items:

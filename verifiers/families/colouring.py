@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from verifiers.families.base import DecodeError, Family, InstanceModel, Key, Scheme, exactly_one, integer_values
+from verifiers.families.base import Family, InstanceModel, Key, Scheme, decode_assignment
 
 
 class ColouringInstance(InstanceModel):
@@ -82,12 +82,4 @@ class Colouring(Family):
         return [("color", v) for v in range(1, instance.vertices + 1)]
 
     def decode(self, instance: ColouringInstance, scheme: Scheme, values: Mapping[Key, Any]) -> dict[int, int]:
-        vertices = list(range(1, instance.vertices + 1))
-        if scheme.kind == "bool":
-            return exactly_one(vertices, list(range(1, instance.colours + 1)), lambda v, c: ("color", v, c), values,
-                               lambda v: f"vertex {v}")
-        decoded = integer_values(vertices, lambda v: ("color", v), values)
-        for vertex, colour in decoded.items():
-            if not 1 <= colour <= instance.colours:
-                raise DecodeError(f"vertex {vertex} has colour {colour}, not one of 1..{instance.colours}")
-        return decoded
+        return decode_assignment(scheme, values, instance.vertices, instance.colours, "color", "color", "vertex", "colour")

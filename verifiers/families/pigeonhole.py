@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from verifiers.families.base import DecodeError, Family, InstanceModel, Key, Scheme, exactly_one, integer_values
+from verifiers.families.base import Family, InstanceModel, Key, Scheme, decode_assignment
 
 
 class PigeonholeInstance(InstanceModel):
@@ -59,12 +59,4 @@ class Pigeonhole(Family):
         return [("hole", p) for p in range(1, instance.pigeons + 1)]
 
     def decode(self, instance: PigeonholeInstance, scheme: Scheme, values: Mapping[Key, Any]) -> dict[int, int]:
-        pigeons = list(range(1, instance.pigeons + 1))
-        if scheme.kind == "bool":
-            return exactly_one(pigeons, list(range(1, instance.holes + 1)), lambda p, h: ("in", p, h), values,
-                               lambda p: f"pigeon {p}")
-        decoded = integer_values(pigeons, lambda p: ("hole", p), values)
-        for pigeon, hole in decoded.items():
-            if not 1 <= hole <= instance.holes:
-                raise DecodeError(f"pigeon {pigeon} is in hole {hole}, not one of 1..{instance.holes}")
-        return decoded
+        return decode_assignment(scheme, values, instance.pigeons, instance.holes, "in", "hole", "pigeon", "hole")

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from verifiers.families.base import DecodeError, Family, InstanceModel, Key, Scheme, exactly_one, integer_values
+from verifiers.families.base import Family, InstanceModel, Key, Scheme, decode_assignment
 
 
 class SchedulingInstance(InstanceModel):
@@ -89,12 +89,4 @@ class Scheduling(Family):
         return [("slot", j) for j in range(1, instance.jobs + 1)]
 
     def decode(self, instance: SchedulingInstance, scheme: Scheme, values: Mapping[Key, Any]) -> dict[int, int]:
-        jobs = list(range(1, instance.jobs + 1))
-        if scheme.kind == "bool":
-            return exactly_one(jobs, list(range(1, instance.slots + 1)), lambda j, t: ("at", j, t), values,
-                               lambda j: f"job {j}")
-        decoded = integer_values(jobs, lambda j: ("slot", j), values)
-        for job, slot in decoded.items():
-            if not 1 <= slot <= instance.slots:
-                raise DecodeError(f"job {job} is in slot {slot}, not one of 1..{instance.slots}")
-        return decoded
+        return decode_assignment(scheme, values, instance.jobs, instance.slots, "at", "slot", "job", "slot")
