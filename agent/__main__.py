@@ -1,4 +1,4 @@
-"""`python -m agent ...`: solve, eval, view, schema, convert, model.
+"""`python -m agent ...`: solve, eval, view, schema, convert, model, gnn.
 
 Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
 refuted or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
@@ -325,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
     view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead")
     view.set_defaults(handler=command_view)
+
+    from agent.gnn.cli import add_parser as add_gnn_parser
+    add_gnn_parser(commands)
     return parser
 
 

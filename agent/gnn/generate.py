@@ -1,0 +1,141 @@
+"""Instance generators for training and benchmarking the phase predictor.
+
+Every generator takes a `random.Random` and returns a `GeneratedInstance` (a CNF with a name). The
+family encodings follow the variable conventions of `verifiers/families/` (e.g. ("color", v, c)) and
+are built with PySAT's `IDPool` and `CardEnc`, like the reference encodings an encoding task expects.
+Random k-SAT and planted colourings are hand-written: PySAT has no random-instance generator.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pysat.card import CardEnc, EncType
+from pysat.formula import IDPool
+
+
+@dataclass(frozen=True)
+class GeneratedInstance:
+    name: str
+    family: str
+    variables: int
+    clauses: list[list[int]]
+
+
+def random_ksat(rng: random.Random, variables: int, ratio: float = 4.26, k: int = 3) -> GeneratedInstance:
+    """Uniform random k-SAT (SATLIB's uf/uuf model): k distinct variables per clause, random signs."""
+    count = round(ratio * variables)
+    clauses = [[v if rng.random() < 0.5 else -v for v in rng.sample(range(1, variables + 1), k)]
+               for _ in range(count)]
+    return GeneratedInstance(f"uf{variables}-{count}", "random3sat", variables, clauses)
+
+
+def _planted_graph(rng: random.Random, vertices: int, edges: int, colours: int) -> list[tuple[int, int]]:
+    """A random graph with `edges` edges whose vertices split into `colours` near-equal classes with no
+    edge inside a class (Culberson's flat-graph model without the flatness constraint)."""
+    hidden = {v: (v - 1) % colours for v in range(1, vertices + 1)}
+    order = list(range(1, vertices + 1))
+    rng.shuffle(order)
+    hidden = {v: hidden[order[v - 1]] for v in hidden}
+    possible = [(u, v) for u, v in itertools.combinations(range(1, vertices + 1), 2) if hidden[u] != hidden[v]]
+    return sorted(rng.sample(possible, min(edges, len(possible))))
+
+
+def flat_colouring(rng: random.Random, vertices: int, edge_ratio: float = 2.3) -> GeneratedInstance:
+    """A planted 3-colourable graph encoded as SATLIB's flat instances are: variable 3(v-1)+c says vertex
+    v has colour c; one at-least-one clause per vertex, pairwise at-most-one, one clause per edge and colour."""
+    edges = _planted_graph(rng, vertices, round(edge_ratio * vertices), 3)
+    x = lambda v, c: 3 * (v - 1) + c  # noqa: E731
+    clauses = [[x(v, c) for c in (1, 2, 3)] for v in range(1, vertices + 1)]
+    clauses += [[-x(v, a), -x(v, b)] for v in range(1, vertices + 1) for a, b in itertools.combinations((1, 2, 3), 2)]
+    clauses += [[-x(u, c), -x(v, c)] for u, v in edges for c in (1, 2, 3)]
+    return GeneratedInstance(f"flat{vertices}-{len(edges)}", "flat", 3 * vertices, clauses)
+
+
+def _finish(pool: IDPool, clauses: list[list[int]], name: str, family: str) -> GeneratedInstance:
+    variables = max([pool.top] + [abs(literal) for clause in clauses for literal in clause])
+    return GeneratedInstance(name, family, variables, clauses)
+
+
+def family_colouring(rng: random.Random, vertices: int, colours: int = 4, edge_ratio: float = 4.0) -> GeneratedInstance:
+    """The `colouring` family's encoding (exactly one colour per vertex by a sequential counter)."""
+    edges = _planted_graph(rng, vertices, round(edge_ratio * vertices), colours)
+    pool = IDPool()
+    x = lambda v, c: pool.id(("color", v, c))  # noqa: E731
+    for v, c in itertools.product(range(1, vertices + 1), range(1, colours + 1)):
+        x(v, c)
+    clauses: list[list[int]] = []
+    for v in range(1, vertices + 1):
+        clauses += CardEnc.equals([x(v, c) for c in range(1, colours + 1)], 1, vpool=pool,
+                                  encoding=EncType.seqcounter).clauses
+    clauses += [[-x(u, c), -x(v, c)] for u, v in edges for c in range(1, colours + 1)]
+    return _finish(pool, clauses, f"colouring{vertices}-{len(edges)}-k{colours}", "colouring")
+
+
+def family_queens(rng: random.Random, n: int) -> GeneratedInstance:
+    """The `queens` family: one queen per row, at most one per column and per diagonal. The variables
+    are numbered in a random order, so instances of one size differ."""
+    pool = IDPool()
+    cells = list(itertools.product(range(1, n + 1), repeat=2))
+    rng.shuffle(cells)
+    for cell in cells:
+        pool.id(("queen", *cell))
+    q = lambda r, c: pool.id(("queen", r, c))  # noqa: E731
+    clauses: list[list[int]] = []
+    for r in range(1, n + 1):
+        clauses += CardEnc.equals([q(r, c) for c in range(1, n + 1)], 1, vpool=pool, encoding=EncType.seqcounter).clauses
+    for c in range(1, n + 1):
+        clauses += CardEnc.atmost([q(r, c) for r in range(1, n + 1)], 1, vpool=pool, encoding=EncType.seqcounter).clauses
+    for (r1, c1), (r2, c2) in itertools.combinations(sorted(cells), 2):
+        if r1 != r2 and abs(r1 - r2) == abs(c1 - c2):
+            clauses.append([-q(r1, c1), -q(r2, c2)])
+    return _finish(pool, clauses, f"queens{n}", "queens")
+
+
+def family_scheduling(rng: random.Random, jobs: int, slots: int | None = None) -> GeneratedInstance:
+    """The `scheduling` family with a planted feasible schedule: capacity, conflicts between jobs in
+    different planted slots, and precedences that the planted slots respect."""
+    slots = slots or max(2, jobs // 3)
+    capacity = -(-jobs // slots) + 1
+    planted = {j: rng.randrange(1, slots + 1) for j in range(1, jobs + 1)}
+    while max(list(planted.values()).count(t) for t in range(1, slots + 1)) > capacity:
+        planted = {j: rng.randrange(1, slots + 1) for j in range(1, jobs + 1)}
+    pairs = list(itertools.combinations(range(1, jobs + 1), 2))
+    conflicts = [(a, b) for a, b in pairs if planted[a] != planted[b] and rng.random() < 0.25]
+    precedences = [(a, b) if planted[a] < planted[b] else (b, a)
+                   for a, b in pairs if planted[a] != planted[b] and rng.random() < 0.03]
+    pool = IDPool()
+    at = lambda j, t: pool.id(("at", j, t))  # noqa: E731
+    for j, t in itertools.product(range(1, jobs + 1), range(1, slots + 1)):
+        at(j, t)
+    clauses: list[list[int]] = []
+    for j in range(1, jobs + 1):
+        clauses += CardEnc.equals([at(j, t) for t in range(1, slots + 1)], 1, vpool=pool, encoding=EncType.seqcounter).clauses
+    for t in range(1, slots + 1):
+        clauses += CardEnc.atmost([at(j, t) for j in range(1, jobs + 1)], capacity, vpool=pool,
+                                  encoding=EncType.seqcounter).clauses
+        clauses += [[-at(a, t), -at(b, t)] for a, b in conflicts]
+    for a, b in precedences:
+        clauses += [[-at(a, ta), -at(b, tb)] for ta in range(1, slots + 1) for tb in range(1, ta + 1)]
+    return _finish(pool, clauses, f"scheduling{jobs}-{slots}", "scheduling")
+
+
+# family -> (generator, the sizes training draws from)
+FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
+    "random3sat": (random_ksat, (50, 75, 100, 125, 150)),
+    "flat": (flat_colouring, (30, 50, 75, 100)),
+    "colouring": (family_colouring, (20, 30, 40)),
+    "queens": (family_queens, (8, 10, 12, 14)),
+    "scheduling": (family_scheduling, (12, 18, 24)),
+}
+
+
+def generate(family: str, rng: random.Random, size: int | None = None) -> GeneratedInstance:
+    """One instance of `family` at `size` (default: one of the family's training sizes, at random)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    generator, sizes = FAMILIES[family]
+    return generator(rng, size if size is not None else rng.choice(sizes))
