@@ -1,0 +1,192 @@
+"""Phase guidance for the SAT solver: default phases against GNN, random and Jeroslow-Wang phases.
+
+For every instance and every phase policy, in the same run and the same process: PySAT's
+`maplechrono` (the verifier's default solver) with proof logging, as the verifier runs it, under a
+time limit, phases handed over with `set_phases` before solving. Policies:
+
+- default: no phases (the solver's own initial phases and phase saving);
+- gnn: every variable's phase from the packaged phase predictor (agent/gnn);
+- gnn-confident: only the phases predicted with confidence >= `--threshold`;
+- random: a uniformly random phase per variable (seeded);
+- jw: Jeroslow-Wang polarity (the literal with the larger sum of 2^-|C|).
+
+Reported per family and policy: median conflicts, decisions and propagations (accum_stats), median
+solve time, median inference time (graph building and the forward pass, gnn only; the one-time
+model load is reported apart), median time with inference, and how many instances were solved within
+the limit. An unsolved instance counts with the figures it reached at the limit. SAT answers are
+checked against every clause. Instances: the SATLIB files (uf50-218, flat30-60, flat50-115, from
+../shared/data/satlib) and generated families with seeds `bench-...` that training never uses;
+the script also checks every formula's fingerprint against the model card's list of training formulas.
+
+    python benchmarks/gnn.py                          # all families (about 30 min on a quiet 2-core machine)
+    python benchmarks/gnn.py --families uf50-218 --limit 5   # a small form while developing
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import threading
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pysat.solvers import Solver  # noqa: E402
+
+from cpu import cpu_model  # noqa: E402  (benchmarks/, the script's own folder)
+
+from agent.gnn.generate import generate  # noqa: E402
+from agent.gnn.graph import jeroslow_wang  # noqa: E402
+from agent.gnn.predict import load_predictor  # noqa: E402
+from agent.gnn.train import formula_digest  # noqa: E402
+from verifiers.sat import DEFAULT_SOLVER, read_dimacs, violated_clause  # noqa: E402
+
+POLICIES = ("default", "gnn", "gnn-confident", "random", "jw")
+SATLIB = ("uf50-218", "flat30-60", "flat50-115")
+# family -> (generator family, size, instances): sizes where the default solver needs about a second or more
+GENERATED = {
+    "random3sat-200": ("random3sat", 200, 12),
+    "flat-250": ("flat", 250, 12),
+    "scheduling-27": ("scheduling", 27, 10),
+}
+
+
+def machine() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu_model()}, {os.cpu_count()} cores (load average {load:.1f} at the start); Python "
+            f"{platform.python_version()}, python-sat {version('python-sat')}, torch {version('torch')}, "
+            f"torch-geometric {version('torch-geometric')}")
+
+
+def instances(family: str, data: Path, limit: int | None) -> list[tuple[str, int, list[list[int]]]]:
+    if family in SATLIB:
+        files = sorted((data / family).glob("*.cnf"))[:limit]
+        if not files:
+            raise SystemExit(f"no {family} files in {data} (--data: the SATLIB folder of the shared data)")
+        return [(path.stem, *read_dimacs(path.read_text())) for path in files]
+    kind, size, count = GENERATED[family]
+    made = [generate(kind, random.Random(f"bench-{family}-{index}"), size) for index in range(limit or count)]
+    return [(f"{made_one.name}#{index}", made_one.variables, made_one.clauses) for index, made_one in enumerate(made)]
+
+
+def jw_phases(variables: int, clauses: list[list[int]]) -> list[int]:
+    positive, negative = jeroslow_wang(variables, clauses)
+    return [v if positive[v - 1] >= negative[v - 1] else -v for v in range(1, variables + 1)]
+
+
+def solve(clauses: list[list[int]], phases: list[int], timeout_s: float) -> dict:
+    started = time.perf_counter()
+    with Solver(name=DEFAULT_SOLVER, bootstrap_with=clauses, with_proof=True) as engine:
+        if phases:
+            engine.set_phases(phases)
+        timer = threading.Timer(timeout_s, engine.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            answer = engine.solve_limited(expect_interrupt=True)
+        finally:
+            timer.cancel()
+        solve_s = time.perf_counter() - started
+        stats = engine.accum_stats()
+        if answer and violated_clause(clauses, engine.get_model()) is not None:
+            raise SystemExit("the solver's model violates a clause")
+    return {"answer": {True: "SAT", False: "UNSAT", None: "unknown"}[answer], "solve_s": solve_s,
+            "conflicts": stats["conflicts"], "decisions": stats["decisions"], "propagations": stats["propagations"]}
+
+
+def run_family(family: str, data: Path, limit: int | None, timeout_s: float, threshold: float, predictor,
+               trained: set[str], rows: list[dict]) -> None:
+    for name, variables, clauses in instances(family, data, limit):
+        if formula_digest(clauses) in trained:
+            raise SystemExit(f"{family}/{name} was used in training")
+        hint = predictor.predict(variables, clauses, threshold)
+        rng = random.Random(f"random-phases-{family}-{name}")
+        phase_sets = {
+            "default": ([], 0.0),
+            "gnn": (list(hint.phases), hint.inference_s),
+            "gnn-confident": (hint.selected(), hint.inference_s),
+            "random": ([v if rng.random() < 0.5 else -v for v in range(1, variables + 1)], 0.0),
+            "jw": (jw_phases(variables, clauses), 0.0),
+        }
+        for policy in POLICIES:
+            phases, inference_s = phase_sets[policy]
+            result = solve(clauses, phases, timeout_s)
+            rows.append({"family": family, "instance": name, "variables": variables, "clauses": len(clauses),
+                         "policy": policy, "phases_given": len(phases), "inference_s": inference_s,
+                         "total_s": result["solve_s"] + inference_s, **result})
+        print(f"{family}/{name}: " + ", ".join(f"{row['policy']} {row['conflicts']}" for row in rows[-len(POLICIES):]),
+              flush=True)
+
+
+def summary(rows: list[dict], timeout_s: float) -> list[str]:
+    lines = ["| family | policy | solved | median conflicts | vs default | median decisions | median solve s "
+             "| median inference s | median total s | inference / default solve |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for family in dict.fromkeys(row["family"] for row in rows):
+        baseline = [row for row in rows if row["family"] == family and row["policy"] == "default"]
+        base_conflicts = statistics.median(row["conflicts"] for row in baseline)
+        base_solve = statistics.median(row["solve_s"] for row in baseline)
+        for policy in POLICIES:
+            chosen = [row for row in rows if row["family"] == family and row["policy"] == policy]
+            if not chosen:
+                continue
+            conflicts = statistics.median(row["conflicts"] for row in chosen)
+            inference = statistics.median(row["inference_s"] for row in chosen)
+            change = f"{(conflicts - base_conflicts) / base_conflicts:+.0%}" if base_conflicts else "-"
+            share = f"{inference / base_solve:.1%}" if policy.startswith("gnn") and base_solve else "-"
+            lines.append(
+                f"| {family} | {policy} | {sum(row['answer'] != 'unknown' for row in chosen)}/{len(chosen)} "
+                f"| {conflicts:g} | {change} | {statistics.median(row['decisions'] for row in chosen):g} "
+                f"| {statistics.median(row['solve_s'] for row in chosen):.3f} | {inference:.4f} "
+                f"| {statistics.median(row['total_s'] for row in chosen):.3f} | {share} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--families", default=",".join((*SATLIB, *GENERATED)))
+    parser.add_argument("--data", type=Path,
+                        default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data") / "satlib")
+    parser.add_argument("--limit", type=int, default=None, help="at most N instances per family")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per solve")
+    parser.add_argument("--threshold", type=float, default=0.5, help="gnn-confident's confidence threshold")
+    parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gnn.csv")
+    arguments = parser.parse_args()
+    families = arguments.families.split(",")
+    unknown = [family for family in families if family not in SATLIB and family not in GENERATED]
+    if unknown:
+        raise SystemExit(f"unknown families: {', '.join(unknown)}")
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    predictor = load_predictor(arguments.weights)
+    load_s = time.perf_counter() - started
+    trained = set(predictor.card.get("training_formulas", []))
+    print(f"machine: {machine()}\nmodel load {load_s:.2f} s ({predictor.source}); solver {DEFAULT_SOLVER} with proof "
+          f"logging, {arguments.timeout:g} s per solve", flush=True)
+    rows: list[dict] = []
+    for family in families:
+        run_family(family, arguments.data, arguments.limit, arguments.timeout, arguments.threshold, predictor,
+                   trained, rows)
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    with arguments.out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print("\n".join(summary(rows, arguments.timeout)))
+    print(json.dumps({"rows": len(rows), "csv": str(arguments.out), "wall_s": round(time.perf_counter() - started, 1)}))
+
+
+if __name__ == "__main__":
+    main()
