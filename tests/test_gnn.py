@@ -1,0 +1,134 @@
+"""The phase predictor: graphs, labels against brute force, training and prediction, the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+import torch
+
+from agent.gnn.generate import FAMILIES, generate, random_ksat
+from agent.gnn.graph import NEGATIVE, NEGATIVE_OF, POSITIVE, POSITIVE_OF, VARIABLE, CLAUSE, cnf_graph, jeroslow_wang
+from agent.gnn.labels import phase_labels
+from agent.gnn.model import ModelConfig
+from agent.gnn.predict import load_predictor, WeightsError
+from agent.gnn.train import formula_digest, train
+from verifiers.phases import PhaseHint
+
+
+def edges(graph, relation) -> set[tuple[int, int]]:
+    return set(map(tuple, graph[relation].edge_index.t().tolist()))
+
+
+def test_graph_nodes_edges_and_signs():
+    clauses = [[1, -2], [2, 3, -1], [-3]]
+    graph = cnf_graph(4, clauses)  # variable 4 occurs nowhere: a node without edges
+    assert graph[VARIABLE].num_nodes == 4 and graph[CLAUSE].num_nodes == 3
+    assert edges(graph, POSITIVE) == {(0, 0), (1, 1), (2, 1)}
+    assert edges(graph, NEGATIVE) == {(1, 0), (0, 1), (2, 2)}
+    assert edges(graph, POSITIVE_OF) == {(c, v) for v, c in edges(graph, POSITIVE)}
+    assert edges(graph, NEGATIVE_OF) == {(c, v) for v, c in edges(graph, NEGATIVE)}
+    assert graph[VARIABLE].x.shape == (4, 5) and graph[CLAUSE].x.shape == (3, 3)
+    assert graph[VARIABLE].x[3].abs().sum() == 0
+    positive, negative = jeroslow_wang(4, clauses)
+    assert positive == [0.25, 0.125, 0.125, 0.0] and negative == [0.125, 0.25, 0.5, 0.0]
+
+
+def brute_force(variables: int, clauses: list[list[int]]) -> list[set[int]]:
+    models = []
+    for values in itertools.product((False, True), repeat=variables):
+        true = {v if value else -v for v, value in enumerate(values, start=1)}
+        if all(any(literal in true for literal in clause) for clause in clauses):
+            models.append(true)
+    return models
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_labels_agree_with_brute_force(seed):
+    rng = random.Random(seed)
+    variables = rng.randint(4, 9)
+    instance = random_ksat(rng, variables, ratio=rng.choice((2.0, 3.5, 4.5, 6.0)))
+    models = brute_force(variables, instance.clauses)
+    labels = phase_labels(variables, instance.clauses)
+    if not models:
+        assert labels is None
+        return
+    assert labels is not None
+    assert labels.backbone == frozenset(set.intersection(*models))
+    for v in range(1, variables + 1):
+        assert 0.0 <= labels.true_fraction[v - 1] <= 1.0
+        if v in labels.backbone or -v in labels.backbone:
+            assert labels.target(v) == (1.0 if v in labels.backbone else 0.0)
+
+
+def test_generators_give_valid_formulas():
+    for family in FAMILIES:
+        instance = generate(family, random.Random(f"test-{family}"))
+        assert instance.family == family and instance.clauses
+        assert max(abs(literal) for clause in instance.clauses for literal in clause) <= instance.variables
+        if family != "random3sat":  # the others have a planted solution
+            assert phase_labels(instance.variables, instance.clauses) is not None
+    assert formula_digest([[1, 2], [-3]]) == formula_digest([[-3], [2, 1]])
+
+
+def test_phase_hint_validation_and_threshold():
+    hint = PhaseHint(phases=(1, -2, 3), confidences=(0.9, 0.2, 0.5), threshold=0.5)
+    assert hint.selected() == [1, 3] and hint.selected(variables=2) == [1]
+    for phases, confidences in (((1, 2), (0.5,)), ((0, 1), (0.5, 0.5)), ((1, -1), (0.5, 0.5)), ((1,), (1.5,))):
+        with pytest.raises(ValueError):
+            PhaseHint(phases=phases, confidences=confidences)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    destination = tmp_path_factory.mktemp("weights")
+    card = train(["random3sat", "flat"], 6, 1, destination, seed=1, config=ModelConfig(hidden=8, rounds=2))
+    return destination, card
+
+
+def test_train_writes_weights_card_and_held_out_accuracy(tiny_weights):
+    destination, card = tiny_weights
+    assert (destination / "MODEL_CARD.md").read_text().count("| random3sat |") == 1
+    assert card["instances"]["held_out"] >= 2 and len(card["training_formulas"]) == card["instances"]["labelled"]
+    predictor = load_predictor(destination)
+    instance = generate("random3sat", random.Random("test-predict"), 30)
+    hint = predictor.predict(instance.variables, instance.clauses, threshold=0.3)
+    assert sorted(map(abs, hint.phases)) == list(range(1, 31)) and hint.inference_s > 0
+    assert set(hint.selected()) <= set(hint.phases)
+    with torch.no_grad():
+        probabilities = torch.sigmoid(predictor.model(cnf_graph(instance.variables, instance.clauses)))
+    assert [p >= 0.5 for p in probabilities.tolist()] == [literal > 0 for literal in hint.phases]
+
+
+def test_missing_weights_is_one_clear_error(tmp_path):
+    with pytest.raises(WeightsError, match="no trained phase predictor"):
+        load_predictor(tmp_path)
+
+
+def test_cli_predict(tiny_weights, tmp_path, capsys):
+    from agent.__main__ import main
+
+    destination, _ = tiny_weights
+    formula = tmp_path / "f.cnf"
+    formula.write_text("p cnf 3 2\n1 -2 0\n2 3 0\n%\n0\n")
+    assert main(["gnn", "predict", str(formula), "--weights", str(destination)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if not line.startswith("c ")]
+    assert sorted(abs(int(literal)) for literal, _ in rows) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("content, options, message", [
+    (None, (), "cannot read"),
+    ("p cnf 3 5\n1 0\n", (), "header declares"),
+    ("p cnf 1 1\n1 0\n", ("--threshold", "2"), "--threshold"),
+    ("p cnf 1 1\n1 0\n", ("--weights", "/nonexistent"), "no trained phase predictor"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, options, message):
+    from agent.__main__ import main
+
+    formula = tmp_path / "f.cnf"
+    if content is not None:
+        formula.write_text(content)
+    assert main(["gnn", "predict", str(formula), *options]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1
