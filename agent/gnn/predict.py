@@ -52,8 +52,10 @@ def save_predictor(model: PhaseGNN, card: dict, directory: Path) -> None:
     # Written beside, then renamed: a killed run never leaves half-written weights.
     save_file(model.state_dict(), str(weights) + ".part")
     Path(str(config) + ".part").write_text(json.dumps({"config": model.config.to_dict(), **card}, indent=1) + "\n")
-    Path(str(weights) + ".part").replace(weights)
-    Path(str(config) + ".part").replace(config)
+    for final in (weights, config):
+        part = Path(str(final) + ".part")
+        part.chmod(0o644)  # readable by every user of the installed package
+        part.replace(final)
 
 
 def load_predictor(directory: Path | None = None) -> LoadedPredictor:

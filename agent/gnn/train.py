@@ -161,7 +161,7 @@ def model_card(card: dict) -> str:
     rows = "\n".join(
         f"| {family} | {figures['backbone_accuracy'] if figures['backbone_accuracy'] is not None else '-'} "
         f"({figures['backbone_variables']}) | {figures['phase_accuracy']} ({figures['variables']}) |"
-        for family, figures in card["held_out_accuracy"].items())
+        for family, figures in sorted(card["held_out_accuracy"].items(), key=lambda item: item[0] == "all"))
     sizes = "; ".join(f"{family}: {', '.join(map(str, sizes))}" for family, sizes in card["sizes"].items())
     return f"""# Phase predictor (agent/gnn): model card
 
