@@ -132,3 +132,10 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, options
     assert main(["gnn", "predict", str(formula), *options]) == 2
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
+
+
+def test_packaged_weights_load_and_predict():
+    predictor = load_predictor()
+    assert predictor.card["held_out_accuracy"]["all"]["backbone_accuracy"] > 0.5
+    hint = predictor.predict(3, [[1, 2], [-1, 3], [-2]])
+    assert len(hint.phases) == 3 and all(0.0 <= c <= 1.0 for c in hint.confidences)

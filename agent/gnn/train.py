@@ -153,7 +153,7 @@ def train(families: list[str], instances: int, epochs: int, destination: Path, s
         "training_formulas": sorted(formula_digest(item.instance.clauses) for item in dataset),
     }
     save_predictor(model, card, destination)
-    (destination / "MODEL_CARD.md").write_text(model_card(card))
+    (destination / "MODEL_CARD.md").write_text(model_card({"config": config.to_dict(), **card}))
     return card
 
 
@@ -166,8 +166,8 @@ def model_card(card: dict) -> str:
     return f"""# Phase predictor (agent/gnn): model card
 
 A graph neural network over the signed variable-clause graph of a CNF formula (`agent/gnn/model.py`:
-{card['config']['rounds'] if 'config' in card else '?'} rounds of message passing, hidden size
-{card['config']['hidden'] if 'config' in card else '?'}, {card['parameters']} parameters) that predicts, for each
+{card['config']['rounds']} rounds of message passing, hidden size
+{card['config']['hidden']}, {card['parameters']} parameters) that predicts, for each
 variable, the probability that it is true: its backbone value where it has one, else the share of
 solver models in which it is true. Its output is a hint to the SAT solver's phase selection and
 nothing else: verdicts are checked exactly as without it.
