@@ -54,9 +54,9 @@ POLICIES = ("default", "gnn", "gnn-confident", "random", "jw")
 SATLIB = ("uf50-218", "flat30-60", "flat50-115")
 # family -> (generator family, size, instances): sizes where the default solver needs about a second or more
 GENERATED = {
-    "random3sat-200": ("random3sat", 200, 12),
-    "flat-250": ("flat", 250, 12),
-    "scheduling-27": ("scheduling", 27, 10),
+    "random3sat-200": ("random3sat", 200, 8),
+    "flat-250": ("flat", 250, 8),
+    "scheduling-27": ("scheduling", 27, 8),
 }
 
 
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path,
                         default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data") / "satlib")
     parser.add_argument("--limit", type=int, default=None, help="at most N instances per family")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per solve")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per solve")
     parser.add_argument("--threshold", type=float, default=0.5, help="gnn-confident's confidence threshold")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gnn.csv")
