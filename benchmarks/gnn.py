@@ -57,6 +57,7 @@ GENERATED = {
     "random3sat-200": ("random3sat", 200, 8),
     "flat-250": ("flat", 250, 8),
     "scheduling-27": ("scheduling", 27, 8),
+    "scheduling-30": ("scheduling", 30, 8),
 }
 
 
