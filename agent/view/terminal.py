@@ -43,11 +43,11 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
             continue
         rounds = verdicts.get(event.id, [])
         last = rounds[-1].verdict if rounds else None
-        status = last["status"] if last else "-"
+        status = last.status if last else (f"not verified: {event.unverified}" if event.unverified else "-")
         if len(rounds) > 1:
             status += f" after {len(rounds)} rounds"
         if verbose and last:
-            status += "\n" + last["feedback"]
+            status += "\n" + last.feedback
         for step in steps.get(event.id, []):
             said = step.outcome if isinstance(step, TacticEvent) else ("REPL: ok" if step.ok else "REPL: errors")
             if isinstance(step, TacticEvent) and verbose:
