@@ -18,7 +18,7 @@ from agent.loop import RunSettings, run_task, settings_from_header
 from agent.search.registry import get_strategy, model_free_kinds, strategies, strategy_for
 from agent.session import Session
 from agent.tasks import load_task
-from agent.trace import FeaturesEvent, Header, ProposalEvent, ResultEvent, TraceWriter, VerdictEvent, read_trace
+from agent.trace import FeaturesEvent, Header, ProposalEvent, TraceWriter, VerdictEvent, read_trace
 from tests.encoding_references import SAT
 from tests.test_lean_search import ROOT, StateMachineDriver
 from tests.test_logic import BOOKS
