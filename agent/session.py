@@ -103,8 +103,8 @@ class Session:
     verifier_s: float = 0.0
     # Verdicts by candidate: a candidate proposed again is not verified again.
     verdict_cache: dict[str, Verdict] = field(default_factory=dict)
-    # The latest batch's completions not yet proposed, with their step: written as unverified
-    # proposals if the budget ends before the strategy gets to them.
+    # The latest batch's completions the strategy has not reached yet, with their step: written as
+    # unverified proposals if the budget ends before it gets to them.
     _pending: list[tuple[Completion, int]] = field(default_factory=list)
 
     def options(self, model: type[SettingsT]) -> SettingsT:
@@ -149,7 +149,11 @@ class Session:
         self.proposals += 1
         self.by_source[source] = self.by_source.get(source, 0) + 1
         if isinstance(proposed, Completion):
-            self._pending = [(pending, at) for pending, at in self._pending if pending is not proposed]
+            # Strategies take a batch in order: completions before this one were passed over on purpose
+            # (an empty or repeated candidate); only those after it are still waiting.
+            reached = next((index for index, (pending, _) in enumerate(self._pending) if pending is proposed), None)
+            if reached is not None:
+                del self._pending[: reached + 1]
             return Proposal(self.proposals, step, source, raw=proposed.text,
                             text=proposed.text if text is None else text, logprob=proposed.logprob,
                             tokens=proposed.tokens, extras=dict(proposed.extras))

@@ -236,3 +236,13 @@ def test_agent_has_no_import_cycle_and_verifiers_never_import_agent() -> None:
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(name == "agent" or name.startswith("agent.") for name in names), path
+
+
+def test_strategy_options_on_the_command_line_reach_their_strategy() -> None:
+    from agent.__main__ import _settings, build_parser
+
+    arguments = build_parser().parse_args(["solve", "t.yaml", "--no-refute", "--refute-depth", "4",
+                                           "--search-mode", "whole_proof", "--expansions", "8"])
+    assert _settings(arguments).strategies == {"invariant": {"refute": False, "refute_depth": 4},
+                                               "lean": {"mode": "whole_proof", "expansions": 8}}
+    assert _settings(build_parser().parse_args(["solve", "t.yaml"])).strategies == {}

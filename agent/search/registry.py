@@ -2,12 +2,14 @@
 
 A registration names the task kinds the strategy serves, whether it ever asks a model, and its own
 typed settings (a pydantic model, defaults for every field), so the options of one kind of task
-live with the strategy that reads them. The loop looks strategies up here by kind; adding a task
-kind touches one strategy module, its task model and its prompts (and `BUILTIN_MODULES` below).
+live with the strategy that reads them. The loop looks strategies up here by kind. Every module of
+`agent.search` is imported on the first lookup, so adding a task kind touches one strategy module,
+its task model and its prompts.
 """
 
 from __future__ import annotations
 
+import pkgutil
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Callable
@@ -15,10 +17,6 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict
 
 from agent.session import Outcome, Session
-
-# Modules of the strategies that ship with veriloop; imported on the registry's first lookup.
-BUILTIN_MODULES = ("agent.search.invariant", "agent.search.cnf", "agent.search.lean", "agent.search.encoding",
-                   "agent.search.logic")
 
 StrategyFunction = Callable[[Session], Outcome]
 
@@ -75,8 +73,9 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        for module in BUILTIN_MODULES:
-            import_module(module)
+        package = import_module("agent.search")
+        for module in pkgutil.iter_modules(package.__path__, prefix="agent.search."):
+            import_module(module.name)
 
 
 def strategies() -> list[Strategy]:
