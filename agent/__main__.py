@@ -159,8 +159,11 @@ def command_solve(arguments: argparse.Namespace) -> int:
     if result.message and (result.status != "solved" or task.kind != "invariant"):
         console.print(result.message)
     sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
-    console.print(f"proposals {result.proposals} ({sources}), verifier calls {result.verifier_calls}, "
-                  f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s)")
+    unverified = f", {result.unverified} not verified: the budget ended first" if result.unverified else ""
+    console.print(f"proposals {result.proposals} ({sources}{unverified}), verifier calls {result.verifier_calls}, "
+                  f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s"
+                  + (f", loading the model {result.model_load_s:.2f} s, outside the budget" if result.model_load_s else "")
+                  + ")")
     if result.solved_by:
         console.print(f"solved by: {result.solved_by}")
     console.print(f"trace: {trace_path}")

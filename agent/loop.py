@@ -75,7 +75,7 @@ def run_task(task: Any, settings: RunSettings, proposer: Proposer | None, trace_
             proposals=session.proposals, unverified=session.unverified, verifier_calls=session.verifier_calls,
             proposals_by_source=dict(session.by_source), solved_by=outcome.solved_by,
             wall_s=round(time.perf_counter() - session.started, 4), model_s=round(session.model_s, 4),
-            verifier_s=round(session.verifier_s, 4),
+            verifier_s=round(session.verifier_s, 4), model_load_s=round(session.model_load_s, 4),
         )
         trace.write(result)
     return result

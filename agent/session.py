@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.llm.base import Completion, GenerationSettings, Prompt, Proposer
+from agent.llm.base import Completion, GenerationSettings, LoadsLazily, Prompt, Proposer
 from agent.tasks import Budget
 from agent.trace import FeaturesEvent, ProposalEvent, TraceWriter, VerdictEvent
 from verifiers.base import Verdict, Verifier, VerifyBudget
@@ -95,6 +95,8 @@ class Session:
     trace: TraceWriter
     strategy_settings: BaseModel | None = None  # the running strategy's own settings, typed
     started: float = field(default_factory=time.perf_counter)
+    # The model's one-time load happens outside the task's clock (like the benchmarks' per-task times).
+    model_load_s: float = 0.0
     proposals: int = 0
     unverified: int = 0
     verifier_calls: int = 0
@@ -115,8 +117,12 @@ class Session:
     def uses_model(self) -> bool:
         return "llm" in self.settings.sources and self.proposer is not None
 
+    def elapsed(self) -> float:
+        """Seconds the task has used of its budget (the model's one-time load not counted)."""
+        return time.perf_counter() - self.started - self.model_load_s
+
     def time_left(self) -> float:
-        return self.budget.timeout_s - (time.perf_counter() - self.started)
+        return self.budget.timeout_s - self.elapsed()
 
     def _time_up(self) -> str:
         return f"the {self.budget.timeout_s:g} s time limit was reached"
@@ -229,6 +235,10 @@ class Session:
         if self.proposer is None:
             return []
         self.check_budget()
+        if isinstance(self.proposer, LoadsLazily) and not self.proposer.loaded:
+            loading = time.perf_counter()
+            self.proposer.load()
+            self.model_load_s += time.perf_counter() - loading
         self._pending = []
         n = min(n, self.budget.max_proposals - self.proposals)
         settings = GenerationSettings(

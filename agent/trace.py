@@ -158,6 +158,8 @@ class ResultEvent(_Event):
     wall_s: float
     model_s: float = 0.0
     verifier_s: float = 0.0
+    model_load_s: float = Field(default=0.0, description="The model's one-time load during this task (in `wall_s`, "
+                                                         "not in the task's time budget).")
 
 
 class ErrorEvent(_Event):

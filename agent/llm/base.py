@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +56,16 @@ class Proposer(Protocol):
     info: ModelInfo
 
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]: ...
+
+
+@runtime_checkable
+class LoadsLazily(Protocol):
+    """A proposer that loads its model on first use; the session loads it outside the task's clock."""
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def load(self) -> Any: ...
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:

@@ -69,7 +69,8 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
         if isinstance(event, RefutationEvent):
             console.print(f"refutation at depth {event.depth} (replayed: {event.certified}): {event.states}")
         if isinstance(event, ResultEvent):
-            console.print(f"result: [bold]{event.status}[/bold] {event.answer or ''} · proposals {event.proposals},"
-                          f" verifier calls {event.verifier_calls}, {event.wall_s:.2f} s")
+            unverified = f" ({event.unverified} not verified)" if event.unverified else ""
+            console.print(f"result: [bold]{event.status}[/bold] {event.answer or ''} · proposals {event.proposals}"
+                          f"{unverified}, verifier calls {event.verifier_calls}, {event.wall_s:.2f} s")
             if event.message:
                 console.print(event.message)
