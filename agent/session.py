@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.llm.base import Completion, GenerationSettings, LoadsLazily, Prompt, Proposer
+from agent.llm.base import Completion, GenerationSettings, LoadsLazily, ModelError, Prompt, Proposer
 from agent.tasks import Budget
 from agent.trace import FeaturesEvent, ProposalEvent, TraceWriter, VerdictEvent
 from verifiers.base import Verdict, Verifier, VerifyBudget
@@ -248,8 +248,14 @@ class Session:
             **({"stop": stop} if stop is not None else {}),
         )
         started = time.perf_counter()
-        completions = self.proposer.propose(prompt, n, settings)
-        self.model_s += time.perf_counter() - started
+        try:
+            completions = self.proposer.propose(prompt, n, settings)
+        except ModelError:
+            if self.time_left() > 0:
+                raise
+            raise BudgetExhausted(f"{self._time_up()} while the model was generating") from None
+        finally:
+            self.model_s += time.perf_counter() - started
         self._pending = [(completion, step) for completion in completions]
         if self.time_left() <= 0:
             reason = self._time_up()

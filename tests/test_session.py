@@ -46,6 +46,21 @@ def test_a_model_slower_than_the_budget_leaves_its_completions_in_the_trace(tmp_
     assert result.proposals == result.unverified == 2 and result.verifier_calls == 0
 
 
+def test_an_endpoint_that_times_out_with_the_budget_ends_the_run_unsolved(tmp_path: Path) -> None:
+    import time
+
+    from agent.llm.base import ModelError
+
+    class TimingOut(ScriptedProposer):
+        def propose(self, prompt, n, settings):
+            time.sleep(settings.time_limit_s)  # as the OpenAI proposer does when its requests time out
+            raise ModelError("endpoint http://127.0.0.1:1/v1 failed: timed out")
+
+    settings = RunSettings(sources=("llm",), samples=1, timeout_s=0.5, strategies={"invariant": {"refute": False}})
+    result = run_task(load_task(CODE2INV_1), settings, TimingOut([]), tmp_path / "t.jsonl", "endpoint")
+    assert result.status == "unsolved" and "time limit" in result.message and "generating" in result.message
+
+
 def test_the_generation_limit_is_the_time_the_task_has_left(tmp_path: Path) -> None:
     seen: list[float] = []
 
