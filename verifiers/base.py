@@ -3,8 +3,9 @@
 Nothing here imports from `agent/`. A verifier receives a task object (duck-typed: each verifier
 documents the attributes it reads), a proposal (a `Proposal`: its candidate `text` and, for a
 non-text proposal, a typed `payload`; or a plain string) and a budget, and returns a Verdict whose
-`details` are the verifier's own typed model (`verifiers.details`). A rejection is a return value; a broken verifier is an `error`
-verdict; a time-out or a solver's `unknown` is an `unknown` verdict and never an acceptance.
+`details` are the verifier's own typed model (`verifiers.details`). A rejection is a return value;
+a broken verifier is an `error` verdict; a time-out or a solver's `unknown` is an `unknown` verdict
+and never an acceptance. Optional abilities of a verifier are Protocols checked with `isinstance`.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def proposal_text(proposal: HasText | str) -> str:
 
 def proposal_payload(proposal: HasText | str, model: type[PayloadT]) -> PayloadT | None:
     """The proposal's payload when it is a `model`; None for a text proposal."""
-    payload = getattr(proposal, "payload", None) if isinstance(proposal, Proposal) else None
+    payload = proposal.payload if isinstance(proposal, Proposal) else None
     return payload if isinstance(payload, model) else None
 
 

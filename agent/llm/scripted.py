@@ -17,8 +17,7 @@ class ScriptedProposer:
 
     def __init__(self, texts: Iterable[str | tuple[str, float] | Completion], logprob: float = -1.0,
                  delay_s: float = 0.0) -> None:
-        self.script = list(texts)
-        self.remaining = list(self.script)
+        self.remaining = list(texts)
         self.logprob = logprob
         self.delay_s = delay_s
         self.prompts: list[Prompt] = []
