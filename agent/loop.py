@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.llm.base import GenerationSettings, Proposer
-from agent.search.registry import strategy_for
+from agent.search.registry import get_strategy, strategy_for
 from agent.session import SOURCES, BudgetExhausted, Outcome, RunSettings, Session
 from agent.tasks import Budget, task_digest
 from agent.trace import ErrorEvent, Header, ResultEvent, TraceWriter, git_commit, package_versions
@@ -38,10 +38,13 @@ def settings_from_header(header: Header) -> RunSettings:
 
 def run_task(task: Any, settings: RunSettings, proposer: Proposer | None, trace_path: Path, run_id: str,
              task_path: Path | None = None) -> ResultEvent:
-    """Run one task to its result, writing the trace to `trace_path` as it goes. Settings that do not
-    fit the strategy's model raise pydantic's ValidationError before anything is written."""
+    """Run one task to its result, writing the trace to `trace_path` as it goes. Settings for a strategy
+    that does not exist raise StrategyError, settings that do not fit the strategy's model pydantic's
+    ValidationError, before anything is written."""
     budget = settings.budget_for(task.budget)
     verifier = REGISTRY.for_kind(task.kind)
+    for name in settings.strategies:
+        get_strategy(name)
     chosen = strategy_for(task.kind)
     strategy_settings = chosen.settings_from(settings.strategies.get(chosen.name))
     uses_model = "llm" in settings.sources and chosen.needs_model

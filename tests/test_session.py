@@ -261,3 +261,16 @@ def test_strategy_options_on_the_command_line_reach_their_strategy() -> None:
     assert _settings(arguments).strategies == {"invariant": {"refute": False, "refute_depth": 4},
                                                "lean": {"mode": "whole_proof", "expansions": 8}}
     assert _settings(build_parser().parse_args(["solve", "t.yaml"])).strategies == {}
+
+
+def test_settings_for_an_unknown_strategy_or_field_are_refused_before_the_run(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from agent.search.registry import StrategyError
+
+    task = load_task(CODE2INV_1)
+    with pytest.raises(StrategyError, match="no strategy named 'invarant'"):
+        run_task(task, RunSettings(strategies={"invarant": {}}), None, tmp_path / "a.jsonl", "a")
+    with pytest.raises(ValidationError):
+        run_task(task, RunSettings(strategies={"invariant": {"refute_deep": 3}}), None, tmp_path / "b.jsonl", "b")
+    assert not (tmp_path / "a.jsonl").exists() and not (tmp_path / "b.jsonl").exists()
