@@ -38,17 +38,52 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--sources", default="llm,symbolic,dynamic",
                         help="comma-separated proposal sources: llm, symbolic (program-text atoms), dynamic (equalities from runs)")
-    parser.add_argument("--no-refute", action="store_true", help="do not search for a run that violates the assertion")
+    parser.add_argument("--no-refute", action="store_true",
+                        help="invariant: do not search for a run that violates the assertion")
+    parser.add_argument("--refute-depth", type=int, default=None,
+                        help="invariant: loop iterations the refutation search unrolls (default 10)")
     parser.add_argument("--search-mode", choices=("best_first", "whole_proof"), default=None,
                         help="Lean: best-first search over proof states, or whole proofs repaired with Lean's errors")
     parser.add_argument("--expansions", type=int, default=None, help="Lean: proof states expanded per task")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
 
 
+# Command-line options that belong to one strategy: option -> (strategy, its settings field).
+STRATEGY_OPTIONS = {
+    "no_refute": ("invariant", "refute"),
+    "refute_depth": ("invariant", "refute_depth"),
+    "search_mode": ("lean", "mode"),
+    "expansions": ("lean", "expansions"),
+}
+
+
+def _strategy_settings(arguments: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The strategy options given on the command line, by strategy, each checked against its model."""
+    from pydantic import ValidationError
+
+    from agent.search.registry import get_strategy
+
+    given: dict[str, dict[str, Any]] = {}
+    for option, (name, field) in STRATEGY_OPTIONS.items():
+        value = getattr(arguments, option)
+        if option == "no_refute":
+            value = False if value else None
+        if value is not None:
+            given.setdefault(name, {})[field] = value
+    for name, values in given.items():
+        try:
+            get_strategy(name).settings_from(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            option = next(option for option, target in STRATEGY_OPTIONS.items() if target == (name, first["loc"][0]))
+            raise UsageError(f"--{option.replace('_', '-')}: {first['msg']}") from None
+    return given
+
+
 def _settings(arguments: argparse.Namespace) -> Any:
     from pydantic import ValidationError
 
-    from agent.loop import SOURCES, RunSettings
+    from agent.session import SOURCES, RunSettings
 
     sources = tuple(part.strip() for part in arguments.sources.split(",") if part.strip())
     unknown = [source for source in sources if source not in SOURCES]
@@ -57,8 +92,7 @@ def _settings(arguments: argparse.Namespace) -> Any:
     try:
         return RunSettings(sources=sources, seed=arguments.seed, samples=arguments.samples,
                            max_proposals=arguments.max_proposals, timeout_s=arguments.timeout,
-                           temperature=arguments.temperature, refute=not arguments.no_refute,
-                           search_mode=arguments.search_mode, expansions=arguments.expansions)
+                           temperature=arguments.temperature, strategies=_strategy_settings(arguments))
     except ValidationError as error:
         first = error.errors()[0]
         raise UsageError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
@@ -66,9 +100,10 @@ def _settings(arguments: argparse.Namespace) -> Any:
 
 def _without_model_if_unused(settings: Any, kinds: list[str]) -> Any:
     """Drop the `llm` source when no task kind in the run uses a model (the model is not loaded)."""
-    from agent.loop import MODEL_FREE_KINDS
+    from agent.search.registry import model_free_kinds
 
-    if "llm" in settings.sources and all(kind in MODEL_FREE_KINDS for kind in kinds):
+    free = model_free_kinds()
+    if "llm" in settings.sources and all(kind in free for kind in kinds):
         sources = tuple(source for source in settings.sources if source != "llm") or ("symbolic",)
         return settings.model_copy(update={"sources": sources})
     return settings
@@ -124,8 +159,11 @@ def command_solve(arguments: argparse.Namespace) -> int:
     if result.message and (result.status != "solved" or task.kind != "invariant"):
         console.print(result.message)
     sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
-    console.print(f"proposals {result.proposals} ({sources}), verifier calls {result.verifier_calls}, "
-                  f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s)")
+    unverified = f", {result.unverified} not verified: the budget ended first" if result.unverified else ""
+    console.print(f"proposals {result.proposals} ({sources}{unverified}), verifier calls {result.verifier_calls}, "
+                  f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s"
+                  + (f", loading the model {result.model_load_s:.2f} s, outside the budget" if result.model_load_s else "")
+                  + ")")
     if result.solved_by:
         console.print(f"solved by: {result.solved_by}")
     console.print(f"trace: {trace_path}")

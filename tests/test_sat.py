@@ -99,7 +99,7 @@ def test_the_verifier_accepts_certified_answers_and_rejects_bad_proposals(shared
     task = CnfTask(id="t", kind="cnf", dimacs=satlib_text(shared_data, "pigeonhole/hole6.cnf"))
     verdict = verifier.verify(task, "", BUDGET)
     assert verdict.status == "accepted" and verdict.certified
-    assert verdict.details["answer"] == "UNSAT" and verdict.certificate["drat"]["derived_empty"]
+    assert verdict.details.answer == "UNSAT" and verdict.certificate["drat"]["derived_empty"]
     assert verifier.verify(task, "nosuch", BUDGET).status == "rejected"
     uncertified = verifier.verify(task, "minisat22", BUDGET)
     assert uncertified.status == "unknown" and not uncertified.certified
@@ -126,7 +126,7 @@ def test_solve_prints_a_certified_answer_and_writes_the_trace(repo, tmp_path, ca
     events = read_trace(next(tmp_path.glob("*/trace.jsonl")))
     result = events[-1]
     assert result.type == "result" and result.status == "solved" and result.certified and result.answer == "SAT"
-    assert any(event.type == "verdict" and event.verdict["status"] == "accepted" for event in events)
+    assert any(event.type == "verdict" and event.verdict.status == "accepted" for event in events)
 
 
 def test_expected_status_is_reported_but_never_decides(tmp_path, capsys):

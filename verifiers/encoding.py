@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from pysat.solvers import Solver
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.details import EncodingDetails
 from verifiers.encoding_runtime import error_file, formula_file, variables_file
 from verifiers.families import FAMILIES, DecodeError, Family, Scheme
 from verifiers.families.base import Key
@@ -247,6 +248,7 @@ class EncodingVerifier(Verifier):
     """Shared by the SAT and SMT encoding verifiers; subclasses set `mode` and `read_formula`."""
 
     mode: str
+    details_model = EncodingDetails
 
     def read_formula(self, output: ProgramOutput) -> Formula:
         raise NotImplementedError

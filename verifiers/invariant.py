@@ -31,6 +31,7 @@ import z3
 
 from verifiers import cexpr
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.details import InvariantDetails
 from verifiers.solvers import cvc5_status, z3_check, z3_message
 
 MARKER = "SPLIT_HERE_asdfghjklzxcvbnmqwertyuiop"
@@ -168,6 +169,7 @@ class InvariantVerifier(Verifier):
     name = "z3-invariant"
     version = f"1.0 (z3 {z3.get_version_string()})"
     kinds = ("invariant",)
+    details_model = InvariantDetails
 
     def check_task(self, task: InvariantProblem) -> None:
         try:
@@ -236,6 +238,9 @@ class InvariantVerifier(Verifier):
                     "failing_conjuncts": list(outcome.failing_conjuncts),
                     "reason": outcome.reason,
                     "elapsed_s": round(outcome.elapsed_s, 6),
+                    "state": _state(outcome.model, template.variables) if outcome.model is not None else None,
+                    "state_after": (_state(outcome.model, template.variables, "!")
+                                    if outcome.model is not None and name == "consecution" else None),
                 }
                 for name, outcome in outcomes.items()
             },

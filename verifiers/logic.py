@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 import z3
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.details import LogicDetails
 from verifiers.encoding import PROGRAM_WALL_S, Rejection, SolverFault, Undecided, run_program
 from verifiers.encoding_runtime import OPTION_PREFIX, STATEMENT_NAME
 from verifiers.sandbox import SandboxError
@@ -94,6 +95,7 @@ class LogicVerifier(Verifier):
     name = "z3-logic"
     version = f"1.0 (z3 {z3.get_version_string()})"
     kinds = ("logic",)
+    details_model = LogicDetails
 
     def check_task(self, task: LogicProblem) -> None:
         letters = option_letters(task.options)

@@ -54,6 +54,7 @@ from pysat.formula import CNF
 from pysat.solvers import Solver, SolverNames
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.details import CnfDetails
 from verifiers.drat import DratResult, check_drat
 
 DEFAULT_SOLVER = "maplechrono"
@@ -239,8 +240,9 @@ class CnfVerifier(Verifier):
     name = "pysat-cnf"
     version = "1.0"
     kinds = ("cnf",)
+    details_model = CnfDetails
 
-    def read_formula(self, dimacs: str) -> tuple[int, list[list[int]]]:
+    def read_cnf(self, dimacs: str) -> tuple[int, list[list[int]]]:
         """(variables, clauses) of DIMACS text; raises DimacsError (a ValueError) with one line."""
         return read_dimacs(dimacs)
 
@@ -283,6 +285,7 @@ class CnfVerifier(Verifier):
                                     "lemmas": proof.lemmas, "deletions": proof.deletions,
                                     "checked_lemmas": proof.checked_lemmas, "rat_lemmas": proof.rat_lemmas,
                                     "ignored_deletions": proof.ignored_deletions, "timed_out": proof.timed_out}}
+            details["proof"] = {**certificate["drat"], "elapsed_s": round(proof.elapsed_s, 6), "message": proof.message}
         if outcome.certified:
             status = "accepted"
         elif outcome.status == "unsat" and outcome.proof is not None and not outcome.proof.valid \

@@ -43,11 +43,11 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
             continue
         rounds = verdicts.get(event.id, [])
         last = rounds[-1].verdict if rounds else None
-        status = last["status"] if last else "-"
+        status = last.status if last else (f"not verified: {event.unverified}" if event.unverified else "-")
         if len(rounds) > 1:
             status += f" after {len(rounds)} rounds"
         if verbose and last:
-            status += "\n" + last["feedback"]
+            status += "\n" + last.feedback
         for step in steps.get(event.id, []):
             said = step.outcome if isinstance(step, TacticEvent) else ("REPL: ok" if step.ok else "REPL: errors")
             if isinstance(step, TacticEvent) and verbose:
@@ -69,7 +69,8 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
         if isinstance(event, RefutationEvent):
             console.print(f"refutation at depth {event.depth} (replayed: {event.certified}): {event.states}")
         if isinstance(event, ResultEvent):
-            console.print(f"result: [bold]{event.status}[/bold] {event.answer or ''} · proposals {event.proposals},"
-                          f" verifier calls {event.verifier_calls}, {event.wall_s:.2f} s")
+            unverified = f" ({event.unverified} not verified)" if event.unverified else ""
+            console.print(f"result: [bold]{event.status}[/bold] {event.answer or ''} · proposals {event.proposals}"
+                          f"{unverified}, verifier calls {event.verifier_calls}, {event.wall_s:.2f} s")
             if event.message:
                 console.print(event.message)

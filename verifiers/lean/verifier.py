@@ -26,6 +26,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.details import LeanDetails
 from verifiers.lean.project import find_project
 from verifiers.lean.trust import (
     SourceProblem,
@@ -60,6 +61,7 @@ class LeanVerifier(Verifier):
     name = "lean"
     version = f"1.0 (lean-interact {_lean_interact_version()})"
     kinds = ("lean",)
+    details_model = LeanDetails
 
     def check_task(self, task: LeanProblem) -> None:
         try:
