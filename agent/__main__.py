@@ -45,6 +45,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--search-mode", choices=("best_first", "whole_proof"), default=None,
                         help="Lean: best-first search over proof states, or whole proofs repaired with Lean's errors")
     parser.add_argument("--expansions", type=int, default=None, help="Lean: proof states expanded per task")
+    parser.add_argument("--guide", choices=("none", "gnn"), default=None,
+                        help="cnf: the graph neural network proposes the solver's phases (agent/gnn)")
+    parser.add_argument("--guide-threshold", type=float, default=None,
+                        help="cnf with --guide gnn: only phases at least this confident (0..1)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
 
 
@@ -54,6 +58,8 @@ STRATEGY_OPTIONS = {
     "refute_depth": ("invariant", "refute_depth"),
     "search_mode": ("lean", "mode"),
     "expansions": ("lean", "expansions"),
+    "guide": ("cnf", "guide"),
+    "guide_threshold": ("cnf", "guide_threshold"),
 }
 
 

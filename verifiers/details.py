@@ -103,6 +103,11 @@ class CnfDetails(VerdictDetails):
     check_s: float | None = None
     clauses: int | None = None
     proof: DratFigures | None = Field(default=None, description="The proof check of an UNSAT answer.")
+    conflicts: int | None = Field(default=None, description="The solver's own statistics (PySAT accum_stats).")
+    decisions: int | None = None
+    propagations: int | None = None
+    phases_given: int = Field(default=0, description="Preferred phases handed to the solver (a phase hint).")
+    phase_source: str | None = Field(default=None, description="What proposed the phases (e.g. the GNN's weights).")
 
 
 # ---------------------------------------------------------------------------------------------

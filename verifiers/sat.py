@@ -53,9 +53,10 @@ from typing import Any, Literal, Protocol
 from pysat.formula import CNF
 from pysat.solvers import Solver, SolverNames
 
-from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_payload, proposal_text, register
 from verifiers.details import CnfDetails
 from verifiers.drat import DratResult, check_drat
+from verifiers.phases import PhaseHint
 
 DEFAULT_SOLVER = "maplechrono"
 # Solvers whose DRAT proofs (PySAT `with_proof=True`) check against the input formula.
@@ -63,6 +64,9 @@ PROOF_SOLVERS = ("cadical103", "cadical153", "cadical195", "cadical300", "lingel
                  "glucose42", "gluecard3", "gluecard4", "maplechrono", "maplecm", "ergo")
 # Solvers that emit proofs the checker cannot accept for the input formula (see the docstring).
 UNCHECKABLE_PROOF_SOLVERS = ("maplesat",)
+# Solvers that take preferred phases (PySAT `set_phases`, python-sat 1.9); cadical103 and kissat404 do not.
+PHASE_SOLVERS = ("cadical153", "cadical195", "cadical300", "lingeling", "glucose3", "glucose4", "glucose42",
+                 "gluecard3", "gluecard4", "maplechrono", "maplecm", "maplesat", "ergo", "minisat22", "mergesat3")
 NOT_INTERRUPTIBLE = ("cadical103", "cadical153", "cadical195", "cadical300", "lingeling", "kissat404")
 # Extra seconds a child solver gets for starting Python and PySAT before the parent kills it
 # (the child's own alarm stops it at the time limit itself, counted from the solver's start).
@@ -84,6 +88,9 @@ class CnfOutcome:
     check_s: float
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    # The solver's statistics (conflicts, decisions, propagations, restarts) and `phases_given`: how
+    # many preferred phases it was handed (0 without a hint, or on a solver that takes none).
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 _HEADER = re.compile(r"^\s*p\s+cnf\s+(\d+)\s+(\d+)\s*$")
@@ -126,9 +133,11 @@ def violated_clause(clauses: list[list[int]], model: list[int]) -> int | None:
     return None
 
 
-def _solve_in_process(clauses: list[list[int]], solver: str, timeout_s: float,
-                      with_proof: bool) -> tuple[bool | None, list[int] | None, list[str] | None]:
+def _solve_in_process(clauses: list[list[int]], solver: str, timeout_s: float, with_proof: bool,
+                      phases: list[int]) -> tuple[bool | None, list[int] | None, list[str] | None, dict[str, int]]:
     with Solver(name=solver, bootstrap_with=clauses, with_proof=with_proof) as engine:
+        if phases:
+            engine.set_phases(phases)
         timer = threading.Timer(timeout_s, engine.interrupt)
         timer.daemon = True
         timer.start()
@@ -138,7 +147,8 @@ def _solve_in_process(clauses: list[list[int]], solver: str, timeout_s: float,
             timer.cancel()
         model = engine.get_model() if answer else None
         proof = engine.get_proof() if answer is False and with_proof else None
-    return answer, model, proof
+        stats = engine.accum_stats()
+    return answer, model, proof, stats
 
 
 _CHILD_PROGRAM = """
@@ -148,29 +158,33 @@ request = json.load(sys.stdin)
 signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the process, even inside the solver
 signal.setitimer(signal.ITIMER_REAL, request["timeout_s"])
 with Solver(name=request["solver"], bootstrap_with=request["clauses"], with_proof=request["with_proof"]) as engine:
+    if request["phases"]:
+        engine.set_phases(request["phases"])
     answer = engine.solve()
     json.dump({"answer": answer, "model": engine.get_model() if answer else None,
-               "proof": engine.get_proof() if answer is False and request["with_proof"] else None}, sys.stdout)
+               "proof": engine.get_proof() if answer is False and request["with_proof"] else None,
+               "stats": engine.accum_stats()}, sys.stdout)
 """
 
 
-def _solve_in_child(clauses: list[list[int]], solver: str, timeout_s: float,
-                    with_proof: bool) -> tuple[bool | None, list[int] | None, list[str] | None]:
+def _solve_in_child(clauses: list[list[int]], solver: str, timeout_s: float, with_proof: bool,
+                    phases: list[int]) -> tuple[bool | None, list[int] | None, list[str] | None, dict[str, int]]:
     """For solvers PySAT cannot interrupt: a child Python process, killed at the time limit. Only
     data comes back; the answer is checked here like any other."""
-    request = json.dumps({"solver": solver, "clauses": clauses, "with_proof": with_proof, "timeout_s": timeout_s})
+    request = json.dumps({"solver": solver, "clauses": clauses, "with_proof": with_proof, "timeout_s": timeout_s,
+                          "phases": phases})
     try:
         completed = subprocess.run([sys.executable, "-c", _CHILD_PROGRAM], input=request, capture_output=True,
                                    text=True, timeout=timeout_s + CHILD_STARTUP_S, check=False)
     except subprocess.TimeoutExpired:
-        return None, None, None
+        return None, None, None, {}
     if completed.returncode == -signal.SIGALRM:  # its own alarm: out of time
-        return None, None, None
+        return None, None, None, {}
     if completed.returncode != 0:
         last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"the {solver} child process failed: {last}")
     reply = json.loads(completed.stdout)
-    return reply["answer"], reply["model"], reply["proof"]
+    return reply["answer"], reply["model"], reply["proof"], reply["stats"]
 
 
 def supports_proof(solver: str) -> bool:
@@ -185,21 +199,27 @@ def canonical_solver(name: str) -> str:
     raise ValueError(f"unknown PySAT solver {name!r}")
 
 
-def solve_cnf(clauses: list[list[int]], budget: VerifyBudget, solver: str = DEFAULT_SOLVER) -> CnfOutcome:
+def solve_cnf(clauses: list[list[int]], budget: VerifyBudget, solver: str = DEFAULT_SOLVER,
+              phases: PhaseHint | None = None) -> CnfOutcome:
     """Solve with `solver` under `budget.timeout_s`, then check the answer (the DRAT check gets
-    its own `budget.timeout_s`). Raises ValueError for an unknown solver name."""
+    its own `budget.timeout_s`). `phases`: a hint for the solver's phase selection (ignored by a
+    solver that takes none); it steers the search only, the answer is checked the same way. Raises
+    ValueError for an unknown solver name."""
     solver = canonical_solver(solver)
     with_proof = supports_proof(solver)
+    largest = max((abs(literal) for clause in clauses for literal in clause), default=0)
+    preferred = phases.selected(largest) if phases is not None and solver in PHASE_SOLVERS else []
     started = time.perf_counter()
     if solver in NOT_INTERRUPTIBLE:
-        answer, model, proof = _solve_in_child(clauses, solver, budget.timeout_s, with_proof)
+        answer, model, proof, stats = _solve_in_child(clauses, solver, budget.timeout_s, with_proof, preferred)
     else:
-        answer, model, proof = _solve_in_process(clauses, solver, budget.timeout_s, with_proof)
+        answer, model, proof, stats = _solve_in_process(clauses, solver, budget.timeout_s, with_proof, preferred)
     solve_s = time.perf_counter() - started
+    stats = {**stats, "phases_given": len(preferred)}
 
     def outcome(status: str, certified: bool, message: str, check_s: float = 0.0, **fields: Any) -> CnfOutcome:
         return CnfOutcome(status=status, certified=certified, solver=solver, solve_s=solve_s, check_s=check_s,
-                          message=message, **{"model": None, "proof": None, **fields})
+                          message=message, stats=stats, **{"model": None, "proof": None, **fields})
 
     if answer is None:
         return outcome("unknown", False, f"{solver} found no answer within {budget.timeout_s:g} s")
@@ -233,7 +253,8 @@ class CnfProblem(Protocol):
 
 @register
 class CnfVerifier(Verifier):
-    """A proposal names the PySAT solver to run (empty: the default). Accepted: a certified
+    """A proposal names the PySAT solver to run (empty: the default), and may carry a `PhaseHint`
+    payload, handed to the solver as preferred phases (search only). Accepted: a certified
     answer (SAT with a checked model, or UNSAT with a checked proof). Unknown: out of time, or an
     answer that could not be certified. Rejected: a solver answer that fails its check."""
 
@@ -268,13 +289,16 @@ class CnfVerifier(Verifier):
             solver = canonical_solver(requested)
         except ValueError as error:
             return self.verdict("rejected", f"{error}; proof-emitting solvers: {', '.join(PROOF_SOLVERS)}", started)
+        hint = proposal_payload(proposal, PhaseHint)
         try:
-            outcome = solve_cnf(clauses, budget, solver)
+            outcome = solve_cnf(clauses, budget, solver, phases=hint)
         except (RuntimeError, OSError, json.JSONDecodeError) as error:
             return self.verdict("error", f"{solver} failed: {error}", started)
         details: dict[str, Any] = {
             "answer": outcome.status.upper(), "solver": outcome.solver, "solve_s": round(outcome.solve_s, 6),
             "check_s": round(outcome.check_s, 6), "clauses": len(clauses),
+            **{name: outcome.stats[name] for name in ("conflicts", "decisions", "propagations") if name in outcome.stats},
+            "phases_given": outcome.stats.get("phases_given", 0), "phase_source": hint.source if hint else None,
         }
         certificate: dict[str, Any] | None = None
         if outcome.model is not None:
