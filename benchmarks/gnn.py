@@ -142,7 +142,7 @@ def summary(rows: list[dict], timeout_s: float) -> list[str]:
                 continue
             conflicts = statistics.median(row["conflicts"] for row in chosen)
             inference = statistics.median(row["inference_s"] for row in chosen)
-            change = f"{(conflicts - base_conflicts) / base_conflicts:+.0%}" if base_conflicts else "-"
+            change = f"{(conflicts - base_conflicts) / base_conflicts:+.1%}" if base_conflicts else "-"
             share = f"{inference / base_solve:.1%}" if policy.startswith("gnn") and base_solve else "-"
             lines.append(
                 f"| {family} | {policy} | {sum(row['answer'] != 'unknown' for row in chosen)}/{len(chosen)} "
