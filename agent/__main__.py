@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="Lean: best-first search over proof states, or whole proofs repaired with Lean's errors")
     parser.add_argument("--expansions", type=int, default=None, help="Lean: proof states expanded per task")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    parser.add_argument("--allow-unsandboxed", action="store_true",
+                        help="where this machine offers no sandbox, run model-written programs without one "
+                             "(every verdict then says so); without it they are refused")
 
 
 def _settings(arguments: argparse.Namespace) -> Any:
@@ -337,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         arguments = build_parser().parse_args(argv)
+        if getattr(arguments, "allow_unsandboxed", False):
+            from verifiers.sandbox import ALLOW_UNSANDBOXED_VARIABLE
+
+            os.environ[ALLOW_UNSANDBOXED_VARIABLE] = "1"  # read by the sandbox, here and in eval's workers
         return arguments.handler(arguments)
     except (UsageError, TaskFileError, ModelError, ProgramError, TraceError, ToolUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ordinary_user import as_ordinary_user, in_child
+from tests.ordinary_user import WHO, as_ordinary_user, in_child
 from verifiers.sandbox import Limits, Sandbox, SandboxError, SandboxUnavailable
 
 ROOT = os.geteuid() == 0
@@ -62,7 +62,6 @@ def test_a_program_runs_and_only_its_files_come_back(sandbox):
 
 
 ISOLATED = {"pidns", "netns", "ipcns", "utsns", "mountns", "seccomp", "one process"}
-WHO = ("root", "an ordinary user") if ROOT else ("an ordinary user",)
 
 
 def outcome(program: str, limits: dict | None = None) -> dict:

@@ -280,6 +280,9 @@ class EncodingVerifier(Verifier):
             raise ValueError(f"family: unknown problem family {task.family!r} (known: {', '.join(FAMILIES)})")
         family.parse(task.instance)
 
+    def check_environment(self, task: EncodingProblem) -> None:
+        default_sandbox().check()  # SandboxUnavailable: no isolation here, and running without it not allowed
+
     def family_of(self, task: EncodingProblem) -> Family:
         """The task's family (for prompts: its problem statement and variable conventions)."""
         return FAMILIES[task.family]

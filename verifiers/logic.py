@@ -30,7 +30,7 @@ from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_te
 from verifiers.encoding import (PROGRAM_WALL_S, ProgramRun, Rejection, SolverFault, Undecided, program_limits,
                                 run_program, unsandboxed_note)
 from verifiers.encoding_runtime import OPTION_PREFIX, STATEMENT_NAME
-from verifiers.sandbox import SandboxError
+from verifiers.sandbox import SandboxError, default_sandbox
 from verifiers.smt import parse_smtlib
 from verifiers.solvers import cvc5_status, z3_check
 
@@ -102,6 +102,9 @@ class LogicVerifier(Verifier):
             raise ValueError("options: give at least two options written `A) ...`, `B) ...` with distinct letters")
         if task.style == "truth" and not {"True", "False"} <= set(truth_letters(task.options)):
             raise ValueError("options: a truth-style question offers `True` and `False` (and maybe `Unknown`)")
+
+    def check_environment(self, task: LogicProblem) -> None:
+        default_sandbox().check()  # SandboxUnavailable: no isolation here, and running without it not allowed
 
     def verify(self, task: LogicProblem, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
         started = time.perf_counter()

@@ -34,8 +34,8 @@ What keeps G in (each layer that applied is listed in `SandboxResult.isolation`)
   before the fork (hence a program may import only what its driver preloads).
 - `seccomp`: a kernel filter refuses (EPERM) `socket`/`socketpair` of every family, new processes
   (`fork`, `vfork`, and `clone` without CLONE_THREAD; `clone3` says ENOSYS so that threads use
-  `clone`), `execve`, and the calls that change namespaces, mounts, tracing, keys, BPF, io_uring
-  and kernel modules.
+  `clone`), `execve`, signals to any process but itself, and the calls that change namespaces,
+  mounts, tracing, keys, BPF, io_uring and kernel modules.
 - `one process`: because G cannot start another process, its limits bound the whole sandbox:
   RLIMIT_AS is the memory of everything the guest runs (threads share it), RLIMIT_CPU its CPU time.
 - always: RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_NPROC (threads),
@@ -121,8 +121,10 @@ DENIED_SYSCALLS = (
     "userfaultfd", "keyctl", "add_key", "request_key", "io_uring_setup", "io_uring_enter", "io_uring_register",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "acct", "swapon",
     "swapoff", "reboot", "syslog", "quotactl", "iopl", "ioperm", "sethostname", "setdomainname",
-    "settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
+    "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "tkill", "pidfd_open", "pidfd_send_signal",
 )
+# Signals go to the guest itself only (unsandboxed, kill(-1) would reach every process of the user).
+SELF_SIGNAL_SYSCALLS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
 
 
 class SandboxError(Exception):
@@ -257,6 +259,7 @@ class Sandbox:
         if not isolate and not self.allow_unsandboxed:
             raise ValueError("a sandbox without isolation must be allowed explicitly (allow_unsandboxed=True)")
         self.isolate = isolate
+        self._checked = False
         self._server: _Server | None = None
         self._lock = threading.Lock()
 
@@ -283,8 +286,17 @@ class Sandbox:
         return SandboxResult(**{**result.__dict__, "unavailable": unavailable})
 
     def check(self) -> None:
-        """Raise SandboxUnavailable now (one line) if model-written code could not be run here."""
-        self.run("verifiers.sandbox:run_program", {"program.py": "pass\n"}, Limits(wall_s=5.0, cpu_s=5.0))
+        """Raise SandboxUnavailable now (one line) if model-written code could not be run here.
+        Other faults are left to the calls themselves (each one's verdict is then an error)."""
+        if self._checked:
+            return
+        try:
+            self.run("verifiers.sandbox:run_program", {"program.py": "pass\n"}, Limits(wall_s=5.0, cpu_s=5.0))
+        except SandboxUnavailable:
+            raise
+        except SandboxError:
+            return
+        self._checked = True
 
     def _run_once(self, driver: str, inputs: dict[str, bytes | str], limits: Limits, isolated: bool) -> SandboxResult:
         exchange = Path(tempfile.mkdtemp(prefix="veriloop-sandbox-"))
@@ -796,4 +808,6 @@ def _load_seccomp_filter() -> None:
     # clone: threads only (they share the guest's address space, so RLIMIT_AS still bounds them).
     rules.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")  # its flags are out of the filter's reach
+    for name in SELF_SIGNAL_SYSCALLS:
+        rules.add_rule(refuse, name, seccomp.Arg(0, seccomp.NE, os.getpid(), 0))
     rules.load()
