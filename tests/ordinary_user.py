@@ -16,8 +16,10 @@ import ctypes
 import json
 import os
 import select
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -57,7 +59,15 @@ def as_ordinary_user(function: Callable[..., Any], *arguments: Any, home: Path |
                      timeout_s: float = 120.0) -> Any:
     if os.geteuid() != 0:
         return in_child(function, *arguments, timeout_s=timeout_s)
-    return in_child(function, *arguments, timeout_s=timeout_s, drop=True, home=home)
+    own_home = home is None
+    if own_home:  # like a login: a home of its own (numba, say, caches compiled code there)
+        home = Path(tempfile.mkdtemp(prefix="veriloop-home-"))
+        os.chown(home, ORDINARY_UID, ORDINARY_GID)
+    try:
+        return in_child(function, *arguments, timeout_s=timeout_s, drop=True, home=home)
+    finally:
+        if own_home:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def in_child(function: Callable[..., Any], *arguments: Any, timeout_s: float = 120.0, drop: bool = False,

@@ -249,3 +249,41 @@ def test_a_set_up_that_runs_out_of_time_does_not_weaken_later_calls(sandbox):
             raise SandboxError(result.setup_error)
     result = run(sandbox, "print('again')\n")
     assert result.stdout == "again\n" and ISOLATED <= set(result.isolation) and not result.unsandboxed
+
+
+def cli_and_verdict_without_namespaces() -> dict:
+    import contextlib
+    import io
+
+    from agent.__main__ import main
+    from agent.tasks import load_task
+    from tests.encoding_references import SAT
+    from verifiers.base import REGISTRY, VerifyBudget
+    from verifiers.sandbox import ALLOW_UNSANDBOXED_VARIABLE
+
+    refuse_namespaces()
+    task_file = Path(__file__).resolve().parent.parent / "tasks" / "sat" / "queens-8.yaml"
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        code = main(["solve", str(task_file), "--runs-dir", os.devnull])
+    task = load_task(task_file)
+    refused = REGISTRY.for_kind(task.kind).verify(task, SAT["queens"], VerifyBudget(timeout_s=30))
+    os.environ[ALLOW_UNSANDBOXED_VARIABLE] = "1"  # what --allow-unsandboxed sets
+    import verifiers.sandbox
+
+    verifiers.sandbox._default = None
+    allowed = REGISTRY.for_kind(task.kind).verify(task, SAT["queens"], VerifyBudget(timeout_s=30))
+    return {"code": code, "stderr": errors.getvalue(), "refused": [refused.status, refused.feedback],
+            "allowed": [allowed.status, allowed.feedback, allowed.details["sandbox"]]}
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_the_cli_refuses_without_a_sandbox_and_every_unsandboxed_verdict_says_so(who):
+    runner = (lambda *args: in_child(*args)) if who == "root" else as_ordinary_user
+    seen = runner(cli_and_verdict_without_namespaces)
+    assert seen["code"] == 2 and seen["stderr"].startswith("error: no sandbox on this machine"), seen
+    assert seen["stderr"].count("\n") == 1  # one line
+    assert seen["refused"][0] == "error" and "--allow-unsandboxed" in seen["refused"][1]
+    status, feedback, sandbox = seen["allowed"]
+    assert status == "accepted" and "UNSANDBOXED (--allow-unsandboxed)" in feedback
+    assert sandbox["unsandboxed"] and sandbox["isolation"][0] == "UNSANDBOXED"
