@@ -88,7 +88,9 @@ def _check_tools(tasks: list[Any]) -> None:
 
 # How `solve` names a task's answer and what its certification means, by task kind.
 ANSWER_LABELS = {"invariant": "invariant", "lean": "proof"}
-CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from-scratch compile, axioms audited"}
+ENCODING_NOTE = "SAT: solution checked; UNSAT: formula refuted with a checked proof, faithfulness tested, not proved"
+CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from-scratch compile, axioms audited",
+                   "sat_encoding": ENCODING_NOTE, "smt_encoding": ENCODING_NOTE}
 
 
 def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:

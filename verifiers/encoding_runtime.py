@@ -1,10 +1,10 @@
 """The API of encoding programs, and the driver that runs them inside the sandbox.
 
 `main` is the sandbox driver (`verifiers.encoding_runtime:main`, see `verifiers/sandbox.py`): it
-runs in the guest process, as user `nobody`, after the sandbox's isolation is in place. Nothing it
+runs in the guest process, after the sandbox's isolation is in place. Nothing it
 writes is trusted: the verifiers read its files back with PySAT's and Z3's own parsers and check
 what they mean. The modules a program may import are imported here, before the guest drops its
-privileges (afterwards the interpreter's library may not be readable).
+privileges (the guest sees no file of the host, the interpreter's library included).
 
 A program is plain Python. It reads the instance from `instance` (a dict, as in the task file) and
 calls `emit` once. What it finds in its namespace depends on the task kind:
@@ -51,7 +51,7 @@ PROGRAM_FILE = "program.py"
 MODES = ("sat", "smt", "logic")
 OPTION_PREFIX = "veriloop_option_"
 STATEMENT_NAME = "veriloop_statement"
-# Modules a program may import (imported now, while the interpreter's library is still readable).
+# Modules a program may import (imported now, in the sandbox server: the guest cannot read the library).
 PRELOADED = ("itertools", "math", "collections", "functools", "operator", "string", "re", "random", "typing",
              "dataclasses", "fractions", "decimal", "statistics", "datetime", "enum", "copy", "heapq", "bisect", "json",
              "pysat", "pysat.formula", "pysat.card", "pysat.solvers", "z3",
