@@ -25,8 +25,25 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
+
 ORDINARY_UID = ORDINARY_GID = 4321
-WHO = ("root", "an ordinary user") if os.geteuid() == 0 else ("an ordinary user",)  # who runs a test
+
+
+def _user_namespaces_refused() -> str | None:
+    """Why an ordinary user cannot create a user namespace here (then there is no sandbox for one)."""
+    for setting, refused in (("/proc/sys/kernel/unprivileged_userns_clone", "0"), ("/proc/sys/user/max_user_namespaces", "0")):
+        try:
+            if Path(setting).read_text().strip() == refused:
+                return f"{setting} is {refused}: this kernel gives ordinary users no namespaces (no sandbox without root)"
+        except OSError:
+            continue
+    return None
+
+
+_ORDINARY = pytest.param("an ordinary user", marks=pytest.mark.skipif(_user_namespaces_refused() is not None,
+                                                                        reason=str(_user_namespaces_refused())))
+WHO = ("root", _ORDINARY) if os.geteuid() == 0 else (_ORDINARY,)  # who runs a test (pytest parameters)
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 0x1000, 0x4000, 0x40000
 
 
