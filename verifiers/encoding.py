@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
-
 from pysat.solvers import Solver
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
