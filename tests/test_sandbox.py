@@ -243,10 +243,11 @@ def test_without_isolation_model_written_code_is_refused_unless_allowed(who):
 
 
 def test_a_set_up_that_runs_out_of_time_does_not_weaken_later_calls(sandbox):
-    with pytest.raises(SandboxError):
-        result = run(sandbox, "print('never')\n", wall_s=0.0005)  # G cannot finish its set-up in time
-        if result.setup_error:
-            raise SandboxError(result.setup_error)
+    try:  # G can hardly finish its set-up in half a millisecond
+        result = run(sandbox, "print('never')\n", wall_s=0.0005)
+        assert result.setup_error or result.timed_out
+    except SandboxError:
+        pass
     result = run(sandbox, "print('again')\n")
     assert result.stdout == "again\n" and ISOLATED <= set(result.isolation) and not result.unsandboxed
 
