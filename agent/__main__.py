@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guide-threshold", type=float, default=None,
                         help="cnf with --guide gnn: only phases at least this confident (0..1)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    parser.add_argument("--allow-unsandboxed", action="store_true",
+                        help="where this machine offers no sandbox, run model-written programs without one "
+                             "(every verdict then says so); without it they are refused")
 
 
 # Command-line options that belong to one strategy: option -> (strategy, its settings field).
@@ -125,7 +129,9 @@ def _check_tools(tasks: list[Any]) -> None:
 
 # How `solve` names a task's answer and what its certification means, by task kind.
 ANSWER_LABELS = {"invariant": "invariant", "lean": "proof"}
-CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from-scratch compile, axioms audited"}
+ENCODING_NOTE = "SAT: solution checked; UNSAT: formula refuted with a checked proof, faithfulness tested, not proved"
+CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from-scratch compile, axioms audited",
+                   "sat_encoding": ENCODING_NOTE, "smt_encoding": ENCODING_NOTE}
 
 
 def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
@@ -384,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         arguments = build_parser().parse_args(argv)
+        if getattr(arguments, "allow_unsandboxed", False):
+            from verifiers.sandbox import ALLOW_UNSANDBOXED_VARIABLE
+
+            os.environ[ALLOW_UNSANDBOXED_VARIABLE] = "1"  # read by the sandbox, here and in eval's workers
         return arguments.handler(arguments)
     except (UsageError, TaskFileError, ModelError, ProgramError, TraceError, ToolUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -130,13 +130,20 @@ class EncodingSolve(BaseModel):
 
 
 class Faithfulness(BaseModel):
-    """The encoding compared with brute force on the family's small instances (tested, not proved)."""
+    """What an accepted UNSAT answer says about the encoding itself: it agreed with brute force on
+    the family's small instances (every solution allowed, no non-solution allowed). A test, not a
+    proof: an encoding that is wrong only on instances larger than these is not caught."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
+    method: Literal["brute-force agreement"] = "brute-force agreement"
     instances: int
+    proved: Literal[False] = False
     solution_counts: list[int] = Field(default_factory=list)
-    sandbox: dict[str, Any] | None = None
+
+    def sentence(self) -> str:
+        return (f"Faithfulness of the encoding: tested, not proved — it agreed with brute force on {self.instances}"
+                " small instances, each run alone in the sandbox like the real one.")
 
 
 class EncodingDetails(VerdictDetails):
@@ -146,6 +153,7 @@ class EncodingDetails(VerdictDetails):
     answer: Literal["sat", "unsat"] | None = None
     solution: Any = None
     sandbox: dict[str, Any] | None = Field(default=None, description="The sandbox run of the program.")
+    sandbox_calls: int | None = Field(default=None, description="Sandbox runs: the real instance and the small ones.")
     solve: EncodingSolve | None = None
     faithfulness: Faithfulness | None = None
     counterexample: dict[str, Any] | None = None
