@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, Literal, Sequence, TypeVar, Union
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 GRAMMAR = r"""
 ?start: expr
@@ -79,6 +79,7 @@ NAME: /[A-Za-z_][A-Za-z0-9_]*/
 Type = Literal["int", "bool"]
 MAX_CHARS = 50_000
 MAX_DEPTH = 1_000
+MAX_DIGITS = 1_000
 
 
 class ExprError(ValueError):
@@ -132,6 +133,8 @@ Expr = Union[Num, BoolLit, Var, Unary, Binary, Cond]
 @v_args(inline=True)
 class _ToAst(Transformer_NonRecursive):
     def number(self, token: Token) -> Num:
+        if len(token) > MAX_DIGITS:
+            raise ExprError(f"the number at column {token.column} has more than {MAX_DIGITS} digits")
         return Num(int(token, 0), token.column)
 
     def true(self, token: Token) -> BoolLit:
@@ -208,7 +211,12 @@ def parse(text: str) -> Expr:
             hint = "; `=` is assignment in C: compare with `==`"
         listed = f"; expected {', '.join(expected)}" if expected and len(expected) <= 8 else ""
         raise ExprError(f"syntax error{where}: {_describe_token(error, text)}{listed}{hint}") from None
-    expr = _ToAst().transform(tree)
+    try:
+        expr = _ToAst().transform(tree)
+    except VisitError as error:
+        if isinstance(error.orig_exc, ExprError):
+            raise error.orig_exc from None
+        raise
     if depth(expr) > MAX_DEPTH:
         raise ExprError(f"the expression nests deeper than {MAX_DEPTH} levels")
     return expr
@@ -341,6 +349,18 @@ def conjuncts(expr: Expr) -> list[Expr]:
     if isinstance(expr, Binary) and expr.op == "&&":
         return list(_operands(expr))
     return [expr]
+
+
+def is_linear(expr: Expr) -> bool:
+    """No `/` or `%`, and every `*` has a number on one side."""
+    pending = [expr]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Binary) and (node.op in ("/", "%") or (
+                node.op == "*" and not isinstance(node.left, Num) and not isinstance(node.right, Num))):
+            return False
+        pending.extend(_children(node))
+    return True
 
 
 def variables_of(expr: Expr) -> set[str]:

@@ -21,7 +21,11 @@ every solver call (three checks, the vacuity check, cvc5's three cross-checks) g
 of it, and a call with nothing left is `unknown`.
 
 The proposal is parsed by `verifiers.cexpr`, which bounds its length and nesting and translates it
-without copying operands, so the solvers see a formula linear in the proposal's size.
+without copying operands, so the solvers see a formula linear in the proposal's size. A proposal
+outside linear arithmetic (`/`, `%`, or `*` of two non-constants) is decided in a child process
+(`verifiers/child.py`) killed at the budget: inside its preprocessing of such terms Z3 does not
+always heed the interrupt, and a linear proposal needs no process of its own (Z3's linear
+arithmetic stops when told, and the Code2Inv checks take milliseconds).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import z3
 
 from verifiers import cexpr
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.child import ChildFailure, ChildTimeout, call_in_child
 from verifiers.solvers import cvc5_status, z3_check, z3_message
 
 MARKER = "SPLIT_HERE_asdfghjklzxcvbnmqwertyuiop"
@@ -210,6 +215,8 @@ class InvariantVerifier(Verifier):
         except cexpr.ExprError as error:
             return self.verdict("rejected", f"Rejected before solving: {error}.", started,
                                 details={"stage": "parse", "error": str(error)})
+        if not cexpr.is_linear(expr):
+            return self._decide_in_child(task.vc_template, text, budget, started)
         try:
             return self._decide(template, expr, Deadline(budget.timeout_s), started)
         except z3.Z3Exception as error:
@@ -217,6 +224,22 @@ class InvariantVerifier(Verifier):
         except RecursionError:  # the parser bounds nesting; this guards what the solvers' bindings do with it
             return self.verdict("rejected", "Rejected: the expression is nested too deeply to check.", started,
                                 details={"stage": "parse", "error": "too deep"})
+
+    def _decide_in_child(self, vc_template: str, text: str, budget: VerifyBudget, started: float) -> Verdict:
+        """The whole decision in a child process, killed at the budget: Z3 does not always stop when
+        interrupted inside its preprocessing of nested non-linear terms (a nest of `%` by variables
+        kept it busy six times past its time-out)."""
+        try:
+            verdict = call_in_child("verifiers.invariant:decide_in_child",
+                                    {"vc_template": vc_template, "text": text, "timeout_s": budget.timeout_s},
+                                    budget.timeout_s)
+        except ChildTimeout as timeout:
+            return self.verdict("unknown", f"Z3 could not decide: the check {timeout}; this is not a proof.", started,
+                                details={"stage": "solve", "isolated": True})
+        except ChildFailure as failure:
+            return self.verdict("error", f"the checking process {failure}", started,
+                                details={"stage": "solve", "isolated": True})
+        return Verdict.model_validate({**verdict, "elapsed_s": time.perf_counter() - started})
 
     def _decide(self, template: VcTemplate, expr: cexpr.Expr, deadline: Deadline, started: float) -> Verdict:
         context = z3.Context()
@@ -328,6 +351,15 @@ class InvariantVerifier(Verifier):
                     f"but after it {after} breaks it{which}.")
         return (f"Postcondition fails: with {before} the invariant holds and the loop may exit, "
                 f"but the assertion is false there; the invariant is too weak.")
+
+
+def decide_in_child(vc_template: str, text: str, timeout_s: float) -> dict[str, Any]:
+    """Runs in the child process (`verifiers.child`): the verdict on a non-linear proposal, as JSON."""
+    template = parse_template(vc_template)
+    verifier = InvariantVerifier()
+    started = time.perf_counter()
+    expr = cexpr.parse_boolean(text, template.variables)
+    return verifier._decide(template, expr, Deadline(timeout_s), started).model_dump(mode="json")
 
 
 def cross_check(template: VcTemplate, definitions: str, deadline: Deadline) -> dict[str, str]:
