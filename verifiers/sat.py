@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from pysat.solvers import Solver, SolverNames
+from pysat.solvers import SolverNames
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
 from verifiers.child import ChildFailure, ChildTimeout, call_in_child
@@ -146,32 +146,12 @@ def violated_clause(clauses: list[list[int]], model: list[int]) -> int | None:
     return None
 
 
-def solve_in_child(clauses: list[list[int]], solver: str, with_proof: bool) -> dict[str, Any]:
-    """Runs in the child process (`verifiers.child`), whose alarm ends it at the time limit."""
-    with Solver(name=solver, bootstrap_with=clauses, with_proof=with_proof) as engine:
-        answer = engine.solve()
-        return {"answer": answer, "model": engine.get_model() if answer else None,
-                "proof": engine.get_proof() if answer is False and with_proof else None}
-
-
-def enumerate_in_child(clauses: list[list[int]], primary: list[int], limit: int) -> list[list[int]]:
-    """Runs in the child process: up to `limit` models (their true variables among `primary`),
-    distinct on `primary` (blocking clauses)."""
-    found: list[list[int]] = []
-    with Solver(name="glucose4", bootstrap_with=clauses) as engine:
-        while len(found) < limit and engine.solve():
-            true = {literal for literal in engine.get_model() if literal > 0}
-            found.append(sorted(true & set(primary)))
-            engine.add_clause([-variable if variable in true else variable for variable in dict.fromkeys(primary)])
-    return found
-
-
 def enumerate_models(clauses: list[list[int]], primary: list[int], limit: int, timeout_s: float) -> list[set[int]] | None:
     """Up to `limit` models of `clauses` distinct on the variables `primary` (each model as its true
     variables among them), solved in a child process; None when time ran out. Raises ChildFailure
     when the solver crashed."""
     try:
-        found = call_in_child("verifiers.sat:enumerate_in_child",
+        found = call_in_child("verifiers.solver_children:pysat_enumerate",
                               {"clauses": clauses, "primary": primary, "limit": limit}, timeout_s)
     except ChildTimeout:
         return None
@@ -193,12 +173,12 @@ def canonical_solver(name: str) -> str:
 def solve_cnf(clauses: list[list[int]], budget: VerifyBudget, solver: str = DEFAULT_SOLVER) -> CnfOutcome:
     """Solve with `solver` in a child process, then check the answer; solving and checking share
     `budget.timeout_s`. Raises ValueError for an unknown solver name and ChildFailure when the
-    solver crashed. Options for the solver travel in the child's request (`solve_in_child`)."""
+    solver crashed. Options for the solver travel in the child's request (`verifiers.solver_children.pysat_solve`)."""
     solver = canonical_solver(solver)
     with_proof = supports_proof(solver)
     started = time.perf_counter()
     try:
-        reply = call_in_child("verifiers.sat:solve_in_child",
+        reply = call_in_child("verifiers.solver_children:pysat_solve",
                               {"clauses": clauses, "solver": solver, "with_proof": with_proof}, budget.timeout_s)
         answer, model, proof = reply["answer"], reply["model"], reply["proof"]
     except ChildTimeout:
