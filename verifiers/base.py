@@ -50,7 +50,8 @@ class VerifyBudget(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for one verdict: all its solver calls together.")
+    timeout_s: float = Field(default=10.0, gt=0,
+                             description="Hard limit for one verdict: all its solver calls together.")
 
 
 @runtime_checkable

@@ -43,7 +43,8 @@ def call_in_child(target: str, request: dict[str, Any], timeout_s: float,
     """Run `module:function(**request)` in a fresh Python process; its JSON result, or ChildTimeout /
     ChildFailure."""
     timeout_s = max(0.05, timeout_s)
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))}
+    search_path = os.pathsep.join(filter(None, (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
+    environment = {**os.environ, "PYTHONPATH": search_path}
     payload = json.dumps({"timeout_s": timeout_s, "memory_bytes": memory_bytes, "request": request})
     try:
         completed = subprocess.run([sys.executable, "-m", "verifiers.child", target], input=payload,

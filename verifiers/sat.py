@@ -146,7 +146,8 @@ def violated_clause(clauses: list[list[int]], model: list[int]) -> int | None:
     return None
 
 
-def enumerate_models(clauses: list[list[int]], primary: list[int], limit: int, timeout_s: float) -> list[set[int]] | None:
+def enumerate_models(clauses: list[list[int]], primary: list[int], limit: int,
+                     timeout_s: float) -> list[set[int]] | None:
     """Up to `limit` models of `clauses` distinct on the variables `primary` (each model as its true
     variables among them), solved in a child process; None when time ran out. Raises ChildFailure
     when the solver crashed."""
@@ -173,7 +174,8 @@ def canonical_solver(name: str) -> str:
 def solve_cnf(clauses: list[list[int]], budget: VerifyBudget, solver: str = DEFAULT_SOLVER) -> CnfOutcome:
     """Solve with `solver` in a child process, then check the answer; solving and checking share
     `budget.timeout_s`. Raises ValueError for an unknown solver name and ChildFailure when the
-    solver crashed. Options for the solver travel in the child's request (`verifiers.solver_children.pysat_solve`)."""
+    solver crashed. A new option for the solver is a keyword here carried in the child's request
+    (a parameter of `verifiers.solver_children.pysat_solve`)."""
     solver = canonical_solver(solver)
     with_proof = supports_proof(solver)
     started = time.perf_counter()
