@@ -279,3 +279,19 @@ def test_hostile_lean_headers(entry: dict) -> None:
     task = SimpleNamespace(**{**vars(LEAN_TASK), "header": entry["header"]})
     with pytest.raises(ValueError):
         LeanVerifier().check_task(task)
+
+
+def test_the_repl_transcripts_tactics_pass_unless_they_use_sorry_or_strings(shared_data: Path) -> None:
+    # The allow-lists must not refuse honest tactics: every tactic the REPL's own tests send passes,
+    # except those with `sorry` and one `trace "37"` (string literals are refused in proofs).
+    refused = {}
+    for transcript in sorted((shared_data / "lean_repl").glob("*.in")):
+        for block in transcript.read_text(encoding="utf-8").split("\n\n"):
+            try:
+                tactic = json.loads(block).get("tactic") if block.strip() else None
+            except ValueError:
+                continue
+            if tactic and scan_proof(tactic):
+                refused[tactic] = scan_proof(tactic)
+    assert refused, "the transcripts hold sorry tactics"
+    assert all("sorry" in tactic or tactic.startswith("trace \"") for tactic in refused), refused
