@@ -91,8 +91,8 @@ _FENCE = re.compile(r"^\s*```[a-zA-Z0-9]*\s*\n?|\n?\s*```\s*$")
 _DECLARATION = re.compile(r"^\s*(?:@\[[^\]]*\]\s*)?(?:private\s+|protected\s+)?(theorem|lemma|example)\b")
 _STATEMENT_HEAD = re.compile(r"^\s*(theorem|lemma)\s+([^\s(:{\[⦃]+)")
 
-# Letters and symbols allowed besides printable ASCII. Greek letters that look like Latin ones (ο, Ο,
-# Α, Β, Ε, ...) are left out, as are λ Π Σ-style binders' look-alikes outside this list.
+# Letters and symbols allowed besides printable ASCII. Omicron and the Greek capitals that look like
+# Latin ones (Α, Β, Ε, ...) are left out.
 _GREEK = "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ"
 _SYMBOLS = "¬·×÷‖•′″ℕℤℚℝℂℓ⟨⟩⟪⟫⟦⟧⦃⦄⌊⌋⌈⌉▸⁅⁆ᶜᵀ∘√∞"
 _RANGES = ((0x2070, 0x209F),  # superscripts and subscripts
@@ -101,7 +101,8 @@ _RANGES = ((0x2070, 0x209F),  # superscripts and subscripts
            (0x27F0, 0x27FF),  # supplemental arrows
            (0x2A00, 0x2AFF),  # supplemental mathematical operators
            (0x1D49C, 0x1D4B5), (0x1D4D0, 0x1D4E9))  # script capitals (𝓝 for neighbourhoods)
-_LETTERS = set(_GREEK) | {"ℕ", "ℤ", "ℚ", "ℝ", "ℂ", "ℓ", "ᶜ", "ᵀ"}
+# What Lean reads as letters in names (its `isLetterLike`): λ, Π and Σ are binders, not letters.
+_LETTERS = (set(_GREEK) - set("λΠΣ")) | {"ℕ", "ℤ", "ℚ", "ℝ", "ℂ", "ℓ"}
 
 
 def _allowed_character(char: str) -> bool:
