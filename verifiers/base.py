@@ -54,7 +54,8 @@ class VerifyBudget(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for each solver call.")
+    timeout_s: float = Field(default=10.0, gt=0,
+                             description="Hard limit for one verdict: all its solver calls together.")
 
 
 @runtime_checkable
