@@ -156,6 +156,14 @@ class LabelsByBruteForce(Protocol):
 
 
 @runtime_checkable
+class ReportsToolVersions(Protocol):
+    """Names the versions of external tools it uses for `task` beyond Python packages (a Lean
+    toolchain, say), for the trace header; an empty dict when they cannot be found."""
+
+    def tool_versions(self, task: Any) -> dict[str, str]: ...
+
+
+@runtime_checkable
 class ReadsCnf(Protocol):
     """Reads DIMACS text into (variables, clauses); ValueError with one line when it cannot."""
 
