@@ -167,9 +167,10 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"verdict: [{style}]{result.status}[/{style}]{certified}")
     if result.answer:
         label = ANSWER_LABELS.get(task.kind, "answer")
-        console.print(f"{label}:\n{result.answer}" if "\n" in result.answer else f"{label}: {result.answer}")
+        console.print(f"{label}:\n{result.answer}" if "\n" in result.answer else f"{label}: {result.answer}",
+                      markup=False)  # the answer and the message are data, never markup
     if result.message and (result.status != "solved" or task.kind != "invariant"):
-        console.print(result.message)
+        console.print(result.message, markup=False)
     sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
     unverified = f", {result.unverified} not verified: the budget ended first" if result.unverified else ""
     console.print(f"proposals {result.proposals} ({sources}{unverified}), verifier calls {result.verifier_calls}, "
@@ -214,7 +215,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
     started = time.perf_counter()
     for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers):
         if not arguments.quiet:
-            console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  {row['answer']}")
+            console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  {row['answer']}",
+                          markup=False)
     rows = [row for row in read_results(run_dir / "results.csv") if row["task_id"] in {e.task.id for e in entries}]
     summary = summarise(rows)
     summary["elapsed_s"] = time.perf_counter() - started

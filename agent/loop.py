@@ -16,7 +16,7 @@ from agent.search.registry import get_strategy, strategy_for
 from agent.session import SOURCES, BudgetExhausted, Outcome, RunSettings, Session
 from agent.tasks import Budget, task_digest
 from agent.trace import ErrorEvent, Header, ResultEvent, TraceWriter, git_commit, package_versions
-from verifiers.base import REGISTRY
+from verifiers.base import REGISTRY, ReportsToolVersions
 
 __all__ = ["SOURCES", "RunSettings", "run_task", "settings_from_header"]
 
@@ -60,7 +60,9 @@ def run_task(task: Any, settings: RunSettings, proposer: Proposer | None, trace_
             budget=budget.model_dump(), strategy=chosen.name,
             strategy_settings=strategy_settings.model_dump(mode="json"),
             verifier=verifier.name, verifier_version=verifier.version,
-            versions=package_versions(), git_commit=git_commit(),
+            versions={**package_versions(),
+                      **(verifier.tool_versions(task) if isinstance(verifier, ReportsToolVersions) else {})},
+            git_commit=git_commit(),
         ))
         session = Session(task, verifier, proposer if uses_model else None, settings, budget, trace,
                           strategy_settings=strategy_settings)

@@ -9,6 +9,7 @@ partial last line, which the reader skips; a malformed line anywhere else is an 
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import subprocess
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TextIO, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -186,7 +187,7 @@ class TraceWriter:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_partial_last_line(path)
-        self._handle = path.open("a", encoding="utf-8")
+        self._handle = open_append(path)
 
     def write(self, event: BaseModel) -> None:
         self._handle.write(event.model_dump_json() + "\n")
@@ -202,8 +203,22 @@ class TraceWriter:
         self.close()
 
 
+def open_append(path: Path, newline: str | None = None) -> TextIO:
+    """`path` opened for appending text; a symbolic link there is refused (TraceError), since a link
+    planted in the runs folder would send the run's output to another file."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise TraceError(f"{path} is a symbolic link; veriloop writes only to plain files") from None
+        raise
+    return os.fdopen(descriptor, "a", encoding="utf-8", newline=newline)
+
+
 def _drop_partial_last_line(path: Path) -> None:
     """Appending after a line cut by a killed writer would corrupt the next event: cut it off."""
+    if path.is_symlink():
+        raise TraceError(f"{path} is a symbolic link; veriloop writes only to plain files")
     if not path.exists() or path.stat().st_size == 0:
         return
     data = path.read_bytes()

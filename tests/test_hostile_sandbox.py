@@ -139,7 +139,7 @@ def verify_all(programs: list[tuple[str, str, str]]) -> dict[str, dict]:
         task = load_task(Path(task_file))
         verdict = REGISTRY.for_kind(task.kind).verify(task, text, BUDGET)
         verdicts[name] = {"status": verdict.status, "feedback": verdict.feedback,
-                          "isolation": verdict.details.get("sandbox", {}).get("isolation")}
+                          "isolation": (verdict.details.sandbox or {}).get("isolation") if verdict.details else None}
     return verdicts
 
 
@@ -194,7 +194,7 @@ def test_what_the_faithfulness_test_cannot_catch_is_recorded_as_tested_not_prove
     task = load_task(repo / "tasks" / "sat" / "queens-8.yaml")
     program = "LIE = instance['n'] > 5\n" + LIAR["sat"] + SAT["queens"]
     verdict = REGISTRY.for_kind(task.kind).verify(task, program, BUDGET)
-    assert verdict.status == "accepted" and verdict.details["answer"] == "unsat"
-    assert verdict.details["faithfulness"]["proved"] is False
-    assert verdict.details["faithfulness"]["method"] == "brute-force agreement"
+    assert verdict.status == "accepted" and verdict.details.answer == "unsat"
+    assert verdict.details.faithfulness.proved is False
+    assert verdict.details.faithfulness.method == "brute-force agreement"
     assert "tested, not proved" in verdict.feedback

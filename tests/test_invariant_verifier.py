@@ -144,7 +144,8 @@ def test_a_forced_time_out_gives_unknown_never_accepted() -> None:
     hard = "x >= 1 && y >= 0 && x >= y && x*x*x*x*x + y*y*y*y*y != 1234567*x*y*y*y + 98765431"
     verdict = verify(1, hard, VerifyBudget(timeout_s=0.2))
     assert verdict.status == "unknown"
-    assert verdict.details.checks.consecution.status == "unknown"
+    # A non-linear proposal is decided in a child process: killed at the budget, or its checks unknown.
+    assert verdict.details.isolated or verdict.details.checks.consecution.status == "unknown"
     assert "not a proof" in verdict.feedback
 
 

@@ -94,6 +94,7 @@ def test_solve_a_minif2f_task_with_symbolic_tactics(project, tmp_path: Path) -> 
     tactics = [event for event in events if isinstance(event, TacticEvent)]
     assert tactics and tactics[0].goals_before == ["⊢ 17 * 18 % 4 = 2"]
     assert any(isinstance(event, VerdictEvent) and event.verdict.status == "accepted" for event in events)
+    assert events[0].versions["lean-toolchain"] == project.toolchain()  # the header names the Lean that checked it
 
 
 def test_whole_proof_mode_compiles_from_scratch(project, tmp_path: Path) -> None:

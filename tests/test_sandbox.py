@@ -275,7 +275,7 @@ def cli_and_verdict_without_namespaces() -> dict:
     verifiers.sandbox._default = None
     allowed = REGISTRY.for_kind(task.kind).verify(task, SAT["queens"], VerifyBudget(timeout_s=30))
     return {"code": code, "stderr": errors.getvalue(), "refused": [refused.status, refused.feedback],
-            "allowed": [allowed.status, allowed.feedback, allowed.details["sandbox"]]}
+            "allowed": [allowed.status, allowed.feedback, allowed.details.sandbox]}
 
 
 @pytest.mark.parametrize("who", WHO)

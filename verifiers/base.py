@@ -54,7 +54,8 @@ class VerifyBudget(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for each solver call.")
+    timeout_s: float = Field(default=10.0, gt=0,
+                             description="Hard limit for one verdict: all its solver calls together.")
 
 
 @runtime_checkable
@@ -152,6 +153,14 @@ class LabelsByBruteForce(Protocol):
     """Decides small instances by trying every candidate: "sat", "unsat", or None when too many."""
 
     def brute_force_answer(self, task: Any, limit: int) -> str | None: ...
+
+
+@runtime_checkable
+class ReportsToolVersions(Protocol):
+    """Names the versions of external tools it uses for `task` beyond Python packages (a Lean
+    toolchain, say), for the trace header; an empty dict when they cannot be found."""
+
+    def tool_versions(self, task: Any) -> dict[str, str]: ...
 
 
 @runtime_checkable

@@ -72,6 +72,7 @@ class InvariantDetails(VerdictDetails):
     vacuous: bool | None = Field(default=None, description="The invariant contradicts the pre-condition.")
     checks: InvariantChecks | None = None
     cross_check: CrossCheck | None = Field(default=None, description="cvc5's second opinion on an accepted invariant.")
+    isolated: bool = Field(default=False, description="Decided in a child process killed at the budget (non-linear).")
 
 
 # ---------------------------------------------------------------------------------------------

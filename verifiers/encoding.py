@@ -31,22 +31,20 @@ from __future__ import annotations
 import json
 import random
 import signal as signals
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pysat.solvers import Solver
-
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.child import ChildFailure
 from verifiers.details import EncodingDetails, Faithfulness
 from verifiers.encoding_runtime import ERROR_FILE, VARIABLES_FILE, formula_file
 from verifiers.families import FAMILIES, DecodeError, Family, Scheme
 from verifiers.families.base import Key
 from verifiers.sandbox import Limits, SandboxError, SandboxResult, default_sandbox
 from verifiers.drat import check_drat
-from verifiers.sat import DimacsError, read_dimacs, solve_cnf
+from verifiers.sat import MAX_VARIABLES, DimacsError, enumerate_models, read_dimacs, solve_cnf
 
 DRIVER = "verifiers.encoding_runtime:main"
 PROGRAM_WALL_S = 20.0  # at most this long for one sandbox run (the verifier's budget may cut it shorter)
@@ -200,11 +198,17 @@ class CnfFormula:
         for entry in output.variables:
             if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], int) and entry[1] > 0):
                 raise Rejection(f"bad variable-map entry {str(entry)[:80]}", "parse")
+            if entry[1] > MAX_VARIABLES:
+                raise Rejection(f"the variable map names variable {entry[1]}; at most {MAX_VARIABLES} are allowed",
+                                "parse")
             self.variables[key_of(entry[0])] = entry[1]
         self.keys = set(self.variables)
 
     def solve(self, scheme: Scheme, timeout_s: float) -> Solved:
-        outcome = solve_cnf(self.clauses, VerifyBudget(timeout_s=timeout_s))
+        try:
+            outcome = solve_cnf(self.clauses, VerifyBudget(timeout_s=timeout_s))
+        except ChildFailure as failure:
+            raise SolverFault(f"the SAT solver {failure}") from None
         details: dict[str, Any] = {"solver": outcome.solver, "solve_s": round(outcome.solve_s, 4),
                                    "check_s": round(outcome.check_s, 4), "message": outcome.message}
         if outcome.status == "sat":
@@ -231,30 +235,14 @@ class CnfFormula:
         raise Undecided(f"the SAT solver could not decide in time ({outcome.message})")
 
     def enumerate(self, scheme: Scheme, limit: int, timeout_s: float) -> list[dict[Key, Any]]:
-        """Up to `limit` models, distinct on the scheme's variables (blocking clauses)."""
-        primary = [self.variables[key] for key in scheme.keys]
-        found: list[dict[Key, Any]] = []
-        deadline = time.monotonic() + timeout_s
-        with Solver(name="glucose4", bootstrap_with=self.clauses) as engine:
-            while len(found) < limit:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise Undecided("enumerating the small instance's models took too long")
-                timer = threading.Timer(remaining, engine.interrupt)
-                timer.start()
-                try:
-                    answer = engine.solve_limited(expect_interrupt=True)
-                finally:
-                    timer.cancel()
-                engine.clear_interrupt()
-                if answer is None:
-                    raise Undecided("enumerating the small instance's models took too long")
-                if not answer:
-                    break
-                true = {literal for literal in engine.get_model() if literal > 0}
-                found.append({key: self.variables[key] in true for key in scheme.keys})
-                engine.add_clause([-variable if variable in true else variable for variable in dict.fromkeys(primary)])
-        return found
+        """Up to `limit` models, distinct on the scheme's variables (blocking clauses, in a child process)."""
+        try:
+            models = enumerate_models(self.clauses, [self.variables[key] for key in scheme.keys], limit, timeout_s)
+        except ChildFailure as failure:
+            raise SolverFault(f"the SAT solver enumerating models {failure}") from None
+        if models is None:
+            raise Undecided("enumerating the small instance's models took too long")
+        return [{key: self.variables[key] in true for key in scheme.keys} for true in models]
 
 
 class SolverFault(Exception):

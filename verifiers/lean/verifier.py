@@ -122,6 +122,13 @@ class LeanVerifier(Verifier):
                                 certificate={"file": assembled.text, "axioms": list(judgement.axioms or ())})
         return self.verdict(judgement.status, judgement.feedback, started, details=details)
 
+    def tool_versions(self, task: LeanProblem) -> dict[str, str]:
+        """The Lean toolchain of the project proofs are compiled in (read from its `lean-toolchain`)."""
+        try:
+            return {"lean-toolchain": find_project(task.lean_project).toolchain()}
+        except (LeanUnavailable, OSError):
+            return {}
+
     def open_driver(self, task: Any, driver: str = "repl") -> Any:
         """A tactic-level session with Lean for the search: "repl" (the Lean REPL, one process per
         worker) or "dojo" (LeanDojo, for a theorem of a traced repository). LeanUnavailable when
