@@ -19,6 +19,7 @@ from agent.loop import RunSettings, run_task
 from agent.tasks import load_task
 from agent.trace import TraceError, TraceWriter
 from agent.view.terminal import show_trace
+from tests.ordinary_user import in_child
 from verifiers import cexpr, invariant
 from verifiers.base import REGISTRY, VerifyBudget
 from verifiers.child import ChildFailure, call_in_child
@@ -295,3 +296,42 @@ def test_the_repl_transcripts_tactics_pass_unless_they_use_sorry_or_strings(shar
                 refused[tactic] = scan_proof(tactic)
     assert refused, "the transcripts hold sorry tactics"
     assert all("sorry" in tactic or tactic.startswith("trace \"") for tactic in refused), refused
+
+
+LOGIC_OPTIONS = {"options": {letter: f"veriloop_option_{letter}" for letter in "ABCDE"}}
+
+
+@pytest.mark.parametrize("entry", named(corpus("logic.yaml")))
+def test_hostile_logic_formalisations(entry: dict) -> None:
+    task = load_task(TASKS / "logic" / "logical_deduction_0.yaml")
+    assert timed_verify(task, forging_program("logic", entry, LOGIC_OPTIONS)).status in NOT_ACCEPTED
+
+
+def test_logic_formulas_are_solved_in_a_child_process_under_one_budget() -> None:
+    # Z3 spends minutes in this formula and ignores the interrupt of its watchdog: solved in the
+    # trusted process it held the run far past its budget (here the test's own child is killed).
+    entry = {entry["name"]: entry for entry in corpus("logic.yaml")}["define-fun-doubling-chain-ignores-interrupt"]
+    budget = VerifyBudget(timeout_s=4)
+
+    def verify_in_time() -> str:
+        task = load_task(TASKS / "logic" / "logical_deduction_0.yaml")
+        return REGISTRY.for_kind("logic").verify(task, forging_program("logic", entry, LOGIC_OPTIONS), budget).status
+
+    assert in_child(verify_in_time, timeout_s=budget.timeout_s + SLACK_S) == "unknown"
+
+
+LOGIC_AT_MOST = """
+a, b, c = Bools("a b c")
+emit([AtMost(a, b, c, 1), a], options={"A": a, "B": b, "C": c, "D": Not(a), "E": And(b, c)})
+"""
+
+
+def test_a_logic_answer_cvc5_cannot_read_is_accepted_on_z3_alone_and_not_certified() -> None:
+    # Z3 prints AtMost as `(_ at-most 1)`, which cvc5 cannot read: Z3 decided every query, so the
+    # answer stands, but neither the verdict nor its feedback may claim a cross-check.
+    task = load_task(TASKS / "logic" / "logical_deduction_0.yaml")
+    verdict = REGISTRY.for_kind("logic").verify(task, LOGIC_AT_MOST, VerifyBudget(timeout_s=30))
+    assert verdict.status == "accepted" and verdict.details.answer == "A"
+    assert verdict.certified is False and "not cross-checked" in verdict.feedback
+    assert "cvc5 could not confirm" in verdict.details.cross_check
+    assert all(query["z3"] in ("sat", "unsat") and query["cvc5"] == "unknown" for query in verdict.details.queries)
