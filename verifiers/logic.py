@@ -101,6 +101,7 @@ class _Queries:
         if "fault" in reply:
             raise SolverFault(reply["fault"])
         self.answers = {answer["label"]: answer for answer in reply["answers"]}
+        self.log[:] = [{"query": answer["label"], "z3": answer["status"], "cvc5": "not run"} for answer in reply["answers"]]
         self.printed = reply["script"]
 
     def satisfiable(self, label: str) -> bool:
