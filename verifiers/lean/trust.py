@@ -243,12 +243,11 @@ def _tactic_positions(code: list[Token], text: str) -> set[int]:
     combinator standing where a tactic is expected, after `=>` of `case`/`next`/`on_goal`, and on
     the line after one that ends in `by` or in the `=>` of an alternative (`| succ n ih =>`)."""
     line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+    offsets = _token_offsets(code, text)
 
     def column(token_index: int) -> int:
-        token = code[token_index]
-        return _offsets[token_index] - line_starts[token.line - 1]
+        return offsets[token_index] - line_starts[code[token_index].line - 1]
 
-    _offsets = _token_offsets(code, text)
     positions: set[int] = set()
     blocks: list[int] = []
     depth = 0
