@@ -235,7 +235,7 @@ def _word_problems(name: str) -> list[str]:
     return problems
 
 
-def _tactic_positions(code: list[Token], text: str) -> set[int]:
+def _tactic_positions(code: list[Token], offsets: list[int], text: str) -> set[int]:
     """Indices of the tokens of `code` (comments dropped) that stand where Lean expects a tactic: the
     proof's first token; the first token of a line at the column of an open tactic block (Lean's
     `sepByIndent`: the tactics of a block start at one column; a more indented line continues a
@@ -243,7 +243,6 @@ def _tactic_positions(code: list[Token], text: str) -> set[int]:
     combinator standing where a tactic is expected, after `=>` of `case`/`next`/`on_goal`, and on
     the line after one that ends in `by` or in the `=>` of an alternative (`| succ n ih =>`)."""
     line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
-    offsets = _token_offsets(code, text)
 
     def column(token_index: int) -> int:
         return offsets[token_index] - line_starts[code[token_index].line - 1]
@@ -290,7 +289,8 @@ def _tactic_positions(code: list[Token], text: str) -> set[int]:
 
 
 def _token_offsets(tokens: list[Token], text: str) -> list[int]:
-    """Where each token starts in `text` (tokens are in order, so a forward search finds each)."""
+    """Where each token starts in `text`: `tokens` are all of `lex`'s, comments included, in order, so a
+    forward search finds each one itself (never its text inside an earlier comment)."""
     offsets, cursor = [], 0
     for token in tokens:
         cursor = text.index(token.text, cursor)
@@ -311,8 +311,9 @@ def scan_proof(proof: str) -> list[str]:
         tokens = lex(proof, "the proof")
     except SourceProblem as refused:
         return [str(refused)]
+    offsets = [offset for offset, token in zip(_token_offsets(tokens, proof), tokens) if token.kind != "comment"]
     code = [token for token in tokens if token.kind != "comment"]
-    for position in sorted(_tactic_positions(code, proof)):
+    for position in sorted(_tactic_positions(code, offsets, proof)):
         token = code[position]
         if token.kind == "name" and token.text not in TACTICS and not _word_problems(token.text):
             problem(f"line {token.line}: `{token.text}` stands where a tactic is expected, and it is not a tactic"
