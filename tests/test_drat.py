@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from pysat.examples.genhard import PHP
 from pysat.solvers import Solver
 
+from tests.ordinary_user import ORDINARY_GID, ORDINARY_UID, as_ordinary_user
+from verifiers import drat
 from verifiers.drat import check_drat
 from verifiers.sat import PROOF_SOLVERS, read_dimacs
 
@@ -226,3 +231,34 @@ def test_the_interpreted_checker_agrees_with_the_compiled_one(shared_data, tmp_p
     compiled = [[r.valid, r.derived_empty, r.checked_lemmas, r.rat_lemmas, r.message]
                 for r in (check_drat(c, p, 600) for c, p in cases)]
     assert json.loads(interpreted.stdout) == compiled
+
+
+def _check_in_a_fresh_interpreter(home: str, temporary: str) -> dict:
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    environment.update(HOME=home, TMPDIR=temporary)
+    program = ("from verifiers.drat import check_drat\n"
+               "print(check_drat([[1, 2], [-1, 2], [1, -2], [-1, -2]], ['2 0', '0'], 60).valid)\n")
+    run = subprocess.run([sys.executable, "-c", program], env=environment, capture_output=True, text=True,
+                         timeout=600, check=False)
+    cached = sorted(path.name for path in Path(temporary).glob(f"veriloop-numba-{os.getuid()}/**/*.nbi"))
+    in_tree = os.access(Path(drat.__file__).parent / "__pycache__", os.W_OK)
+    return {"returncode": run.returncode, "stdout": run.stdout.strip(), "stderr": run.stderr[-400:], "cached": cached,
+            "in_tree": in_tree}
+
+
+def test_an_ordinary_user_whose_home_cannot_be_written_still_checks_proofs():
+    # numba caches compiled kernels next to the source or in ~/.cache; an ordinary user can write
+    # neither here, and the import used to fail ("no locator available"). Now the cache goes to a
+    # private directory under the temp dir.
+    home, temporary = Path(tempfile.mkdtemp(prefix="veriloop-home-")), Path(tempfile.mkdtemp(prefix="veriloop-tmp-"))
+    try:
+        home.chmod(0o555)  # readable, not writable (root owns it; so does the user when not root, but 0555)
+        if os.geteuid() == 0:
+            os.chown(temporary, ORDINARY_UID, ORDINARY_GID)
+        result = as_ordinary_user(_check_in_a_fresh_interpreter, str(home), str(temporary), home=home, timeout_s=600)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(temporary, ignore_errors=True)
+    assert result["returncode"] == 0 and result["stdout"] == "True", result["stderr"]
+    assert result["cached"] or result["in_tree"], "the kernels were cached in the private directory"

@@ -19,6 +19,7 @@ from agent.loop import RunSettings, run_task
 from agent.tasks import load_task
 from agent.trace import TraceError, TraceWriter
 from agent.view.terminal import show_trace
+from tests.ordinary_user import in_child
 from verifiers import cexpr, invariant
 from verifiers.base import REGISTRY, VerifyBudget
 from verifiers.child import ChildFailure, call_in_child
@@ -166,6 +167,36 @@ def test_10_proof_tricks_that_used_to_pass_are_refused(proof: str) -> None:
     assert scan_proof(proof)
 
 
+@pytest.mark.parametrize("proof", [
+    "norm_num\nunif_hint (n : Nat) where \u22a2 n + 0 \u225f n",
+    "simp\nvariable? [Group G]",
+    "norm_num <;> declare_aesop_rule_sets [Cheat]",
+    "constructor\n\u00b7 derive_functional_induction foo\n\u00b7 norm_num",
+])
+def test_10_where_a_tactic_stands_only_tactics_are_allowed(proof: str) -> None:
+    # Commands that no deny-list named: refused because they are not tactics, where a tactic stands.
+    assert any("not a tactic" in problem for problem in scan_proof(proof)), scan_proof(proof)
+
+
+HONEST_PROOFS = [
+    "nlinarith [sq_nonneg (a - b), sq_nonneg (a + b),\n  sq_nonneg (a * b - 1), mul_pos ha hb]",
+    "have h₁ : 0 < x := by\n  linarith\nhave h₂ : x * y = 1 := by nlinarith [h₁]\nfield_simp\nring",
+    "constructor\n· intro h\n  exact fun n => Nat.succ_le_of_lt (h n)\n· rintro ⟨x, hx⟩\n  simp [hx] <;> omega",
+    "induction n with\n| zero => simp\n| succ n ih =>\n  rw [Finset.sum_range_succ, ih]\n  ring",
+    "calc a = b + 0 := by ring\n  _ = c := by\n    rw [h₀]\n    norm_num",
+    "rcases h with ⟨x, rfl⟩ | h\n· exact ⟨x, by ring⟩\nall_goals\n  exact absurd h (by decide)",
+    "cases' h with h h <;> [left; right] <;> assumption",
+    "interval_cases x <;> simp_all\ntry omega",
+    "refine ⟨fun h => ?_, fun h => ?_⟩\n· exact h.1\n· exact ⟨h, le_refl _⟩",
+    "obtain ⟨k, hk⟩ := h\nuse k + 1\nsubst hk\nexact_mod_cast Nat.succ_pos k",
+]
+
+
+@pytest.mark.parametrize("proof", HONEST_PROOFS)
+def test_10_honest_tactic_proofs_pass_the_tactic_allow_list(proof: str) -> None:
+    assert scan_proof(proof) == []
+
+
 # --- Smaller ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", ["!" * 20_000 + "(x > 0)", "-" * 20_000 + "x > 0",
@@ -281,7 +312,7 @@ def test_hostile_lean_headers(entry: dict) -> None:
         LeanVerifier().check_task(task)
 
 
-def test_the_repl_transcripts_tactics_pass_unless_they_use_sorry_or_strings(shared_data: Path) -> None:
+def test_the_repl_transcripts_tactics_pass_unless_they_use_sorry_strings_or_no_tactic(shared_data: Path) -> None:
     # The allow-lists must not refuse honest tactics: every tactic the REPL's own tests send passes,
     # except those with `sorry` and one `trace "37"` (string literals are refused in proofs).
     refused = {}
@@ -294,4 +325,44 @@ def test_the_repl_transcripts_tactics_pass_unless_they_use_sorry_or_strings(shar
             if tactic and scan_proof(tactic):
                 refused[tactic] = scan_proof(tactic)
     assert refused, "the transcripts hold sorry tactics"
-    assert all("sorry" in tactic or tactic.startswith("trace \"") for tactic in refused), refused
+    # `exat 42` is the REPL's own test of an unknown tactic (Lean refuses it too): not a tactic.
+    assert all("sorry" in tactic or tactic.startswith("trace \"") or tactic == "exat 42" for tactic in refused), refused
+
+
+LOGIC_OPTIONS = {"options": {letter: f"veriloop_option_{letter}" for letter in "ABCDE"}}
+
+
+@pytest.mark.parametrize("entry", named(corpus("logic.yaml")))
+def test_hostile_logic_formalisations(entry: dict) -> None:
+    task = load_task(TASKS / "logic" / "logical_deduction_0.yaml")
+    assert timed_verify(task, forging_program("logic", entry, LOGIC_OPTIONS)).status in NOT_ACCEPTED
+
+
+def test_logic_formulas_are_solved_in_a_child_process_under_one_budget() -> None:
+    # Z3 spends minutes in this formula and ignores the interrupt of its watchdog: solved in the
+    # trusted process it held the run far past its budget (here the test's own child is killed).
+    entry = {entry["name"]: entry for entry in corpus("logic.yaml")}["define-fun-doubling-chain-ignores-interrupt"]
+    budget = VerifyBudget(timeout_s=4)
+
+    def verify_in_time() -> str:
+        task = load_task(TASKS / "logic" / "logical_deduction_0.yaml")
+        return REGISTRY.for_kind("logic").verify(task, forging_program("logic", entry, LOGIC_OPTIONS), budget).status
+
+    assert in_child(verify_in_time, timeout_s=budget.timeout_s + SLACK_S) == "unknown"
+
+
+LOGIC_AT_MOST = """
+a, b, c = Bools("a b c")
+emit([AtMost(a, b, c, 1), a], options={"A": a, "B": b, "C": c, "D": Not(a), "E": And(b, c)})
+"""
+
+
+def test_a_logic_answer_cvc5_cannot_read_is_accepted_on_z3_alone_and_not_certified() -> None:
+    # Z3 prints AtMost as `(_ at-most 1)`, which cvc5 cannot read: Z3 decided every query, so the
+    # answer stands, but neither the verdict nor its feedback may claim a cross-check.
+    task = load_task(TASKS / "logic" / "logical_deduction_0.yaml")
+    verdict = REGISTRY.for_kind("logic").verify(task, LOGIC_AT_MOST, VerifyBudget(timeout_s=30))
+    assert verdict.status == "accepted" and verdict.details.answer == "A"
+    assert verdict.certified is False and "not cross-checked" in verdict.feedback
+    assert "cvc5 could not confirm" in verdict.details.cross_check
+    assert all(query["z3"] in ("sat", "unsat") and query["cvc5"] == "unknown" for query in verdict.details.queries)

@@ -117,11 +117,11 @@ def test_a_proof_state_is_never_expanded_twice(tmp_path, monkeypatch) -> None:
 
 
 def test_a_finished_proof_goes_to_the_from_scratch_check_and_without_lean_is_not_accepted(tmp_path, monkeypatch) -> None:
-    driver = StateMachineDriver({ROOT: {"intro": "⊢ next"}, "⊢ next": {"close": FINISHED}})
-    proposer = ScriptedProposer(["intro", "close"])
+    driver = StateMachineDriver({ROOT: {"intro": "⊢ next"}, "⊢ next": {"trivial": FINISHED}})
+    proposer = ScriptedProposer(["intro", "trivial"])
     result, events = run(tmp_path, monkeypatch, driver, proposer, sources=("llm",), samples=1)
     verdicts = [e for e in events if isinstance(e, VerdictEvent)]
-    assert [v.candidate for v in verdicts] == ["intro\nclose"]  # the tactics on the path, in order
+    assert [v.candidate for v in verdicts] == ["intro\ntrivial"]  # the tactics on the path, in order
     assert verdicts[0].verdict.status == "error" and "no Lean toolchain" in verdicts[0].verdict.feedback
     assert result.status == "unsolved" and result.answer is None and not result.certified
     finished = [e for e in events if isinstance(e, TacticEvent) and e.outcome == "finished"]

@@ -288,3 +288,39 @@ def test_the_cli_refuses_without_a_sandbox_and_every_unsandboxed_verdict_says_so
     status, feedback, sandbox = seen["allowed"]
     assert status == "accepted" and "UNSANDBOXED (--allow-unsandboxed)" in feedback
     assert sandbox["unsandboxed"] and sandbox["isolation"][0] == "UNSANDBOXED"
+
+
+CAP_SYS_ADMIN, PR_CAPBSET_DROP = 21, 24
+
+
+def _outcome_without_cap_sys_admin(program: str) -> dict:
+    """Root as in a container without CAP_SYS_ADMIN: the capability leaves this process's bounding
+    set (so the sandbox server it starts never gets it back) and its own sets."""
+    import ctypes
+
+    from verifiers import sandbox as sandbox_module
+
+    library = ctypes.CDLL(None, use_errno=True)
+    if library.prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    header = sandbox_module._CapabilityHeader(sandbox_module.CAPABILITY_VERSION_3, 0)
+    data = (sandbox_module._CapabilityData * 2)()
+    if library.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    for field in ("effective", "permitted", "inheritable"):
+        setattr(data[0], field, getattr(data[0], field) & ~(1 << CAP_SYS_ADMIN))
+    if library.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    if library.unshare(0x00020000) == 0:  # CLONE_NEWNS: must now be refused
+        raise AssertionError("the namespace was created without CAP_SYS_ADMIN")
+    return outcome(program)
+
+
+@pytest.mark.skipif(not ROOT, reason="concerns root without CAP_SYS_ADMIN (this run is not root)")
+def test_root_without_cap_sys_admin_takes_the_user_namespace_path():
+    program = ("import os\nopen('ids.txt', 'w').write(str(os.getuid()))\n"
+               "print(sorted(os.listdir('/')), open('/proc/self/status').read() if os.path.exists('/proc') else '')\n")
+    result = in_child(_outcome_without_cap_sys_admin, program)
+    assert ISOLATED <= set(result["isolation"]) and "UNSANDBOXED" not in result["isolation"], result
+    assert {"root without CAP_SYS_ADMIN", "userns", "no capabilities"} <= set(result["isolation"])
+    assert result["stdout"] == "['dev', 'tmp'] \n" and result["files"]["ids.txt"] == "0"

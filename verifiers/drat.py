@@ -51,11 +51,16 @@ between proof steps; running out gives `timed_out=True` and never `valid=True`.
 
 The kernels are plain Python over numpy arrays, compiled with numba when it is installed (it is a
 dependency of veriloop); with `NUMBA_DISABLE_JIT=1` the very same code runs interpreted, which is
-how the tests cross-check the compiled checker.
+how the tests cross-check the compiled checker. Compiled kernels are cached on disk; where numba
+finds no place it may write (an ordinary user with an unwritable home), the cache goes to a private
+directory under the temp dir (`veriloop-numba-UID`), or the kernels are compiled in each process.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 import time
 from collections import namedtuple
 from dataclasses import dataclass
@@ -63,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 try:
+    from numba import config as numba_config
     from numba import njit, objmode
 except ImportError:  # pragma: no cover - numba is a dependency; this keeps the checker usable without it
     njit = None
@@ -76,8 +82,38 @@ if njit is None:  # pragma: no cover
     def _now() -> float:
         return time.perf_counter()
 else:
-    _jit = njit(cache=True)
-    _inline = njit(cache=True, inline="always")
+    def _private_cache() -> bool:
+        """Point numba's cache at a directory of this user's own under the temp dir: created 0700 and
+        checked to be a real directory owned by the user and closed to others (a cache that others
+        can write would let them plant compiled code)."""
+        directory = os.path.join(tempfile.gettempdir(), f"veriloop-numba-{os.getuid()}")
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return False
+        status = os.lstat(directory)
+        if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid() or status.st_mode & 0o077:
+            return False
+        numba_config.CACHE_DIR = directory
+        return True
+
+    def _compiled(**options):
+        """numba's njit with an on-disk cache: numba's own places (next to this file, the user's
+        cache directory), else a private directory under the temp dir, else none (compiled anew
+        in each process). An ordinary user whose home cannot be written still gets a checker."""
+        def decorate(function):
+            try:
+                return njit(cache=True, **options)(function)
+            except RuntimeError as error:
+                if "no locator available" not in str(error):
+                    raise
+            return njit(cache=_private_cache(), **options)(function)
+        return decorate
+
+    _jit = _compiled()
+    _inline = _compiled(inline="always")
 
     @_jit
     def _now() -> float:

@@ -8,12 +8,17 @@ A `logic` task holds a puzzle in words (context, question, lettered options) in 
   False if they entail its negation, Unknown otherwise.
 
 The program runs in the sandbox (API in `verifiers/encoding_runtime.py`, mode `logic`); its
-SMT-LIB text is parsed by Z3's own parser. Each option's formula is attached by a definition
-`veriloop_option_X = formula` with a fresh constant, which constrains nothing else. Every query
-(are the premises consistent? does each option follow?) is decided by Z3 under a time limit and
-re-checked by cvc5; `certified` only when cvc5 reproduces every answer, and an `error` if it
-contradicts one. The verdict is `accepted` when the formalisation is consistent and decides the
-question (exactly one option follows, or the truth value is determined among the offered
+SMT-LIB text is untrusted: it passes `check_script` (allowed commands, size, depth), then Z3 parses
+it and answers every query in one child process (`verifiers/child.py`), and cvc5 re-checks the
+answers the verdict used in another, all under the verdict's one deadline: a parse or a solve that
+overruns is `unknown`, a crash an `error`, never a dead loop. Each option's formula is attached by a
+definition `veriloop_option_X = formula` with a fresh constant, which constrains nothing else. The
+queries: are the premises consistent? can each option (the statement) be false (true)? `certified`
+only when cvc5 reproduces every answer used; an `error` if it contradicts one. When cvc5 cannot
+answer (time, a formula it cannot read, a crash), the verdict rests on Z3 alone: still `accepted`
+(Z3 decided every query), with `certified: false` and the reason in the feedback; when Z3 cannot
+decide a query the verdict is `unknown`. The verdict is `accepted` when the formalisation is
+consistent and decides the question (exactly one option follows, or the truth value is determined among the offered
 options); otherwise it is `rejected` with the reason (contradictory premises, no option follows,
 several follow). Whether the formalisation is *faithful to the words* no solver can tell: the
 answer is graded against the data set's label outside the verifier (see `agent/search/logic.py`).
@@ -27,16 +32,16 @@ from typing import Any, Literal, Protocol
 import z3
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.child import ChildFailure, ChildTimeout, call_in_child
 from verifiers.details import LogicDetails
 from verifiers.encoding import (PROGRAM_WALL_S, ProgramRun, Rejection, SolverFault, Undecided, program_limits,
                                 run_program, unsandboxed_note)
 from verifiers.encoding_runtime import OPTION_PREFIX, STATEMENT_NAME
 from verifiers.sandbox import SandboxError, default_sandbox
-from verifiers.smt import parse_smtlib
-from verifiers.solvers import cvc5_status, z3_check
 
 TRUTH_WORDS = {"true": "True", "false": "False", "unknown": "Unknown", "uncertain": "Unknown"}
 MAX_FEEDBACK = 600
+CONSISTENT = "the premises are consistent"
 
 
 class LogicProblem(Protocol):
@@ -64,31 +69,77 @@ def truth_letters(options: list[str]) -> dict[str, str]:
 
 
 class _Queries:
-    """Satisfiability queries on one parsed formalisation, each checked by Z3 and then by cvc5."""
+    """Satisfiability queries on one formalisation, all under one deadline: Z3 parses and answers
+    them in one child process (`verifiers/solver_children.py`), then cvc5 re-checks the answers the
+    verdict used in another. Each query is the premises plus assumptions [[constant, value]]."""
 
-    def __init__(self, text: str, deadline: float) -> None:
-        self.context, self.assertions = parse_smtlib(text)
+    def __init__(self, script: str, deadline: float) -> None:
+        self.script = script  # checked (`check_script`) and parsed in the child, under the deadline
         self.deadline = deadline
-        self.agrees = True
+        self.answers: dict[str, dict[str, str]] = {}
+        self.assumptions: dict[str, list[tuple[str, bool]]] = {}
+        self.used: list[str] = []
+        self.printed = ""
         self.log: list[dict[str, str]] = []
+        self.cross_check = "not run"
 
-    def satisfiable(self, label: str, extra: list[z3.ExprRef]) -> bool:
-        solver = z3.Solver(ctx=self.context)
-        solver.add(self.assertions)
-        solver.add(extra)
-        script = solver.sexpr()  # before check(), which appends Z3's model-converter commands
+    def ask(self, queries: dict[str, list[tuple[str, bool]]]) -> None:
+        """Z3's answers, in order (the first query is the premises alone)."""
+        self.assumptions = queries
+        request = {"script": self.script, "queries": [{"label": label, "assume": assume} for label, assume in queries.items()]}
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.05:
             raise Undecided("the verifier's time ran out")
-        status, reason = z3_check(solver, self.context, remaining)
-        if status == "unknown":
+        try:
+            reply = call_in_child("verifiers.solver_children:z3_queries", {**request, "timeout_s": remaining}, remaining)
+        except ChildTimeout:
+            raise Undecided("Z3's parse and solve (in a child process) ran past the time limit") from None
+        except ChildFailure as failure:
+            raise SolverFault(f"Z3 on the formalisation: the child process {failure}") from None
+        if "rejection" in reply:
+            raise Rejection(reply["rejection"], "parse")
+        if "fault" in reply:
+            raise SolverFault(reply["fault"])
+        self.answers = {answer["label"]: answer for answer in reply["answers"]}
+        self.log[:] = [{"query": answer["label"], "z3": answer["status"], "cvc5": "not run"} for answer in reply["answers"]]
+        self.printed = reply["script"]
+
+    def satisfiable(self, label: str) -> bool:
+        answer = self.answers.get(label)
+        if answer is None or answer["status"] == "unknown":
+            reason = answer["reason"] if answer else "an earlier query was undecided"
             raise Undecided(f"Z3 could not decide whether {label} ({reason})")
-        second, detail = cvc5_status(script, max(0.5, self.deadline - time.monotonic()))
-        if second not in ("unknown", status):
-            raise SolverFault(f"Z3 and cvc5 disagree on whether {label}: Z3 {status}, {detail}")
-        self.agrees &= second == status
-        self.log.append({"query": label, "z3": status, "cvc5": second})
-        return status == "sat"
+        self.used.append(label)
+        return answer["status"] == "sat"
+
+    def cross_check_used(self) -> bool:
+        """cvc5 on every query the verdict used; True when it reproduced them all. A contradiction is
+        a SolverFault; cvc5 unable to answer (time, a crash, a script it cannot read) is False."""
+        self.log[:] = [{"query": label, "z3": self.answers[label]["status"], "cvc5": "unknown"} for label in self.used]
+        remaining = self.deadline - time.monotonic()
+        if not self.used:
+            return True
+        if remaining <= 0.05:
+            self.cross_check = "cvc5 did not run: the verifier's time ran out"
+            return False
+        asserted = ["\n" + "".join(f"(assert {name})" if value else f"(assert (not {name}))"
+                                   for name, value in self.assumptions[label]) for label in self.used]
+        try:
+            second = call_in_child("verifiers.solver_children:cvc5_queries",
+                                   {"script": self.printed, "assumptions": asserted, "timeout_s": remaining}, remaining)
+        except ChildFailure as failure:  # ChildTimeout included
+            self.cross_check = f"cvc5 (in a child process) {failure}"
+            return False
+        details = []
+        for entry, (status, detail) in zip(self.log, second):
+            if status not in ("unknown", entry["z3"]):
+                raise SolverFault(f"Z3 and cvc5 disagree on whether {entry['query']}: Z3 {entry['z3']}, {detail}")
+            entry["cvc5"] = status
+            if status == "unknown":
+                details.append(f"{entry['query']}: {detail}")
+        self.cross_check = ("cvc5 agrees on every query" if not details
+                            else "cvc5 could not confirm " + "; ".join(details)[:300])
+        return not details
 
 
 @register
@@ -139,18 +190,26 @@ class LogicVerifier(Verifier):
         goals = output.variables if isinstance(output.variables, dict) else {}
         queries = _Queries(output.formula, deadline)
         details["queries"] = queries.log
-        if task.style == "choice":
-            answer, feedback = self._choice(task, goals, queries)
-        else:
-            answer, feedback = self._truth(task, goals, queries)
+        try:
+            if task.style == "choice":
+                answer, feedback = self._choice(task, goals, queries)
+            else:
+                answer, feedback = self._truth(task, goals, queries)
+        except Rejection:  # a rejection's queries are re-checked too: solvers that contradict each other are an error
+            queries.cross_check_used()
+            details["cross_check"] = queries.cross_check
+            raise
+        certified = queries.cross_check_used()
+        details["cross_check"] = queries.cross_check
         details["answer"] = answer
-        details["cross_check"] = "cvc5 agrees on every query" if queries.agrees else "cvc5 could not confirm every query"
-        return self.verdict("accepted", feedback + unsandboxed_note(runs), started, details=details, certified=queries.agrees,
+        if not certified:
+            feedback += f" Decided by Z3 alone, not cross-checked ({queries.cross_check})."
+        return self.verdict("accepted", feedback + unsandboxed_note(runs), started, details=details, certified=certified,
                             certificate={"smtlib": output.formula[:20000]})
 
     @staticmethod
     def _consistent(queries: _Queries) -> None:
-        if not queries.satisfiable("the premises are consistent", []):
+        if not queries.satisfiable(CONSISTENT):
             raise Rejection("The premises contradict each other (they have no model); check each fact and rule.",
                             "inconsistent")
 
@@ -160,12 +219,10 @@ class LogicVerifier(Verifier):
         if not isinstance(named, dict) or sorted(named) != sorted(letters):
             raise Rejection(f"emit(...) must give options={{...}} with exactly the letters {', '.join(letters)}",
                             "options")
+        queries.ask({CONSISTENT: [], **{f"option {letter} can be false": [(OPTION_PREFIX + letter, False)]
+                                        for letter in letters}})
         self._consistent(queries)
-        entailed = []
-        for letter in letters:
-            flag = z3.Bool(OPTION_PREFIX + letter, queries.context)
-            if not queries.satisfiable(f"option {letter} can be false", [z3.Not(flag)]):
-                entailed.append(letter)
+        entailed = [letter for letter in letters if not queries.satisfiable(f"option {letter} can be false")]
         if len(entailed) == 1:
             return entailed[0], f"The premises entail option {entailed[0]} and no other option."
         if not entailed:
@@ -177,11 +234,12 @@ class LogicVerifier(Verifier):
     def _truth(self, task: LogicProblem, goals: dict[str, Any], queries: _Queries) -> tuple[str, str]:
         if goals.get("statement") != STATEMENT_NAME:
             raise Rejection("emit(...) must give statement=...", "options")
+        queries.ask({CONSISTENT: [], "the statement can be false": [(STATEMENT_NAME, False)],
+                     "the statement can be true": [(STATEMENT_NAME, True)]})
         self._consistent(queries)
-        statement = z3.Bool(STATEMENT_NAME, queries.context)
-        if not queries.satisfiable("the statement can be false", [z3.Not(statement)]):
+        if not queries.satisfiable("the statement can be false"):
             value = "True"
-        elif not queries.satisfiable("the statement can be true", [statement]):
+        elif not queries.satisfiable("the statement can be true"):
             value = "False"
         else:
             value = "Unknown"

@@ -22,6 +22,9 @@ What keeps G in (each layer that applied is listed in `SandboxResult.isolation`)
 - `userns` (as an ordinary user): C creates a user namespace in which it is root, mapped to the
   invoking user; that is what lets an ordinary user create the namespaces below. G then drops
   every capability (`no capabilities`).
+  Root that may not create namespaces (no CAP_SYS_ADMIN, as in many containers) takes the same
+  path (`root without CAP_SYS_ADMIN`): G is then root of its own namespace without a capability,
+  mapped to the host's uid 0 but with no host file, process or network in its view.
 - `user:nobody` (as root): G runs as uid/gid 65534 with no supplementary groups.
 - `pidns`: G is PID 1 of its own PID namespace; when G ends or is killed, everything in it dies.
 - `netns`: a new network namespace has only a loopback interface, which is down: no network, and
@@ -542,15 +545,23 @@ def _isolate(limits: Limits, root: bool, extra_processes: int) -> _Plan:
     and three devices; C pivots into it too (it keeps the exchange directory open)."""
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     isolation = []
-    if not root:
+    in_user_namespace = not root
+    if root:
+        try:
+            _checked(_c_library().unshare(flags), "unshare")
+        except OSError as error:
+            if error.errno != errno.EPERM:
+                raise
+            # Root without CAP_SYS_ADMIN (a container): the ordinary user's way, a user namespace first.
+            in_user_namespace, extra_processes = True, _processes_of(0)
+            isolation.append("root without CAP_SYS_ADMIN")
+    if in_user_namespace:
         uid, gid = os.getuid(), os.getgid()
         _checked(_c_library().unshare(flags | CLONE_NEWUSER), "unshare")
         for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
             with open(f"/proc/self/{name}", "w") as handle:
                 handle.write(text)
         isolation.append("userns")
-    else:
-        _checked(_c_library().unshare(flags), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     _mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=64,mode=755")
     for directory in ("tmp", "dev", "oldroot"):
@@ -570,9 +581,10 @@ def _isolate(limits: Limits, root: bool, extra_processes: int) -> _Plan:
     _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     os.mkdir(GUEST_WORK, 0o700)
     isolation += ["pidns", "netns", "ipcns", "utsns", "mountns"]
-    isolation += ["user:nobody"] if root else ["no capabilities"]
+    isolation += ["no capabilities"] if in_user_namespace else ["user:nobody"]
     isolation += ["seccomp", "one process"]
-    return _Plan(GUEST_WORK, True, NOBODY if root else None, not root, True, extra_processes, isolation)
+    return _Plan(GUEST_WORK, True, None if in_user_namespace else NOBODY, in_user_namespace, True, extra_processes,
+                 isolation)
 
 
 def _watch(guest: int, status_read: int, deadline: float) -> tuple[str | None, bool, bool]:

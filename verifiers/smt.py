@@ -33,15 +33,9 @@ from verifiers.child import ChildFailure, ChildTimeout, call_in_child
 from verifiers.encoding import EncodingVerifier, Formula, ProgramOutput, Rejection, Solved, SolverFault, Undecided, key_of
 from verifiers.families import Scheme
 from verifiers.families.base import Key
-from verifiers.solvers import ScriptProblem, check_script, cvc5_status_isolated, parse_script
+from verifiers.solvers import ScriptProblem, check_script, cvc5_status_isolated
 
 SORTS = ("Int", "Bool")
-def parse_smtlib(text: str) -> tuple[z3.Context, z3.AstVector]:
-    """Z3's parse of SMT-LIB text that passed `check_script` (Rejection otherwise)."""
-    try:
-        return parse_script(text)
-    except ScriptProblem as problem:
-        raise Rejection(str(problem), "parse") from None
 
 
 def check_smtlib(text: str) -> None:

@@ -135,3 +135,53 @@ def cvc5_check(script: str, timeout_s: float) -> list[str]:
     from verifiers.solvers import cvc5_status
 
     return list(cvc5_status(script, timeout_s))
+
+
+def z3_queries(script: str, queries: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+    """Z3's answers to satisfiability queries on one formula (`script`, checked by `check_script`
+    first): each query adds assumptions `[[name, truth value]]` on Boolean constants. The first
+    query is the formula alone; when it is unsat, or when Z3 cannot decide a query, the later ones
+    are not asked. Returns each answer ({"label", "status", "reason"}) and the formula as Z3 printed
+    it (for cvc5's re-check)."""
+    import z3
+
+    from verifiers.solvers import parse_script, z3_check
+
+    started = time.monotonic()
+
+    def work() -> dict[str, Any]:
+        context, assertions = parse_script(script)
+        printed = _printed(context, assertions)
+        answers = []
+        for query in queries:
+            solver = z3.Solver(ctx=context)
+            solver.add(assertions)
+            solver.add([z3.Bool(name, context) == z3.BoolVal(value, context) for name, value in query["assume"]])
+            status, reason = z3_check(solver, context, max(0.05, timeout_s - (time.monotonic() - started)))
+            answers.append({"label": query["label"], "status": status, "reason": reason})
+            if status == "unknown" or (status == "unsat" and len(answers) == 1):
+                break
+        return {"answers": answers, "script": printed}
+
+    return _z3_work(work)
+
+
+def _printed(context: Any, assertions: Any) -> str:
+    import z3
+
+    solver = z3.Solver(ctx=context)
+    solver.add(assertions)
+    return solver.sexpr()
+
+
+def cvc5_queries(script: str, assumptions: list[str], timeout_s: float) -> list[list[str]]:
+    """cvc5's [answer, detail] on `script` followed by each of `assumptions` (SMT-LIB assertions),
+    the remaining time shared among the queries left."""
+    from verifiers.solvers import cvc5_status
+
+    started = time.monotonic()
+    answers = []
+    for index, assumption in enumerate(assumptions):
+        share = (timeout_s - (time.monotonic() - started)) / (len(assumptions) - index)
+        answers.append(list(cvc5_status(script + assumption, max(0.05, share))))
+    return answers

@@ -11,8 +11,11 @@ theorem, `#exit`, a fake `#print` output), or a quietly changed statement. The d
    symbols, Greek letters, sub- and superscripts that proofs use; no look-alike letters such as a
    Cyrillic `ѕ`, no invisible characters, no `«»` quoting), no string or character literals, no
    quotations (`` ` ``), no `#` commands or `@[...]` attributes, and `set_option` only with an option
-   named in ALLOWED_PROOF_OPTIONS (read as Lean reads it, past comments). Lean's keyword table is not
-   available without Lean, so the names themselves are still checked against a list of forbidden
+   named in ALLOWED_PROOF_OPTIONS (read as Lean reads it, past comments). Where a tactic stands (the
+   start of a line of a tactic block, after `by`, `;`, `<;>`, `·`, a combinator), only a name in
+   TACTICS may stand: a command there (one that ends the tactic block, declares or runs code) is
+   refused whether or not it is known. Elsewhere names are terms (Mathlib lemmas, the proof's own
+   hypotheses), which no list holds without Lean, so they are checked against a list of forbidden
    words (escape hatches, every command keyword); words inside comments are checked too, so a proof
    that mentions, say, `sorry` in a comment is rejected (with a message saying so). The task's header
    is parsed command by command (`check_header`): imports, then `open`, `namespace`, `section`,
@@ -69,6 +72,32 @@ for keyword in ("theorem", "lemma", "def", "abbrev", "instance", "example", "str
                 "register_option", "register_builtin_option", "initialize_simps_projections", "elab_as_elim",
                 "suppress_compilation", "unsuppress_compilation", "open_locale", "set_premise", "grind_pattern"):
     FORBIDDEN_WORDS[keyword] = f"`{keyword}` starts a command or runs meta-code; a proof is a tactic block only"
+
+# Where a tactic is expected (see `_tactic_positions`) only these names may stand: Lean's and Mathlib's
+# proof tactics, their combinators, and `open ... in` / `set_option ... in`. A command keyword that
+# would end the tactic block there (`theorem`, `unif_hint`, `notation3`, `variable?`, ...) is refused
+# because it is not in this list, whether or not FORBIDDEN_WORDS knows it. Elsewhere names are terms
+# (lemma names from Mathlib, hypotheses the proof introduces): no list of them exists without Lean, so
+# there only the FORBIDDEN_WORDS / FORBIDDEN_PARTS deny-lists apply.
+TACTICS = frozenset("""
+    abel abel1 abel_nf absurd ac_rfl aesop aesop? all_goals and_intros any_goals apply apply? apply_assumption
+    apply_fun apply_mod_cast apply_rules assumption assumption_mod_cast bound by_cases by_contra by_contra!
+    calc cancel_denoms case case' cases cases' casesm change choose clear clear_value compute_degree congr
+    congr! constructor constructorm continuity contradiction contrapose contrapose! conv conv_lhs conv_rhs
+    convert convert_to decide decreasing_tactic delta done dsimp dsimp? eq_refl erw exact exact? exact_mod_cast
+    exacts exfalso exists existsi ext ext1 field_simp filter_upwards fin_cases first focus fun_prop funext
+    gcongr generalize group guard_hyp guard_target have haveI induction induction' infer_instance injection
+    injections interval_cases intro intros introv iterate left let letI lift linarith linarith! linear_combination
+    match measurability mod_cases module monicity next nlinarith nlinarith! nofun nomatch nontriviality
+    norm_cast norm_num norm_num1 nth_rewrite nth_rw obtain omega on_goal open peel pick_goal positivity
+    push_cast push_neg qify rcases rcases? refine refine' rename rename_i repeat repeat' replace revert rfl
+    right ring ring1 ring_nf rintro rotate_left rotate_right rw rw? rw_mod_cast rwa set set_option show
+    simp simp? simp_all simp_all? simp_arith simp_intro simp_rw simpa simpa? skip specialize split split_ands
+    split_ifs subst subst_vars suffices swap symm tauto trans trivial try unfold unfold_let use use!
+    wlog zify
+""".split())
+# Tactics after which another tactic follows on the same line (`try simp`, `all_goals ring`).
+TACTIC_COMBINATORS = frozenset({"try", "repeat", "repeat'", "all_goals", "any_goals", "focus", "first", "iterate"})
 
 # Names that, written right before `%`, are term elaborators that evaluate code (`eval% e`).
 TERM_ELABORATORS = frozenset({"eval", "decide", "native", "run"})
@@ -206,6 +235,70 @@ def _word_problems(name: str) -> list[str]:
     return problems
 
 
+def _tactic_positions(code: list[Token], offsets: list[int], text: str) -> set[int]:
+    """Indices of the tokens of `code` (comments dropped) that stand where Lean expects a tactic: the
+    proof's first token; the first token of a line at the column of an open tactic block (Lean's
+    `sepByIndent`: the tactics of a block start at one column; a more indented line continues a
+    term); the token after `by`, after `;` and `<;>` outside brackets, after `·`, `{` and a
+    combinator standing where a tactic is expected, after `=>` of `case`/`next`/`on_goal`, and on
+    the line after one that ends in `by` or in the `=>` of an alternative (`| succ n ih =>`)."""
+    line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+
+    def column(token_index: int) -> int:
+        return offsets[token_index] - line_starts[code[token_index].line - 1]
+
+    positions: set[int] = set()
+    blocks: list[int] = []
+    depth = 0
+    opens_next_line = True
+    line_head: Token | None = None
+    for index, token in enumerate(code):
+        first_on_line = index == 0 or code[index - 1].line != token.line
+        if first_on_line:
+            line_head = token
+            if depth == 0:
+                here = column(index)
+                if opens_next_line:
+                    blocks.append(here)
+                    positions.add(index)
+                else:
+                    while blocks and blocks[-1] > here:
+                        blocks.pop()
+                    if not blocks or blocks[-1] == here:
+                        positions.add(index)
+                        if not blocks:
+                            blocks.append(here)
+            opens_next_line = False
+        previous = code[index - 1] if index else None
+        if previous is not None and not first_on_line and (
+                previous.text == "by"
+                or (depth == 0 and previous.text == ";")
+                or (depth == 0 and index >= 3 and [t.text for t in code[index - 3:index]] == ["<", ";", ">"])
+                or (index - 1 in positions and previous.text in ("·", ".", "{") + tuple(TACTIC_COMBINATORS))
+                or (previous.text == "=>" and line_head is not None and line_head.text in ("case", "case'", "next", "on_goal"))):
+            positions.add(index)
+        if token.kind == "symbol" and token.text in "([{⟨⦃":
+            depth += 1
+        elif token.kind == "symbol" and token.text in ")]}⟩⦄":
+            depth = max(0, depth - 1)
+        last_on_line = index + 1 == len(code) or code[index + 1].line != token.line
+        if last_on_line and depth == 0 and (token.text == "by" or (
+                token.text == "=>" and line_head is not None and line_head.text in ("|", "case", "case'", "next", "on_goal"))):
+            opens_next_line = True
+    return positions
+
+
+def _token_offsets(tokens: list[Token], text: str) -> list[int]:
+    """Where each token starts in `text`: `tokens` are all of `lex`'s, comments included, in order, so a
+    forward search finds each one itself (never its text inside an earlier comment)."""
+    offsets, cursor = [], 0
+    for token in tokens:
+        cursor = text.index(token.text, cursor)
+        offsets.append(cursor)
+        cursor += len(token.text)
+    return offsets
+
+
 def scan_proof(proof: str) -> list[str]:
     """Every reason the proof text is refused (empty when it passes the source-level checks)."""
     problems: list[str] = []
@@ -218,7 +311,13 @@ def scan_proof(proof: str) -> list[str]:
         tokens = lex(proof, "the proof")
     except SourceProblem as refused:
         return [str(refused)]
+    offsets = [offset for offset, token in zip(_token_offsets(tokens, proof), tokens) if token.kind != "comment"]
     code = [token for token in tokens if token.kind != "comment"]
+    for position in sorted(_tactic_positions(code, offsets, proof)):
+        token = code[position]
+        if token.kind == "name" and token.text not in TACTICS and not _word_problems(token.text):
+            problem(f"line {token.line}: `{token.text}` stands where a tactic is expected, and it is not a tactic"
+                    " (a proof is a tactic block; commands and unknown tactics are refused)")
     for token in tokens:
         if token.kind == "comment":
             for word in re.findall(r"[A-Za-z_][\w'!?]*(?:\.[A-Za-z_][\w'!?]*)*", token.text):
