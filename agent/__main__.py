@@ -1,4 +1,4 @@
-"""`python -m agent ...`: solve, eval, view, schema, convert, model.
+"""`python -m agent ...`: solve, eval, view, schema, convert, model, sae.
 
 Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
 refuted or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
@@ -43,6 +43,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="Lean: best-first search over proof states, or whole proofs repaired with Lean's errors")
     parser.add_argument("--expansions", type=int, default=None, help="Lean: proof states expanded per task")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    parser.add_argument("--sae", default=None, metavar="PATH",
+                        help="an SAELens SAE folder: record its features per model proposal in the trace (veriloop[sae])")
+    parser.add_argument("--steer", default=None, metavar="F=V[,F+=V...]",
+                        help="with --sae: clamp (=) or add to (+=) SAE features in the residual stream while generating")
 
 
 def _settings(arguments: argparse.Namespace) -> Any:
@@ -92,7 +96,9 @@ def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
         return None
     from agent.llm import load_proposer
 
-    return load_proposer(arguments.model, dtype=arguments.dtype)
+    if arguments.steer and not arguments.sae:
+        raise UsageError("--steer needs --sae")
+    return load_proposer(arguments.model, dtype=arguments.dtype, sae=arguments.sae, steer=arguments.steer)
 
 
 def command_solve(arguments: argparse.Namespace) -> int:
@@ -157,12 +163,13 @@ def command_eval(arguments: argparse.Namespace) -> int:
         "run_id": run_id, "suite": str(arguments.suite), "suite_name": suite_name, "tasks": len(entries),
         "settings": settings.model_dump(mode="json"), "model": proposer.info.name if proposer else None,
         "model_revision": proposer.info.revision if proposer else None, "dtype": arguments.dtype,
-        "workers": arguments.workers,
+        "workers": arguments.workers, "sae": arguments.sae, "steer": arguments.steer,
     })
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
     console.print(f"[bold]{suite_name}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s) · run {run_id}")
     started = time.perf_counter()
-    for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers):
+    for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers,
+                         sae=arguments.sae, steer=arguments.steer):
         if not arguments.quiet:
             console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  {row['answer']}")
     rows = [row for row in read_results(run_dir / "results.csv") if row["task_id"] in {e.task.id for e in entries}]
@@ -325,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
     view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead")
     view.set_defaults(handler=command_view)
+
+    from agent.sae.cli import add_sae_commands
+
+    add_sae_commands(commands, UsageError)
     return parser
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.llm.base import Completion, GenerationSettings, Prompt, Proposer
 from agent.tasks import Budget, task_digest
-from agent.trace import ErrorEvent, Header, ProposalEvent, ResultEvent, TraceWriter, VerdictEvent, git_commit, package_versions
+from agent.trace import ErrorEvent, FeaturesEvent, Header, ProposalEvent, ResultEvent, TraceWriter, VerdictEvent, git_commit, package_versions
 from verifiers.base import REGISTRY, Verdict, Verifier, VerifyBudget
 
 SOURCES = ("llm", "symbolic", "dynamic")
@@ -96,13 +96,15 @@ class Session:
             raise BudgetExhausted(f"the {self.budget.timeout_s:g} s time limit was reached")
 
     def propose(self, step: int, source: str, raw: str, text: str, logprob: float | None = None,
-                tokens: int | None = None) -> Proposal:
+                tokens: int | None = None, features: dict[str, Any] | None = None) -> Proposal:
         self.check_budget()
         self.proposals += 1
         self.by_source[source] = self.by_source.get(source, 0) + 1
         proposal = Proposal(self.proposals, step, source, raw, text, logprob, tokens)
         self.trace.write(ProposalEvent(id=proposal.id, step=step, source=source, raw=raw, text=text,
                                        logprob=logprob, tokens=tokens))
+        if features is not None:  # what an SAE hook recorded while the model wrote it (`--sae`)
+            self.trace.write(FeaturesEvent(proposal_id=proposal.id, features=features))
         return proposal
 
     def verify(self, proposal: Proposal, candidate: str | None = None, round: int | None = None) -> Verdict:

@@ -37,6 +37,7 @@ class Completion:
     logprob: float | None  # sum of the model's log-probabilities of the generated tokens
     tokens: int
     finish_reason: str = "stop"  # "stop", "length" or "time"
+    extras: dict[str, Any] = field(default_factory=dict)  # filled by proposer-side hooks, e.g. "features" (SAE)
 
 
 @dataclass

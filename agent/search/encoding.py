@@ -86,7 +86,8 @@ def write_programs(session: Session, prompt_for: Callable[[Attempt | None], Prom
         for completion in completions:
             program = extract_program(completion.text)
             proposal = session.propose(step, "llm", raw=completion.text, text=program,
-                                       logprob=completion.logprob, tokens=completion.tokens)
+                                       logprob=completion.logprob, tokens=completion.tokens,
+                                       features=completion.extras.get("features"))
             verdict = session.verify(proposal)
             if verdict.accepted:
                 return outcome_of(verdict)

@@ -158,7 +158,8 @@ def solve_invariant(session: Session) -> Outcome:
         for completion in completions:
             candidate = extract_candidate(completion.text)
             proposal = session.propose(step, "llm", raw=completion.text, text=candidate,
-                                       logprob=completion.logprob, tokens=completion.tokens)
+                                       logprob=completion.logprob, tokens=completion.tokens,
+                                       features=completion.extras.get("features"))
             before = len(pool.atoms)
             verdict = try_proposal(proposal, "llm")
             if verdict.status == "accepted":
