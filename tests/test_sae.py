@@ -142,6 +142,7 @@ def test_padding_rows_are_cut_at_their_own_length(tiny_sae_dir: Path) -> None:
         assert entry["mean"] == pytest.approx(float(expected[entry["index"]]), abs=1e-3)
 
 
+@pytest.mark.model
 def test_collect_and_train_write_an_sae_that_opens(tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -1,4 +1,4 @@
-"""`python -m agent sae collect|train|report`."""
+"""`python -m agent sae collect|train|report` (heavy imports happen inside the commands: the CLI stays quick)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-
-from agent.sae.collect import activations_dir
 
 
 def add_sae_commands(commands: Any, usage_error: type[Exception]) -> None:
@@ -51,7 +49,7 @@ def _model(spec: str | None) -> Any:
 
 
 def command_collect(arguments: argparse.Namespace, usage_error: type[Exception]) -> int:
-    from agent.sae.collect import collect
+    from agent.sae.collect import activations_dir, collect
     from agent.sae.hook import default_layer
 
     if arguments.tokens < 1000:
@@ -69,6 +67,7 @@ def command_collect(arguments: argparse.Namespace, usage_error: type[Exception])
 
 
 def command_train(arguments: argparse.Namespace, usage_error: type[Exception]) -> int:
+    from agent.sae.collect import activations_dir
     from agent.sae.train import train
 
     proposer = _model(arguments.model)
