@@ -26,7 +26,7 @@ def add_sae_commands(commands: Any, usage_error: type[Exception]) -> None:
     train.add_argument("--model", default=None)
     train.add_argument("--layer", type=int, default=None)
     train.add_argument("--activations", type=Path, default=None, help="a `sae collect` folder (default: the cache's)")
-    train.add_argument("--width", type=int, default=None, help="features (default 8x the model's width)")
+    train.add_argument("--width", type=int, default=None, help="features (default 4x the model's width)")
     train.add_argument("--k", type=int, default=32, help="active features per token")
     train.add_argument("--epochs", type=float, default=4.0, help="passes over the training activations")
     train.add_argument("--seed", type=int, default=0)

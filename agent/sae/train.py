@@ -21,8 +21,8 @@ import torch
 from agent.sae.collect import read_split
 from agent.sae.hook import layer_hook
 
-BATCH_TOKENS = 4096
-CE_WINDOWS = 48  # held-out windows run through the model for the cross-entropy measure
+BATCH_TOKENS = 1024
+CE_WINDOWS = 24  # held-out windows run through the model for the cross-entropy measure
 
 
 def _batches(activations: torch.Tensor, seed: int) -> Iterator[torch.Tensor]:
@@ -55,7 +55,7 @@ def load_sae(path: Path | str) -> Any:
 
 
 def train(model: torch.nn.Module, tokenizer: Any, activations: Path, out: Path, width: int | None = None, k: int = 32,
-          epochs: float = 4.0, seed: int = 0, lr: float = 5e-4) -> dict[str, Any]:
+          epochs: float = 4.0, seed: int = 0, lr: float = 1e-3) -> dict[str, Any]:
     os.environ.setdefault("TQDM_DISABLE", "1")
     os.environ.setdefault("WANDB_MODE", "disabled")
     from sae_lens import SAETrainer
@@ -64,7 +64,7 @@ def train(model: torch.nn.Module, tokenizer: Any, activations: Path, out: Path, 
     collection = json.loads((activations / "collection.json").read_text())
     train_acts = read_split(activations, "train")["activations"].float()
     d_in = train_acts.shape[1]
-    width = width or 8 * d_in
+    width = width or 4 * d_in
     metadata = {"model_name": collection["model"], "hook_name": collection["hook_name"],
                 "context_size": collection["sequence_tokens"], "prepend_bos": False, "seqpos_slice": [1, None]}
     sae = new_sae(d_in, width, k, metadata, seed)
