@@ -59,7 +59,7 @@ def main() -> int:
     from agent.llm.models import resolve
     from agent.prompts import render_prompt
     from agent.sae import report
-    from agent.sae.hook import SAEHook, Steer
+    from agent.sae.hook import SAEHook, Steer, feature_direction
     from agent.sae.train import load_sae
     from agent.search.invariant import extract_candidate
     from verifiers.base import REGISTRY, VerifyBudget
@@ -77,9 +77,9 @@ def main() -> int:
     chosen = int(table.iloc[0].feature)
     sae = load_sae(arguments.sae)
     rng = np.random.default_rng(arguments.seed)
-    chosen_norm = float(sae.W_dec[chosen].norm())
+    chosen_norm = float(feature_direction(sae, chosen).norm())
     random_features = [int(f) for f in rng.choice(sae.cfg.d_sae, size=1, replace=False) if f != chosen] or [0]
-    random_steer = tuple(Steer(f, arguments.value * chosen_norm / float(sae.W_dec[f].norm()), "add")
+    random_steer = tuple(Steer(f, arguments.value * chosen_norm / float(feature_direction(sae, f).norm()), "add")
                          for f in random_features)
     conditions = {"none": (), f"chosen feature {chosen}": (Steer(chosen, arguments.value, "add"),),
                   f"random feature {random_features[0]} (same norm)": random_steer}

@@ -16,7 +16,7 @@ pytest.importorskip("sae_lens")
 
 from agent.llm.base import GenerationSettings, Prompt  # noqa: E402
 from agent.sae import report  # noqa: E402
-from agent.sae.hook import SAEHook, layer_hook, module_name_for, parse_steer  # noqa: E402
+from agent.sae.hook import SAEHook, feature_direction, layer_hook, module_name_for, parse_steer  # noqa: E402
 from agent.sae.train import load_sae, new_sae, random_like  # noqa: E402
 from agent.trace import FeaturesEvent, Header, ProposalEvent, TraceWriter, VerdictEvent  # noqa: E402
 
@@ -101,11 +101,17 @@ def test_clamping_sets_the_feature_and_adding_moves_along_its_direction(tiny_sae
     steered = clamp._steered(hidden, skip_first=True)
     assert torch.equal(steered[:, 0], hidden[:, 0])  # the attention-sink position is untouched
     before = sae.encode(hidden[:, 1:])[..., 7]
-    after_direction = (steered[:, 1:] - hidden[:, 1:]) @ sae.W_dec[7] / sae.W_dec[7].norm() ** 2
-    assert torch.allclose(after_direction, 3.0 - before, atol=1e-4)
+    direction = feature_direction(sae, 7)
+    along = (steered[:, 1:] - hidden[:, 1:]) @ direction / direction.norm() ** 2
+    assert torch.allclose(along, 3.0 - before, atol=1e-4)
     add = SAEHook(sae, "tiny", steer=parse_steer("7+=2"))
     moved = add._steered(hidden, skip_first=False) - hidden
-    assert torch.allclose(moved, (2 * sae.W_dec[7]).expand_as(moved), atol=1e-5)
+    assert torch.allclose(moved, (2 * direction).expand_as(moved), atol=1e-5)
+    # The direction is the SAE's own: decoding the feature at 1 adds exactly it to the reconstruction.
+    features = sae.encode(hidden[0, 1:2])
+    bumped = features.clone()
+    bumped[0, 7] += 1
+    assert torch.allclose(sae.decode(bumped) - sae.decode(features), direction, atol=1e-5)
 
 
 def test_features_per_proposal_from_a_batched_generate(tiny_model_dir: Path, tiny_sae_dir: Path) -> None:

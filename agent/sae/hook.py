@@ -93,6 +93,15 @@ def parse_steer(text: str, width: int | None = None) -> tuple[Steer, ...]:
     return tuple(steers)
 
 
+@torch.no_grad()
+def feature_direction(sae: Any, feature: int) -> torch.Tensor:
+    """What one unit of the feature adds to the reconstruction, from the SAE's own `decode` (so decoder-norm
+    rescaling and folded normalisation are respected, whatever the architecture)."""
+    unit = torch.zeros((1, sae.cfg.d_sae))
+    unit[0, feature] = 1.0
+    return (sae.decode(unit) - sae.decode(torch.zeros_like(unit)))[0].float()
+
+
 def top_features(sae: Any, hidden: torch.Tensor, kept: int) -> list[dict[str, Any]]:
     """The `kept` features with the largest mean activation over the rows of `hidden` [tokens, d]."""
     if hidden.shape[0] == 0:
@@ -122,6 +131,7 @@ class SAEHook:
         self.hook_name = sae.cfg.metadata.hook_name or ""
         if not self.hook_name:
             raise ValueError(f"the SAE {name} names no hook (cfg.json metadata.hook_name)")
+        self._directions = {steer.feature: feature_direction(sae, steer.feature) for steer in steer}
         self._prompt_last: torch.Tensor | None = None
         self._steps: list[torch.Tensor] = []
 
@@ -145,12 +155,12 @@ class SAEHook:
     def _steered(self, hidden: torch.Tensor, skip_first: bool) -> torch.Tensor:
         start = 1 if skip_first else 0  # position 0 (the attention sink) is left alone, as in training
         part = hidden[:, start:].float()
-        directions = self.sae.W_dec.float()
         clamps = [steer for steer in self.steer if steer.mode == "clamp"]
         current = self.sae.encode(part) if clamps else None
         for steer in self.steer:
             amount = steer.value if steer.mode == "add" else steer.value - current[..., steer.feature]
-            part = part + (torch.as_tensor(amount)[..., None] if steer.mode == "clamp" else amount) * directions[steer.feature]
+            direction = self._directions[steer.feature]
+            part = part + (amount[..., None] if steer.mode == "clamp" else amount) * direction
         steered = hidden.clone()
         steered[:, start:] = part.to(hidden.dtype)
         return steered
