@@ -3,7 +3,8 @@
 The corpus's documents are tokenized and cut into windows of `SEQUENCE_TOKENS`; every tenth window (by its
 number) goes to the held-out split, used only to measure the SAE. The first position of each window is not stored:
 it is an attention sink with a norm tens of times the others, which an SAE would spend features on. The forward pass
-stops at the hooked layer (nothing after it is needed), which halves the cost.
+stops at the hooked layer (nothing after it is needed), which halves the cost. Ctrl-C or SIGTERM ends a collection
+early and keeps what it has.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -29,6 +31,10 @@ SEQUENCE_TOKENS = 128
 BATCH_WINDOWS = 8
 SHARD_TOKENS = 16384
 HELD_OUT_EVERY = 10
+
+
+def _interrupt(_signal: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class _StopForward(Exception):
@@ -126,6 +132,9 @@ def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_nam
             batch.clear()
 
         interrupted = False
+        # SIGINT and SIGTERM end the collection early, keeping the finished batches (a background job's SIGINT is
+        # ignored by default, hence both, and set here).
+        previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             for ids, source in windows(tokenizer, seed, data):
                 if writers["train"].total >= tokens:
@@ -144,6 +153,9 @@ def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_nam
         except KeyboardInterrupt:  # Ctrl-C (SIGINT) ends the collection early and keeps the finished batches
             interrupted = True
             print("interrupted: keeping the activations collected so far", file=log, flush=True)
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
         for writer in writers.values():
             writer.flush()
         record = {
