@@ -186,6 +186,22 @@ class SAEHook:
         return record
 
 
+def check_sae_arguments(path: str, steer: str | None) -> None:
+    """`--sae PATH [--steer ...]` checked from cfg.json alone (no torch work); ValueError with one line."""
+    import json
+    from pathlib import Path
+
+    config = Path(path) / "cfg.json"
+    if not config.is_file() or not (Path(path) / "sae_weights.safetensors").is_file():
+        raise ValueError(f"--sae {path}: no SAELens SAE there (cfg.json + sae_weights.safetensors)")
+    try:
+        width = int(json.loads(config.read_text())["d_sae"])
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"--sae {path}: cfg.json has no d_sae") from None
+    if steer:
+        parse_steer(steer, width)
+
+
 def load_hook(path: str, steer: str | None = None, control: bool = True) -> SAEHook:
     """The hook for `--sae PATH [--steer ...]`; ValueError (one line) for a folder that is not an SAE."""
     from pathlib import Path
