@@ -28,6 +28,7 @@ def main() -> int:
     parser.add_argument("sae", type=Path, nargs="?", default=ROOT / "runs" / "sae")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--tokens", type=int, default=24, help="new tokens per sample")
     parser.add_argument("--task", type=Path, default=ROOT / "tasks" / "code2inv" / "38.yaml")
     arguments = parser.parse_args()
     import torch
@@ -45,7 +46,8 @@ def main() -> int:
     resolved = resolve(None)
     proposer = TransformersProposer(resolved.location, resolved.name, resolved.revision)
     hook = load_hook(str(arguments.sae))
-    settings = GenerationSettings(seed=0, stop=())  # no stop strings: every row writes max_new_tokens
+    # No stop strings and no time limit in reach: every call writes the same number of tokens.
+    settings = GenerationSettings(seed=0, stop=(), max_new_tokens=arguments.tokens, time_limit_s=3600)
     times: dict[str, list[float]] = {"without hook": [], "with --sae hook": []}
     proposer.propose(prompt, arguments.samples, settings)  # warm-up
     for round_number in range(arguments.rounds):
@@ -53,7 +55,8 @@ def main() -> int:
         for current in order:
             proposer.sae_hook = current
             started = time.perf_counter()
-            proposer.propose(prompt, arguments.samples, settings)
+            completions = proposer.propose(prompt, arguments.samples, settings)
+            assert all(c.finish_reason != "time" for c in completions)
             times["with --sae hook" if current else "without hook"].append(time.perf_counter() - started)
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores (shared with other jobs), torch {torch.__version__}, "
           f"Python {platform.python_version()}; {arguments.rounds} rounds, {arguments.samples} samples x "

@@ -260,3 +260,26 @@ def test_cli_bad_sae_input_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["solve", task, "--sources", "llm", "--sae", str(tmp_path)]) == 2
     assert "no SAELens SAE" in capsys.readouterr().err
     assert main(["sae", "report", str(tmp_path / "missing")]) == 2
+
+
+def test_features_in_a_completions_extras_become_a_trace_event_after_its_proposal(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from agent.llm.scripted import ScriptedProposer
+    from agent.loop import RunSettings, run_task
+    from agent.tasks import load_task
+    from agent.trace import read_trace
+
+    class FeaturedProposer(ScriptedProposer):
+        def propose(self, prompt, n, settings):
+            return [replace(completion, extras={"features": {"proposal": [{"index": 5, "mean": 1.0, "max": 2.0}]}})
+                    for completion in super().propose(prompt, n, settings)]
+
+    path = Path(__file__).resolve().parent.parent / "tasks" / "code2inv" / "1.yaml"
+    run_task(load_task(path), RunSettings(sources=("llm",), samples=1, max_proposals=2),
+             FeaturedProposer(["x >= y", "x >= 1"]), tmp_path / "trace.jsonl", "r", path)
+    events = read_trace(tmp_path / "trace.jsonl")
+    for before, event in zip(events, events[1:]):
+        if event.type == "features":
+            assert before.type == "proposal" and before.id == event.proposal_id
+    assert sum(event.type == "features" for event in events) == 2
