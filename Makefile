@@ -10,7 +10,13 @@ setup: $(STAMP)
 
 # torch is installed first from the CPU wheel on this machine's disk; a plain `torch`
 # requirement would pull a multi-GB CUDA build.
+# The sandbox needs libseccomp (Debian `libseccomp2`, present wherever apt is); installed here when
+# missing and apt is at hand as root. Without it model-written code is refused, not run unsandboxed.
 $(STAMP): pyproject.toml
+	@if ! $(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('seccomp'))"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -q libseccomp2 || \
+	    { apt-get update -q && apt-get install -y -q libseccomp2; }; \
+	  else echo "warning: libseccomp is missing; the sandbox will refuse to run model-written code"; fi; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,sae]'

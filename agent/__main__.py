@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--sources", default="llm,symbolic,dynamic",
                         help="comma-separated proposal sources: llm, symbolic (program-text atoms), dynamic (equalities from runs)")
-    parser.add_argument("--no-refute", action="store_true", help="do not search for a run that violates the assertion")
+    parser.add_argument("--no-refute", action="store_true",
+                        help="invariant: do not search for a run that violates the assertion")
+    parser.add_argument("--refute-depth", type=int, default=None,
+                        help="invariant: loop iterations the refutation search unrolls (default 10)")
     parser.add_argument("--search-mode", choices=("best_first", "whole_proof"), default=None,
                         help="Lean: best-first search over proof states, or whole proofs repaired with Lean's errors")
     parser.add_argument("--expansions", type=int, default=None, help="Lean: proof states expanded per task")
@@ -47,12 +51,47 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="an SAELens SAE folder: record its features per model proposal in the trace (veriloop[sae])")
     parser.add_argument("--steer", default=None, metavar="F=V[,F+=V...]",
                         help="with --sae: clamp (=) or add to (+=) SAE features in the residual stream while generating")
+    parser.add_argument("--allow-unsandboxed", action="store_true",
+                        help="where this machine offers no sandbox, run model-written programs without one "
+                             "(every verdict then says so); without it they are refused")
+
+
+# Command-line options that belong to one strategy: option -> (strategy, its settings field).
+STRATEGY_OPTIONS = {
+    "no_refute": ("invariant", "refute"),
+    "refute_depth": ("invariant", "refute_depth"),
+    "search_mode": ("lean", "mode"),
+    "expansions": ("lean", "expansions"),
+}
+
+
+def _strategy_settings(arguments: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The strategy options given on the command line, by strategy, each checked against its model."""
+    from pydantic import ValidationError
+
+    from agent.search.registry import get_strategy
+
+    given: dict[str, dict[str, Any]] = {}
+    for option, (name, field) in STRATEGY_OPTIONS.items():
+        value = getattr(arguments, option)
+        if option == "no_refute":
+            value = False if value else None
+        if value is not None:
+            given.setdefault(name, {})[field] = value
+    for name, values in given.items():
+        try:
+            get_strategy(name).settings_from(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            option = next(option for option, target in STRATEGY_OPTIONS.items() if target == (name, first["loc"][0]))
+            raise UsageError(f"--{option.replace('_', '-')}: {first['msg']}") from None
+    return given
 
 
 def _settings(arguments: argparse.Namespace) -> Any:
     from pydantic import ValidationError
 
-    from agent.loop import SOURCES, RunSettings
+    from agent.session import SOURCES, RunSettings
 
     sources = tuple(part.strip() for part in arguments.sources.split(",") if part.strip())
     unknown = [source for source in sources if source not in SOURCES]
@@ -61,8 +100,7 @@ def _settings(arguments: argparse.Namespace) -> Any:
     try:
         return RunSettings(sources=sources, seed=arguments.seed, samples=arguments.samples,
                            max_proposals=arguments.max_proposals, timeout_s=arguments.timeout,
-                           temperature=arguments.temperature, refute=not arguments.no_refute,
-                           search_mode=arguments.search_mode, expansions=arguments.expansions)
+                           temperature=arguments.temperature, strategies=_strategy_settings(arguments))
     except ValidationError as error:
         first = error.errors()[0]
         raise UsageError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
@@ -70,9 +108,10 @@ def _settings(arguments: argparse.Namespace) -> Any:
 
 def _without_model_if_unused(settings: Any, kinds: list[str]) -> Any:
     """Drop the `llm` source when no task kind in the run uses a model (the model is not loaded)."""
-    from agent.loop import MODEL_FREE_KINDS
+    from agent.search.registry import model_free_kinds
 
-    if "llm" in settings.sources and all(kind in MODEL_FREE_KINDS for kind in kinds):
+    free = model_free_kinds()
+    if "llm" in settings.sources and all(kind in free for kind in kinds):
         sources = tuple(source for source in settings.sources if source != "llm") or ("symbolic",)
         return settings.model_copy(update={"sources": sources})
     return settings
@@ -88,7 +127,9 @@ def _check_tools(tasks: list[Any]) -> None:
 
 # How `solve` names a task's answer and what its certification means, by task kind.
 ANSWER_LABELS = {"invariant": "invariant", "lean": "proof"}
-CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from-scratch compile, axioms audited"}
+ENCODING_NOTE = "SAT: solution checked; UNSAT: formula refuted with a checked proof, faithfulness tested, not proved"
+CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from-scratch compile, axioms audited",
+                   "sat_encoding": ENCODING_NOTE, "smt_encoding": ENCODING_NOTE}
 
 
 def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
@@ -126,12 +167,16 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"verdict: [{style}]{result.status}[/{style}]{certified}")
     if result.answer:
         label = ANSWER_LABELS.get(task.kind, "answer")
-        console.print(f"{label}:\n{result.answer}" if "\n" in result.answer else f"{label}: {result.answer}")
+        console.print(f"{label}:\n{result.answer}" if "\n" in result.answer else f"{label}: {result.answer}",
+                      markup=False)  # the answer and the message are data, never markup
     if result.message and (result.status != "solved" or task.kind != "invariant"):
-        console.print(result.message)
+        console.print(result.message, markup=False)
     sources = ", ".join(f"{name} {count}" for name, count in result.proposals_by_source.items())
-    console.print(f"proposals {result.proposals} ({sources}), verifier calls {result.verifier_calls}, "
-                  f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s)")
+    unverified = f", {result.unverified} not verified: the budget ended first" if result.unverified else ""
+    console.print(f"proposals {result.proposals} ({sources}{unverified}), verifier calls {result.verifier_calls}, "
+                  f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s"
+                  + (f", loading the model {result.model_load_s:.2f} s, outside the budget" if result.model_load_s else "")
+                  + ")")
     if result.solved_by:
         console.print(f"solved by: {result.solved_by}")
     console.print(f"trace: {trace_path}")
@@ -171,7 +216,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
     for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers,
                          sae=arguments.sae, steer=arguments.steer):
         if not arguments.quiet:
-            console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  {row['answer']}")
+            console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  {row['answer']}",
+                          markup=False)
     rows = [row for row in read_results(run_dir / "results.csv") if row["task_id"] in {e.task.id for e in entries}]
     summary = summarise(rows)
     summary["elapsed_s"] = time.perf_counter() - started
@@ -348,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         arguments = build_parser().parse_args(argv)
+        if getattr(arguments, "allow_unsandboxed", False):
+            from verifiers.sandbox import ALLOW_UNSANDBOXED_VARIABLE
+
+            os.environ[ALLOW_UNSANDBOXED_VARIABLE] = "1"  # read by the sandbox, here and in eval's workers
         return arguments.handler(arguments)
     except (UsageError, TaskFileError, ModelError, ProgramError, TraceError, ToolUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)

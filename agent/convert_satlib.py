@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from agent.convert import ConversionReport
 from agent.tasks import Budget, CnfTask, Source, TaskFileError, dump_task, parse_task
-from verifiers.base import REGISTRY
+from verifiers.base import REGISTRY, ReadsCnf
 
 SATLIB_ORIGIN = "SATLIB benchmarks, as stored in teeaychem/otter_sat @ cf44f63 (decompressed)"
 SATLIB_LICENSE = "SATLIB research benchmarks"
@@ -38,7 +38,7 @@ def convert_satlib(source: Path, destination: Path, benchmark: str = "satlib", o
     missing = {"path", "family", "num_vars", "num_clauses", "expected"} - set(rows[0] if rows else {})
     if missing:
         raise TaskFileError(f"{listing}: missing column(s) {', '.join(sorted(missing))}")
-    verifier = REGISTRY.for_kind("cnf")
+    verifier = REGISTRY.ability("cnf", ReadsCnf)
     report = ConversionReport()
     taken: dict[str, int] = {}
     for row in rows:
@@ -50,7 +50,7 @@ def convert_satlib(source: Path, destination: Path, benchmark: str = "satlib", o
         name = Path(relative).stem
         try:
             text = "\n".join(line.rstrip() for line in (source / relative).read_text(encoding="utf-8").splitlines()) + "\n"
-            variables, clauses = verifier.read_formula(text)
+            variables, clauses = verifier.read_cnf(text)
             if (variables, len(clauses)) != (int(row["num_vars"]), int(row["num_clauses"])):
                 raise ValueError(f"the file has {variables} variables and {len(clauses)} clauses, "
                                  f"the CSV says {row['num_vars']} and {row['num_clauses']}")

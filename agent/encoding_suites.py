@@ -33,7 +33,7 @@ import yaml
 
 from agent.convert import ConversionReport
 from agent.tasks import LiteralBlockDumper, Source, TaskFileError, dump_task, parse_task
-from verifiers.base import REGISTRY
+from verifiers.base import REGISTRY, LabelsByBruteForce, ReadsCnf
 
 SATLIB_ORIGIN = "SATLIB benchmarks, as stored in teeaychem/otter_sat @ cf44f63 (decompressed)"
 LOGIC_ORIGIN = "teacherpeterpan/Logic-LLM @ d29f1e5, data/"
@@ -61,7 +61,7 @@ def dump_compact(task: Any) -> str:
 
 def read_dimacs(path: Path) -> list[list[int]]:
     """The clauses of a DIMACS file, read by the CNF verifier (PySAT's parser; SATLIB's `%` trailer cut)."""
-    _, clauses = REGISTRY.for_kind("cnf").read_formula(path.read_text(encoding="utf-8"))
+    _, clauses = REGISTRY.ability("cnf", ReadsCnf).read_cnf(path.read_text(encoding="utf-8"))
     return clauses
 
 
@@ -159,9 +159,8 @@ def planted_schedule(jobs: int, slots: int, capacity: int, conflicts: int, prece
 
 def _brute_force_answer(kind: str, family: str, instance: dict[str, Any]) -> str:
     task = SimpleNamespace(family=family, instance=instance)
-    verifier = REGISTRY.for_kind(kind)
-    verifier.check_task(task)
-    answer = verifier.brute_force_answer(task, BRUTE_FORCE_LIMIT)
+    REGISTRY.for_kind(kind).check_task(task)
+    answer = REGISTRY.ability(kind, LabelsByBruteForce).brute_force_answer(task, BRUTE_FORCE_LIMIT)
     if answer is None:
         raise ValueError("too large to establish its answer by brute force; give `expected` with a reason")
     return answer

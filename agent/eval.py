@@ -21,7 +21,7 @@ import yaml
 
 from agent.loop import RunSettings, run_task
 from agent.tasks import TaskFileError, load_task
-from agent.trace import ResultEvent, new_run_id
+from agent.trace import ResultEvent, new_run_id, open_append
 
 RESULT_COLUMNS = [
     "task_id", "status", "certified", "answer", "solved_by", "proposals", "verifier_calls", "wall_s",
@@ -112,7 +112,7 @@ class ResultsFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         new = not path.exists() or path.stat().st_size == 0
-        self._handle = path.open("a", encoding="utf-8", newline="")
+        self._handle = open_append(path, newline="")
         self._writer = csv.DictWriter(self._handle, fieldnames=RESULT_COLUMNS)
         if new:
             self._writer.writeheader()

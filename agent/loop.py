@@ -1,194 +1,24 @@
 """One task: prompt -> proposals -> verdicts -> feedback, within a budget.
 
-`run_task` opens the trace, picks the search strategy for the task's kind and writes the result.
-The `Session` it hands to the strategy is the only way proposals reach a verifier: it numbers
-them, writes `proposal` and `verdict` events as they happen, counts verifier calls and keeps the
-clock, so every strategy obeys the same budget and leaves the same kind of trace.
+`run_task` opens the trace, picks the registered strategy for the task's kind (see
+`agent.search.registry`), writes a header with everything needed to run the task again, hands the
+strategy a `Session` (see `agent.session`) and writes the result.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from agent.llm.base import Completion, GenerationSettings, Prompt, Proposer
+from agent.llm.base import GenerationSettings, Proposer
+from agent.search.registry import get_strategy, strategy_for
+from agent.session import SOURCES, BudgetExhausted, Outcome, RunSettings, Session
 from agent.tasks import Budget, task_digest
-from agent.trace import ErrorEvent, FeaturesEvent, Header, ProposalEvent, ResultEvent, TraceWriter, VerdictEvent, git_commit, package_versions
-from verifiers.base import REGISTRY, Verdict, Verifier, VerifyBudget
+from agent.trace import ErrorEvent, Header, ResultEvent, TraceWriter, git_commit, package_versions
+from verifiers.base import REGISTRY, ReportsToolVersions
 
-SOURCES = ("llm", "symbolic", "dynamic")
-# Task kinds whose strategy never asks a model: no model is loaded for runs made only of these.
-MODEL_FREE_KINDS = frozenset({"cnf"})
-
-
-class RunSettings(BaseModel):
-    """How to run tasks; values left at None fall back to the task's own budget."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sources: tuple[str, ...] = SOURCES
-    seed: int = 0
-    samples: int | None = Field(default=None, ge=1, le=64)
-    max_proposals: int | None = Field(default=None, ge=1)
-    timeout_s: float | None = Field(default=None, gt=0)
-    temperature: float = Field(default=0.8, ge=0)
-    top_p: float = Field(default=0.95, gt=0, le=1)
-    refute: bool = True
-    refute_depth: int = Field(default=10, ge=0)
-    search_mode: Literal["best_first", "whole_proof"] | None = Field(
-        default=None, description="Lean: tactic-by-tactic best-first search or whole proofs with repair.")
-    expansions: int | None = Field(default=None, ge=1, description="Lean: proof states expanded per task.")
-
-    def budget_for(self, task_budget: Budget) -> Budget:
-        updates: dict[str, Any] = {}
-        if self.samples is not None:
-            updates["samples_per_step"] = self.samples
-        if self.max_proposals is not None:
-            updates["max_proposals"] = self.max_proposals
-        if self.timeout_s is not None:
-            updates["timeout_s"] = self.timeout_s
-        return task_budget.model_copy(update=updates)
-
-
-@dataclass
-class Proposal:
-    id: int
-    step: int
-    source: str
-    raw: str
-    text: str
-    logprob: float | None = None
-    tokens: int | None = None
-
-
-class BudgetExhausted(Exception):
-    """Raised by the session when no proposal or time is left; the strategy stops there."""
-
-
-@dataclass
-class Session:
-    task: Any
-    verifier: Verifier
-    proposer: Proposer | None
-    settings: RunSettings
-    budget: Budget
-    trace: TraceWriter
-    started: float = field(default_factory=time.perf_counter)
-    proposals: int = 0
-    verifier_calls: int = 0
-    by_source: dict[str, int] = field(default_factory=dict)
-    model_s: float = 0.0
-    verifier_s: float = 0.0
-    # Verdicts by candidate text: a candidate proposed again is not verified again.
-    verdict_cache: dict[str, Verdict] = field(default_factory=dict)
-
-    def time_left(self) -> float:
-        return self.budget.timeout_s - (time.perf_counter() - self.started)
-
-    def check_budget(self) -> None:
-        if self.proposals >= self.budget.max_proposals:
-            raise BudgetExhausted(f"all {self.budget.max_proposals} proposals used")
-        if self.time_left() <= 0:
-            raise BudgetExhausted(f"the {self.budget.timeout_s:g} s time limit was reached")
-
-    def propose(self, step: int, source: str, raw: str, text: str, logprob: float | None = None,
-                tokens: int | None = None, features: dict[str, Any] | None = None) -> Proposal:
-        self.check_budget()
-        self.proposals += 1
-        self.by_source[source] = self.by_source.get(source, 0) + 1
-        proposal = Proposal(self.proposals, step, source, raw, text, logprob, tokens)
-        self.trace.write(ProposalEvent(id=proposal.id, step=step, source=source, raw=raw, text=text,
-                                       logprob=logprob, tokens=tokens))
-        if features is not None:  # what an SAE hook recorded while the model wrote it (`--sae`)
-            self.trace.write(FeaturesEvent(proposal_id=proposal.id, features=features))
-        return proposal
-
-    def verify(self, proposal: Proposal, candidate: str | None = None, round: int | None = None) -> Verdict:
-        """Verify `candidate` (default: the proposal's text) under the remaining time."""
-        if self.time_left() <= 0:
-            raise BudgetExhausted(f"the {self.budget.timeout_s:g} s time limit was reached")
-        text = proposal.text if candidate is None else candidate
-        if text in self.verdict_cache:
-            verdict = self.verdict_cache[text]
-            self.trace.write(VerdictEvent(proposal_id=proposal.id, round=round, candidate=text, cached=True,
-                                          verdict=verdict.model_dump(mode="json")))
-            return verdict
-        timeout = max(0.05, min(self.budget.verifier_timeout_s, self.time_left()))
-        started = time.perf_counter()
-        try:
-            verdict = self.verifier.verify(self.task, text, VerifyBudget(timeout_s=timeout))
-        except Exception as error:  # a crashing verifier is an error verdict, never a rejection
-            verdict = Verdict(status="error", verifier=self.verifier.name, verifier_version=self.verifier.version,
-                              feedback=f"the verifier crashed: {type(error).__name__}: {error}")
-        self.verifier_s += time.perf_counter() - started
-        self.verifier_calls += 1
-        if verdict.status in ("accepted", "rejected"):  # unknown and error may change with more time
-            self.verdict_cache[text] = verdict
-        self.trace.write(VerdictEvent(proposal_id=proposal.id, round=round, candidate=text,
-                                      verdict=verdict.model_dump(mode="json")))
-        return verdict
-
-    def sample(self, prompt: Prompt, n: int, step: int, stop: tuple[str, ...] | None = None,
-               time_limit_s: float = 60.0) -> list[Completion]:
-        """`n` completions from the proposer in one batched call, seeded by the run's seed and the step;
-        `stop` replaces the default stop strings (a multi-line program must not stop at a newline) and
-        `time_limit_s` bounds the call (longer for programs than for one-line formulas)."""
-        if self.proposer is None:
-            return []
-        self.check_budget()
-        n = min(n, self.budget.max_proposals - self.proposals)
-        settings = GenerationSettings(
-            temperature=self.settings.temperature, top_p=self.settings.top_p,
-            max_new_tokens=self.budget.max_new_tokens, seed=self.settings.seed * 100_003 + step,
-            time_limit_s=max(1.0, min(time_limit_s, self.time_left())),
-            **({"stop": stop} if stop is not None else {}),
-        )
-        started = time.perf_counter()
-        completions = self.proposer.propose(prompt, n, settings)
-        self.model_s += time.perf_counter() - started
-        return completions
-
-
-@dataclass
-class Outcome:
-    """What a strategy found."""
-
-    status: str  # "solved", "refuted", "unsolved", "error"
-    answer: str | None = None
-    certified: bool = False
-    message: str = ""
-    solved_by: str | None = None
-
-
-Strategy = Callable[[Session], Outcome]
-
-
-def strategy_for(kind: str) -> Strategy:
-    if kind == "invariant":
-        from agent.search.invariant import solve_invariant
-
-        return solve_invariant
-    if kind == "cnf":
-        from agent.search.cnf import solve_cnf_task
-
-        return solve_cnf_task
-    if kind == "lean":
-        from agent.search.lean import solve_lean
-
-        return solve_lean
-    if kind in ("sat_encoding", "smt_encoding"):
-        from agent.search.encoding import solve_encoding
-
-        return solve_encoding
-    if kind == "logic":
-        from agent.search.logic import solve_logic
-
-        return solve_logic
-    raise ValueError(f"no search strategy for task kind {kind!r}")
+__all__ = ["SOURCES", "RunSettings", "run_task", "settings_from_header"]
 
 
 def generation_record(settings: RunSettings, budget: Budget) -> dict[str, Any]:
@@ -196,12 +26,28 @@ def generation_record(settings: RunSettings, budget: Budget) -> dict[str, Any]:
             "samples_per_step": budget.samples_per_step, "stop": list(GenerationSettings().stop)}
 
 
+def settings_from_header(header: Header) -> RunSettings:
+    """The run settings a trace header records: running the task again with them (and the same
+    proposer) samples and checks the same things."""
+    budget = Budget.model_validate(header.budget)
+    return RunSettings(sources=tuple(header.sources), seed=header.seed, samples=budget.samples_per_step,
+                       max_proposals=budget.max_proposals, timeout_s=budget.timeout_s,
+                       temperature=header.generation["temperature"], top_p=header.generation["top_p"],
+                       strategies={header.strategy: header.strategy_settings})
+
+
 def run_task(task: Any, settings: RunSettings, proposer: Proposer | None, trace_path: Path, run_id: str,
              task_path: Path | None = None) -> ResultEvent:
-    """Run one task to its result, writing the trace to `trace_path` as it goes."""
+    """Run one task to its result, writing the trace to `trace_path` as it goes. Settings for a strategy
+    that does not exist raise StrategyError, settings that do not fit the strategy's model pydantic's
+    ValidationError, before anything is written."""
     budget = settings.budget_for(task.budget)
     verifier = REGISTRY.for_kind(task.kind)
-    uses_model = "llm" in settings.sources
+    for name in settings.strategies:
+        get_strategy(name)
+    chosen = strategy_for(task.kind)
+    strategy_settings = chosen.settings_from(settings.strategies.get(chosen.name))
+    uses_model = "llm" in settings.sources and chosen.needs_model
     with TraceWriter(trace_path) as trace:
         info = proposer.info if (proposer is not None and uses_model) else None
         trace.write(Header(
@@ -209,24 +55,32 @@ def run_task(task: Any, settings: RunSettings, proposer: Proposer | None, trace_
             task_path=str(task_path) if task_path else None,
             task_sha256=task_digest(task_path) if task_path else None,
             model=info.name if info else None, model_revision=info.revision if info else None,
-            model_backend=info.backend if info else None,
+            model_backend=info.backend if info else None, model_settings=dict(info.extra) if info else {},
             seed=settings.seed, generation=generation_record(settings, budget), sources=list(settings.sources),
-            budget=budget.model_dump(), versions=package_versions(), git_commit=git_commit(),
+            budget=budget.model_dump(), strategy=chosen.name,
+            strategy_settings=strategy_settings.model_dump(mode="json"),
+            verifier=verifier.name, verifier_version=verifier.version,
+            versions={**package_versions(),
+                      **(verifier.tool_versions(task) if isinstance(verifier, ReportsToolVersions) else {})},
+            git_commit=git_commit(),
         ))
-        session = Session(task, verifier, proposer if uses_model else None, settings, budget, trace)
+        session = Session(task, verifier, proposer if uses_model else None, settings, budget, trace,
+                          strategy_settings=strategy_settings)
         try:
-            outcome = strategy_for(task.kind)(session)
+            outcome = chosen.run(session)
         except BudgetExhausted as exhausted:
-            outcome = Outcome("unsolved", message=str(exhausted))
+            session.write_unverified(f"{exhausted} before it was verified")
+            outcome = Outcome("unsolved", message=f"budget: {exhausted}")
         except Exception as error:  # the run ends with an error event rather than a lost trace
+            session.write_unverified(f"the run failed before it was verified: {type(error).__name__}")
             trace.write(ErrorEvent(message=f"{type(error).__name__}: {error}"))
             outcome = Outcome("error", message=f"{type(error).__name__}: {error}")
         result = ResultEvent(
             status=outcome.status, answer=outcome.answer, certified=outcome.certified, message=outcome.message,
-            proposals=session.proposals, verifier_calls=session.verifier_calls,
+            proposals=session.proposals, unverified=session.unverified, verifier_calls=session.verifier_calls,
             proposals_by_source=dict(session.by_source), solved_by=outcome.solved_by,
             wall_s=round(time.perf_counter() - session.started, 4), model_s=round(session.model_s, 4),
-            verifier_s=round(session.verifier_s, 4),
+            verifier_s=round(session.verifier_s, 4), model_load_s=round(session.model_load_s, 4),
         )
         trace.write(result)
     return result

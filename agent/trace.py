@@ -1,12 +1,15 @@
 """Traces: typed events in a JSONL file, appended and flushed as they happen.
 
-The first line is a header (format version, task, model and revision, seed, generation settings,
-package versions, git commit); each later line is one event. A killed writer leaves at worst a
+The first line is a header: everything needed to run the task again (format version, task and its
+digest, model, revision and its settings such as the dtype, seed, generation settings, budget, the
+strategy and its settings, the verifier, versions of every solver and checker, git commit); each
+later line is one event. A killed writer leaves at worst a
 partial last line, which the reader skips; a malformed line anywhere else is an error.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import subprocess
@@ -15,13 +18,17 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TextIO, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-FORMAT_VERSION = 1
-PACKAGES = ("veriloop", "z3-solver", "python-sat", "torch", "transformers", "pydantic", "pycparser", "lark",
-            "lean-interact")
+from verifiers.base import Verdict
+
+FORMAT_VERSION = 2  # 2: typed verdicts (details by verifier), strategy settings, unverified proposals
+# What a run's answers depend on: the solvers and checkers (z3, cvc5, PySAT, numba for the DRAT
+# checker, lean-interact), the front ends (pycparser, lark, sympy) and the model's libraries.
+PACKAGES = ("veriloop", "z3-solver", "cvc5", "python-sat", "numba", "lean-interact", "sympy", "pycparser", "lark",
+            "torch", "transformers", "pydantic")
 
 
 class _Event(BaseModel):
@@ -41,10 +48,15 @@ class Header(_Event):
     model: str | None
     model_revision: str | None = None
     model_backend: str | None = None
+    model_settings: dict[str, Any] = Field(default_factory=dict, description="How the model was loaded (dtype, ...).")
     seed: int
     generation: dict[str, Any]
     sources: list[str]
     budget: dict[str, Any]
+    strategy: str = ""
+    strategy_settings: dict[str, Any] = Field(default_factory=dict, description="The strategy's own settings, in full.")
+    verifier: str | None = None
+    verifier_version: str | None = None
     versions: dict[str, str]
     git_commit: str | None
     python: str = Field(default_factory=platform.python_version)
@@ -60,6 +72,10 @@ class ProposalEvent(_Event):
     text: str  # the candidate handed to the verifier
     logprob: float | None = None
     tokens: int | None = None
+    payload: dict[str, Any] | None = None  # a proposal that is not text (a phase vector, say)
+    payload_type: str | None = None  # the payload's model
+    unverified: str | None = Field(default=None, description="Why this proposal was never verified (the budget "
+                                                              "ended first); None for a proposal that was.")
 
 
 class VerdictEvent(_Event):
@@ -68,10 +84,13 @@ class VerdictEvent(_Event):
     round: int | None = None  # Houdini refinement round, when the candidate is a refinement
     candidate: str
     cached: bool = False  # the same candidate was verified earlier in this run
-    verdict: dict[str, Any]
+    verdict: Verdict
 
 
 class FeaturesEvent(_Event):
+    """What a proposer-side hook (the SAE hook) recorded while the proposal was generated; written
+    right after the proposal. The hook owns the shape of `features`."""
+
     type: Literal["features"] = "features"
     proposal_id: int
     features: dict[str, Any]
@@ -133,12 +152,15 @@ class ResultEvent(_Event):
     certified: bool = False
     message: str = ""
     proposals: int
+    unverified: int = 0  # proposals the budget left no time to verify (counted in `proposals`)
     verifier_calls: int
     proposals_by_source: dict[str, int] = Field(default_factory=dict)
     solved_by: str | None = None
     wall_s: float
     model_s: float = 0.0
     verifier_s: float = 0.0
+    model_load_s: float = Field(default=0.0, description="The model's one-time load during this task (in `wall_s`, "
+                                                         "not in the task's time budget).")
 
 
 class ErrorEvent(_Event):
@@ -165,7 +187,7 @@ class TraceWriter:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_partial_last_line(path)
-        self._handle = path.open("a", encoding="utf-8")
+        self._handle = open_append(path)
 
     def write(self, event: BaseModel) -> None:
         self._handle.write(event.model_dump_json() + "\n")
@@ -181,8 +203,22 @@ class TraceWriter:
         self.close()
 
 
+def open_append(path: Path, newline: str | None = None) -> TextIO:
+    """`path` opened for appending text; a symbolic link there is refused (TraceError), since a link
+    planted in the runs folder would send the run's output to another file."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise TraceError(f"{path} is a symbolic link; veriloop writes only to plain files") from None
+        raise
+    return os.fdopen(descriptor, "a", encoding="utf-8", newline=newline)
+
+
 def _drop_partial_last_line(path: Path) -> None:
     """Appending after a line cut by a killed writer would corrupt the next event: cut it off."""
+    if path.is_symlink():
+        raise TraceError(f"{path} is a symbolic link; veriloop writes only to plain files")
     if not path.exists() or path.stat().st_size == 0:
         return
     data = path.read_bytes()

@@ -35,7 +35,7 @@ def stages(run_dir: Path) -> Counter[str]:
             event = json.loads(line)
             if event.get("type") == "verdict" and not event.get("cached"):
                 verdict = event["verdict"]
-                counts[verdict["status"] if verdict["status"] != "rejected" else verdict["details"].get("stage", "?")] += 1
+                counts[verdict["status"] if verdict["status"] != "rejected" else (verdict["details"] or {}).get("stage", "?")] += 1
     return counts
 
 

@@ -35,7 +35,7 @@ def test_the_bundled_models_programs_get_real_verdicts(repo, tmp_path, proposer,
     assert len(proposals) == 2 and all(proposal.source == "llm" and proposal.tokens for proposal in proposals)
     assert len(verdicts) == 2
     for verdict in verdicts:
-        assert verdict.verdict["status"] in ("accepted", "rejected", "unknown"), verdict.verdict["feedback"]
-        if verdict.verdict["status"] == "rejected":
-            assert verdict.verdict["feedback"] and verdict.verdict["details"]["stage"]
+        assert verdict.verdict.status in ("accepted", "rejected", "unknown"), verdict.verdict.feedback
+        if verdict.verdict.status == "rejected":
+            assert verdict.verdict.feedback and verdict.verdict.details.stage
     assert isinstance(events[-1], ResultEvent) and result.status in ("solved", "unsolved")

@@ -42,12 +42,12 @@ def test_sat_reference_encodings_are_accepted_with_the_known_answer(repo, family
         task = _task(repo, "sat", name)
         verdict = _verify(task, SAT[family])
         assert verdict.status == "accepted", (name, verdict.feedback)
-        assert verdict.details["answer"] == task.expected
+        assert verdict.details.answer == task.expected
         if task.expected == "sat":
             assert verdict.certified  # the decoded solution passed the family's checker
         else:
-            assert verdict.details["faithfulness"]["instances"] >= 5
-            assert verdict.certified, verdict.details["solve"]  # the DRAT proof (or `0` by propagation) checked
+            assert verdict.details.faithfulness.instances >= 5
+            assert verdict.certified, verdict.details.solve  # the DRAT proof (or `0` by propagation) checked
 
 
 @pytest.mark.parametrize("family", sorted(SMT))
@@ -56,17 +56,17 @@ def test_smt_reference_encodings_are_accepted_with_the_known_answer(repo, family
         task = _task(repo, "smt", name)
         verdict = _verify(task, SMT[family])
         assert verdict.status == "accepted", (name, verdict.feedback)
-        assert verdict.details["answer"] == task.expected
+        assert verdict.details.answer == task.expected
         assert verdict.certified, verdict.details  # a checked solution, or cvc5 agreeing on unsat
 
 
 def _assert_caught(verdicts, bug):
     for name, task, verdict in verdicts:
         if verdict.status == "accepted":  # sound: an acceptance is still the right answer
-            assert verdict.details["answer"] == task.expected, (name, verdict.feedback)
+            assert verdict.details.answer == task.expected, (name, verdict.feedback)
     rejected = [(name, verdict) for name, _, verdict in verdicts if verdict.status == "rejected"]
     assert rejected, "the mutant was never caught"
-    stages = {verdict.details["stage"] for _, verdict in rejected}
+    stages = {verdict.details.stage for _, verdict in rejected}
     assert stages <= {"check", "decode", "faithfulness"}, stages
     if bug == "over":  # only the small instances can show that a solution was lost
         assert "faithfulness" in stages
@@ -89,7 +89,7 @@ def test_the_wrong_solution_feedback_names_the_violated_constraint(repo):
     task = _task(repo, "sat", "queens-3")
     program = SAT["queens"].replace("        cnf.append([-q(r1, c1), -q(r2, c2)])\n", "        pass\n")
     verdict = _verify(task, program)
-    assert verdict.status == "rejected" and verdict.details["stage"] == "check"
+    assert verdict.status == "rejected" and verdict.details.stage == "check"
     assert "share a diagonal" in verdict.feedback
     assert verdict.counterexample["violations"]
 
@@ -98,7 +98,7 @@ def test_a_false_unsat_names_the_small_instance_and_a_lost_solution(repo):
     task = _task(repo, "sat", "petersen-2")
     program = SAT["colouring"].replace("emit(cnf, pool)", "cnf.append([-x(1, 1)])\nemit(cnf, pool)")
     verdict = _verify(task, program)
-    assert verdict.status == "rejected" and verdict.details["stage"] == "faithfulness"
+    assert verdict.status == "rejected" and verdict.details.stage == "faithfulness"
     assert "Over-constrained" in verdict.feedback and "vertices" in verdict.feedback
     assert "instance" in verdict.counterexample and "excluded" in verdict.counterexample
 
@@ -106,7 +106,7 @@ def test_a_false_unsat_names_the_small_instance_and_a_lost_solution(repo):
 def test_a_failing_program_gets_its_error_line(repo):
     task = _task(repo, "sat", "queens-8")
     verdict = _verify(task, "n = instance['n']\npool = IDPool()\nfor r in range(n):\n    pool.id(('queen', r, z))\n")
-    assert verdict.status == "rejected" and verdict.details["stage"] == "program"
+    assert verdict.status == "rejected" and verdict.details.stage == "program"
     assert "line 4 `pool.id(('queen', r, z))`: NameError" in verdict.feedback
 
 
@@ -115,14 +115,14 @@ def test_a_program_that_ignores_the_instance_fails_the_faithfulness_check(repo):
     task = _task(repo, "sat", "queens-3")
     program = "pool = IDPool()\nfor r in range(1, 4):\n    for c in range(1, 4):\n        pool.id(('queen', r, c))\nemit([[]], pool)\n"
     verdict = _verify(task, program)
-    assert verdict.status == "rejected" and verdict.details["stage"] == "faithfulness"
+    assert verdict.status == "rejected" and verdict.details.stage == "faithfulness"
     assert "n = 1" in verdict.feedback
 
 
 def test_a_variable_map_without_the_family_keys_is_rejected(repo):
     task = _task(repo, "sat", "pigeonhole-5-5")
     verdict = _verify(task, "pool = IDPool()\nemit([[pool.id(('x', 1))]], pool)\n")
-    assert verdict.status == "rejected" and verdict.details["stage"] == "variables"
+    assert verdict.status == "rejected" and verdict.details.stage == "variables"
     assert "('in', p, h)" in verdict.feedback
 
 

@@ -109,7 +109,7 @@ def test_monkeypatching_z3_in_the_child_cannot_fake_unsat(queens3_smt):
     # The child's z3 prints `false` for any formula: an UNSAT claim for every instance.
     program = "import z3\nz3.Solver.sexpr = lambda self: '(assert false)'\n" + SMT["queens"]
     verdict = verify(queens3_smt, program)
-    assert verdict.status == "rejected" and verdict.details["stage"] == "faithfulness"
+    assert verdict.status == "rejected" and verdict.details.stage == "faithfulness"
     assert_the_run_goes_on(queens3_smt, SMT["queens"])
 
 

@@ -41,7 +41,8 @@ def test_model_tactics_are_scored_by_their_log_probabilities(tmp_path: Path, mon
     trace = tmp_path / "trace.jsonl"
     task = load_task(TASK)
     task = task.model_copy(update={"budget": task.budget.model_copy(update={"max_new_tokens": 24})})
-    result = run_task(task, RunSettings(sources=("llm",), samples=3, expansions=2, timeout_s=240), proposer,
+    settings = RunSettings(sources=("llm",), samples=3, strategies={"lean": {"expansions": 2}}, timeout_s=240)
+    result = run_task(task, settings, proposer,
                       trace, "model-test", TASK)
     events = read_trace(trace)
     proposals = [e for e in events if isinstance(e, ProposalEvent)]

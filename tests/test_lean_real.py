@@ -63,7 +63,7 @@ def task(statement: str = STATEMENT, name: str = "two_sides"):
 def test_an_honest_proof_is_accepted(project) -> None:
     verdict = LeanVerifier().verify(task(), "constructor\n· exact hp\n· exact hq", VerifyBudget(timeout_s=TIMEOUT_S))
     assert verdict.status == "accepted" and verdict.certified
-    assert set(verdict.details["axioms"]) <= {"propext", "Classical.choice", "Quot.sound"}
+    assert set(verdict.details.axioms) <= {"propext", "Classical.choice", "Quot.sound"}
 
 
 def test_a_wrong_proof_is_rejected_with_lean_errors(project) -> None:
@@ -93,11 +93,12 @@ def test_solve_a_minif2f_task_with_symbolic_tactics(project, tmp_path: Path) -> 
     assert result.status == "solved" and result.certified
     tactics = [event for event in events if isinstance(event, TacticEvent)]
     assert tactics and tactics[0].goals_before == ["⊢ 17 * 18 % 4 = 2"]
-    assert any(isinstance(event, VerdictEvent) and event.verdict["status"] == "accepted" for event in events)
+    assert any(isinstance(event, VerdictEvent) and event.verdict.status == "accepted" for event in events)
+    assert events[0].versions["lean-toolchain"] == project.toolchain()  # the header names the Lean that checked it
 
 
 def test_whole_proof_mode_compiles_from_scratch(project, tmp_path: Path) -> None:
     path = TASKS / "mathd_numbertheory_101.yaml"
-    result = run_task(load_task(path), RunSettings(sources=("symbolic",), search_mode="whole_proof",
-                                                   timeout_s=TIMEOUT_S), None, tmp_path / "trace.jsonl", "t", path)
+    settings = RunSettings(sources=("symbolic",), strategies={"lean": {"mode": "whole_proof"}}, timeout_s=TIMEOUT_S)
+    result = run_task(load_task(path), settings, None, tmp_path / "trace.jsonl", "t", path)
     assert result.status == "solved" and result.solved_by == "symbolic"

@@ -122,7 +122,7 @@ def test_a_finished_proof_goes_to_the_from_scratch_check_and_without_lean_is_not
     result, events = run(tmp_path, monkeypatch, driver, proposer, sources=("llm",), samples=1)
     verdicts = [e for e in events if isinstance(e, VerdictEvent)]
     assert [v.candidate for v in verdicts] == ["intro\nclose"]  # the tactics on the path, in order
-    assert verdicts[0].verdict["status"] == "error" and "no Lean toolchain" in verdicts[0].verdict["feedback"]
+    assert verdicts[0].verdict.status == "error" and "no Lean toolchain" in verdicts[0].verdict.feedback
     assert result.status == "unsolved" and result.answer is None and not result.certified
     finished = [e for e in events if isinstance(e, TacticEvent) and e.outcome == "finished"]
     assert finished and finished[0].goals_before == ["⊢ next"]
@@ -132,7 +132,7 @@ def test_symbolic_tactics_come_first_and_their_errors_reach_the_prompt(tmp_path,
     driver = StateMachineDriver({ROOT: {"norm_num": "error: norm_num failed to simplify", "model": "⊢ m"}})
     proposer = ScriptedProposer(["model"])
     result, events = run(tmp_path, monkeypatch, driver, proposer, search={"symbolic_tactics": ["norm_num", "omega"]},
-                         sources=("llm", "symbolic"), samples=1, expansions=1)
+                         sources=("llm", "symbolic"), samples=1, strategies={"lean": {"expansions": 1}})
     assert [call[1] for call in driver.calls] == ["norm_num", "omega", "model"]
     proposals = [e for e in events if isinstance(e, ProposalEvent)]
     assert [(p.source, p.logprob) for p in proposals] == [("symbolic", -1.0), ("symbolic", -1.0), ("llm", -1.0)]
@@ -144,7 +144,7 @@ def test_symbolic_tactics_come_first_and_their_errors_reach_the_prompt(tmp_path,
 def test_budgets_end_the_search(tmp_path, monkeypatch) -> None:
     chain = {ROOT: {"t": "⊢ 1"}, "⊢ 1": {"t": "⊢ 2"}, "⊢ 2": {"t": "⊢ 3"}, "⊢ 3": {"t": "⊢ 4"}}
     result, events = run(tmp_path, monkeypatch, StateMachineDriver(chain), ScriptedProposer(["t"] * 10),
-                         sources=("llm",), samples=1, expansions=2)
+                         sources=("llm",), samples=1, strategies={"lean": {"expansions": 2}})
     assert result.status == "unsolved" and "all 2 expansions used" in result.message
     assert expanded_goals(events) == [ROOT, "⊢ 1"]
     result, events = run(tmp_path, monkeypatch, StateMachineDriver(chain), ScriptedProposer(["t"] * 10),
@@ -179,7 +179,7 @@ def test_whole_proofs_are_repaired_with_lean_errors(tmp_path, monkeypatch) -> No
     driver = StateMachineDriver({}, proof_errors=[[lean_error]])
     proposer = ScriptedProposer(["norm_num\n  linarith", "sorry", "norm_num [abs_of_nonneg]"])
     result, events = run(tmp_path, monkeypatch, driver, proposer, sources=("llm",), samples=1, max_proposals=3,
-                         search_mode="whole_proof")
+                         strategies={"lean": {"mode": "whole_proof"}})
     # 1st: the REPL's quick look finds an error (line 3 of the command = line 2 of the proof);
     # 2nd: refused before Lean; 3rd: clean in the REPL, so compiled from scratch: no Lean here.
     second_prompt = proposer.prompts[1].messages[-1]["content"]
@@ -192,7 +192,7 @@ def test_whole_proofs_are_repaired_with_lean_errors(tmp_path, monkeypatch) -> No
     assert driver.checked == ["norm_num\nlinarith", "sorry", "norm_num [abs_of_nonneg]"]
     sources = [e.source for e in events if isinstance(e, ProposalEvent)]
     assert sources == ["llm", "repair", "repair"]
-    verdicts = [e.verdict["status"] for e in events if isinstance(e, VerdictEvent)]
+    verdicts = [e.verdict.status for e in events if isinstance(e, VerdictEvent)]
     assert verdicts == ["rejected", "error"]  # the source check, then the compile that cannot run here
     assert result.status == "unsolved"
 

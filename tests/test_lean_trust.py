@@ -93,7 +93,7 @@ def test_each_exploit_is_refused_before_lean(exploit: str) -> None:
     proof = extract_proof(EXPLOITS[exploit], STATEMENT)
     assert scan_proof(proof), f"{exploit} passed the source checks"
     verdict = LeanVerifier().verify(TASK, EXPLOITS[exploit], VerifyBudget(timeout_s=5))
-    assert verdict.status == "rejected" and verdict.details["stage"] == "source"
+    assert verdict.status == "rejected" and verdict.details.stage == "source"
     assert verdict.feedback.startswith("Rejected before Lean:")
 
 

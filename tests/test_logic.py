@@ -52,18 +52,18 @@ def verify(task, program):
 
 def test_a_faithful_formalisation_entails_the_labelled_option(tasks):
     verdict = verify(tasks["logical_deduction_0"], BOOKS)
-    assert verdict.status == "accepted" and verdict.details["answer"] == "D" == tasks["logical_deduction_0"].expected
-    assert verdict.certified and all(query["cvc5"] == query["z3"] for query in verdict.details["queries"])
+    assert verdict.status == "accepted" and verdict.details.answer == "D" == tasks["logical_deduction_0"].expected
+    assert verdict.certified and all(query["cvc5"] == query["z3"] for query in verdict.details.queries)
 
 
 def test_true_false_and_unknown_questions(tasks):
     charlie = verify(tasks["ProofWriter_AttNoneg-OWA-D5-1041_Q1"], CHARLIE)
-    assert charlie.status == "accepted" and charlie.details["answer"] == "A"  # True
+    assert charlie.status == "accepted" and charlie.details.answer == "A"  # True
     pronto = verify(tasks["ProntoQA_1"], MAX)
-    assert pronto.status == "accepted" and pronto.details["answer"] == "B"  # False
+    assert pronto.status == "accepted" and pronto.details.answer == "B"  # False
     # Premises that say nothing about the statement make it Unknown, offered in FOLIO as "Uncertain".
     folio = verify(tasks["FOLIO_dev_0"], "p = Bool('performs')\nemit([Or(p, Not(p))], statement=p)\n")
-    assert folio.status == "accepted" and folio.details["answer"] == "C"
+    assert folio.status == "accepted" and folio.details.answer == "C"
 
 
 @pytest.mark.parametrize("change, reason", [

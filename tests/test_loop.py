@@ -108,7 +108,7 @@ def test_unknown_verdicts_never_solve(tmp_path: Path) -> None:
                       trace, "unknown-run")
     assert result.status == "unsolved"
     verdicts = [e for e in read_trace(trace) if isinstance(e, VerdictEvent)]
-    assert [v.verdict["status"] for v in verdicts] == ["unknown"]
+    assert [v.verdict.status for v in verdicts] == ["unknown"]
 
 
 def test_time_limit_is_respected(tmp_path: Path) -> None:

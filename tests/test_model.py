@@ -50,8 +50,17 @@ def test_n_samples_come_from_one_batched_generate_call(proposer, monkeypatch) ->
         assert "\n" not in completion.text
 
 
+def test_a_batch_stops_at_its_time_limit_and_says_so(proposer) -> None:
+    # Far more tokens than the limit allows and no stop string: the clock, not the length, ends it.
+    settings = GenerationSettings(max_new_tokens=2000, seed=2, stop=(), time_limit_s=0.5)
+    completions = proposer.propose(_prompt(), 2, settings)
+    assert len(completions) == 2
+    assert all(completion.finish_reason in ("time", "stop") for completion in completions)
+    assert any(completion.finish_reason == "time" and completion.tokens < 2000 for completion in completions)
+
+
 def test_sampling_is_seeded(proposer) -> None:
-    settings = GenerationSettings(max_new_tokens=12, seed=7)
+    settings = GenerationSettings(max_new_tokens=12, seed=7, time_limit_s=600)  # seeding, not the clock, is tested
     first = [c.text for c in proposer.propose(_prompt(), 2, settings)]
     second = [c.text for c in proposer.propose(_prompt(), 2, settings)]
     assert first == second

@@ -69,3 +69,41 @@ def test_unreachable_endpoint_is_a_model_error() -> None:
     proposer = load_proposer("http://127.0.0.1:9/v1")
     with pytest.raises(ModelError, match="not reachable"):
         proposer.load()
+
+
+def test_a_slow_endpoint_is_given_up_within_the_call_time_limit() -> None:
+    import time
+    from http.server import ThreadingHTTPServer
+
+    from agent.llm.base import ModelError
+
+    posts: list[float] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            data = json.dumps({"data": [{"id": "slow-model"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            posts.append(time.monotonic())
+            time.sleep(3)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        proposer = load_proposer(f"http://127.0.0.1:{httpd.server_port}/v1")
+        prompt = Prompt(messages=[{"role": "user", "content": "invariant?"}])
+        started = time.monotonic()
+        with pytest.raises(ModelError):
+            proposer.propose(prompt, 2, GenerationSettings(time_limit_s=0.8))
+        # Retries share the call's limit: without that, three attempts would take 3 x 0.8 s plus waits.
+        assert time.monotonic() - started < 2.0
+        assert posts and all(post - started < 0.8 for post in posts)
+    finally:
+        httpd.shutdown()

@@ -1,9 +1,11 @@
 """The trusted base's core types: Verdict, the Verifier protocol and the registry.
 
 Nothing here imports from `agent/`. A verifier receives a task object (duck-typed: each verifier
-documents the attributes it reads), a proposal (anything with a `.text`, or a plain string) and a
-budget, and returns a Verdict. A rejection is a return value; a broken verifier is an `error`
-verdict; a time-out or a solver's `unknown` is an `unknown` verdict and never an acceptance.
+documents the attributes it reads), a proposal (a `Proposal`: its candidate `text` and, for a
+non-text proposal, a typed `payload`; or a plain string) and a budget, and returns a Verdict whose
+`details` are the verifier's own typed model (`verifiers.details`). A rejection is a return value;
+a broken verifier is an `error` verdict; a time-out or a solver's `unknown` is an `unknown` verdict
+and never an acceptance. Optional abilities of a verifier are Protocols checked with `isinstance`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import time
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from verifiers.details import AnyDetails, OtherDetails, VerdictDetails
 
 VerdictStatus = Literal["accepted", "rejected", "unknown", "error"]
 
@@ -37,7 +41,7 @@ class Verdict(BaseModel):
     certified: bool = Field(
         default=False, description="True only when an independent check of the certificate passed."
     )
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: AnyDetails | None = Field(default=None, description="What the verifier checked and found (its own model).")
     elapsed_s: float = 0.0
 
     @property
@@ -50,7 +54,8 @@ class VerifyBudget(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for each solver call.")
+    timeout_s: float = Field(default=10.0, gt=0,
+                             description="Hard limit for one verdict: all its solver calls together.")
 
 
 @runtime_checkable
@@ -58,18 +63,38 @@ class HasText(Protocol):
     text: str
 
 
+@runtime_checkable
+class Proposal(Protocol):
+    """What a verifier receives: the candidate text and, for a proposal that is not text (a phase
+    vector, say), its typed payload."""
+
+    text: str
+    payload: BaseModel | None
+
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+AbilityT = TypeVar("AbilityT")
+
+
 def proposal_text(proposal: HasText | str) -> str:
     return proposal if isinstance(proposal, str) else proposal.text
 
 
+def proposal_payload(proposal: HasText | str, model: type[PayloadT]) -> PayloadT | None:
+    """The proposal's payload when it is a `model`; None for a text proposal."""
+    payload = proposal.payload if isinstance(proposal, Proposal) else None
+    return payload if isinstance(payload, model) else None
+
+
 class Verifier:
-    """Base class of verifiers: set `name`, `version`, `kinds`, implement `verify`."""
+    """Base class of verifiers: set `name`, `version`, `kinds` and `details_model`, implement `verify`."""
 
     name: ClassVar[str]
     version: ClassVar[str]
     kinds: ClassVar[tuple[str, ...]]
+    details_model: ClassVar[type[VerdictDetails]] = OtherDetails
 
-    def verify(self, task: Any, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
+    def verify(self, task: Any, proposal: Proposal | str, budget: VerifyBudget) -> Verdict:
         raise NotImplementedError
 
     def check_task(self, task: Any) -> None:
@@ -80,16 +105,69 @@ class Verifier:
         """Raise ToolUnavailable with a one-line reason (and how to fix it) when an external tool this
         verifier needs for `task` is not installed or configured. Called before a run starts."""
 
-    def verdict(self, status: VerdictStatus, feedback: str, started: float, **fields: Any) -> Verdict:
-        """Build a Verdict stamped with this verifier's name, version and the time since `started`."""
+    def verdict(self, status: VerdictStatus, feedback: str, started: float,
+                details: VerdictDetails | dict[str, Any] | None = None, **fields: Any) -> Verdict:
+        """Build a Verdict stamped with this verifier's name, version and the time since `started`.
+        `details` given as a dict is validated into the verifier's `details_model` (unknown keys
+        are an error, so the model stays the truth about what a verifier reports)."""
+        if isinstance(details, dict):
+            details = self.details_model.model_validate(details)
         return Verdict(
             status=status,
             verifier=self.name,
             verifier_version=self.version,
             feedback=feedback,
             elapsed_s=time.perf_counter() - started,
+            details=details,
             **fields,
         )
+
+
+# Optional abilities of a verifier, asked for with `isinstance` (never `hasattr`).
+
+
+@runtime_checkable
+class Refutes(Protocol):
+    """Looks for a run that violates the task's claim: when one exists, no proposal can succeed.
+    Returns None when no such run is found within `max_depth` steps."""
+
+    def refute(self, task: Any, max_depth: int, budget: VerifyBudget) -> Any: ...
+
+
+@runtime_checkable
+class OpensTacticDriver(Protocol):
+    """Opens a step-by-step session with a proof assistant (a search's tactic driver)."""
+
+    def open_driver(self, task: Any, driver: str = "repl") -> Any: ...
+
+
+@runtime_checkable
+class DescribesFamily(Protocol):
+    """Names the problem family of a task (its statement and variable conventions, for prompts)."""
+
+    def family_of(self, task: Any) -> Any: ...
+
+
+@runtime_checkable
+class LabelsByBruteForce(Protocol):
+    """Decides small instances by trying every candidate: "sat", "unsat", or None when too many."""
+
+    def brute_force_answer(self, task: Any, limit: int) -> str | None: ...
+
+
+@runtime_checkable
+class ReportsToolVersions(Protocol):
+    """Names the versions of external tools it uses for `task` beyond Python packages (a Lean
+    toolchain, say), for the trace header; an empty dict when they cannot be found."""
+
+    def tool_versions(self, task: Any) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class ReadsCnf(Protocol):
+    """Reads DIMACS text into (variables, clauses); ValueError with one line when it cannot."""
+
+    def read_cnf(self, dimacs: str) -> tuple[int, list[list[int]]]: ...
 
 
 class RegistryError(Exception):
@@ -153,6 +231,14 @@ class Registry:
         if len(matches) > 1:
             raise RegistryError(f"several verifiers serve task kind {kind!r}: {', '.join(sorted(matches))}")
         return self.get(matches[0])
+
+    def ability(self, kind: str, ability: type[AbilityT]) -> AbilityT:
+        """The verifier for `kind`, as one with `ability` (one of the Protocols above); RegistryError
+        when it lacks it."""
+        verifier = self.for_kind(kind)
+        if not isinstance(verifier, ability):
+            raise RegistryError(f"the verifier for task kind {kind!r} ({verifier.name}) has no {ability.__name__}")
+        return verifier
 
 
 REGISTRY = Registry()

@@ -8,7 +8,9 @@ Semantics. Variables are mathematical integers (the Code2Inv verification condit
 `Int`, not 32-bit machine words). `/` and `%` follow C99: division truncates toward zero and the
 remainder takes the sign of the dividend, so `-7 / 2 == -3` and `-7 % 2 == -1`. SMT-LIB's `div` and
 `mod` are Euclidean (the remainder is never negative), so `a / b` is written
-`(ite (>= a 0) (div a b) (- (div (- a) b)))` and `a % b` is `(- a (* b <a / b>))`. Division by zero is
+`(ite (>= a 0) (div a b) (- (div (- a) b)))` and `a % b` is `(- a (* b <a / b>))`, with `a` and `b`
+bound once by `let` (written out, each nested `%` would copy its operands: 35 characters of twelve
+nested `%` used to become gigabytes of SMT-LIB). Division by zero is
 undefined in C; SMT-LIB leaves `(div a 0)` unspecified, and a verification condition is proved only
 when it holds for every value of it, so no proof can depend on it.
 
@@ -18,16 +20,20 @@ boolean is needed (C's implicit `!= 0`) is a type error, so a proposal says what
 
 The grammar is written for Lark (a maintained parsing library) because it reports the exact column
 and the expected tokens of a syntax error.
+
+Proposals are untrusted: a text longer than MAX_CHARS or nested deeper than MAX_DEPTH (chains of
+`&&` or `||` count as one level) is an ExprError, and every walk over a tree here is iterative
+(`_fold`), so no expression can exhaust Python's stack.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, Literal, Union
+from typing import Callable, Iterable, Literal, Sequence, TypeVar, Union
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 GRAMMAR = r"""
 ?start: expr
@@ -71,6 +77,9 @@ NAME: /[A-Za-z_][A-Za-z0-9_]*/
 """
 
 Type = Literal["int", "bool"]
+MAX_CHARS = 50_000
+MAX_DEPTH = 1_000
+MAX_DIGITS = 1_000
 
 
 class ExprError(ValueError):
@@ -122,8 +131,10 @@ Expr = Union[Num, BoolLit, Var, Unary, Binary, Cond]
 
 
 @v_args(inline=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     def number(self, token: Token) -> Num:
+        if len(token) > MAX_DIGITS:
+            raise ExprError(f"the number at column {token.column} has more than {MAX_DIGITS} digits")
         return Num(int(token, 0), token.column)
 
     def true(self, token: Token) -> BoolLit:
@@ -180,6 +191,8 @@ def parse(text: str) -> Expr:
     """Parse without type checking. Raises ExprError with the column of a syntax error."""
     if not text.strip():
         raise ExprError("the proposal is empty")
+    if len(text) > MAX_CHARS:
+        raise ExprError(f"the proposal has {len(text)} characters; at most {MAX_CHARS} are allowed")
     if "\n" in text.strip():
         text = " ".join(text.split())
     try:
@@ -198,7 +211,66 @@ def parse(text: str) -> Expr:
             hint = "; `=` is assignment in C: compare with `==`"
         listed = f"; expected {', '.join(expected)}" if expected and len(expected) <= 8 else ""
         raise ExprError(f"syntax error{where}: {_describe_token(error, text)}{listed}{hint}") from None
-    return _ToAst().transform(tree)
+    try:
+        expr = _ToAst().transform(tree)
+    except VisitError as error:
+        if isinstance(error.orig_exc, ExprError):
+            raise error.orig_exc from None
+        raise
+    if depth(expr) > MAX_DEPTH:
+        raise ExprError(f"the expression nests deeper than {MAX_DEPTH} levels")
+    return expr
+
+
+T = TypeVar("T")
+
+
+def _children(expr: Expr) -> tuple[Expr, ...]:
+    if isinstance(expr, Unary):
+        return (expr.arg,)
+    if isinstance(expr, Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, Cond):
+        return (expr.test, expr.then, expr.other)
+    return ()
+
+
+def _operands(expr: Expr) -> tuple[Expr, ...]:
+    """The children, with a chain of one `&&` or `||` flattened into its operands, left to right."""
+    if not (isinstance(expr, Binary) and expr.op in _BOOL_OPS):
+        return _children(expr)
+    found: list[Expr] = []
+    pending = [expr]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Binary) and current.op == expr.op:
+            pending += (current.right, current.left)
+        else:
+            found.append(current)
+    return tuple(found)
+
+
+def _fold(expr: Expr, combine: Callable[[Expr, list[T]], T],
+          children: Callable[[Expr], Sequence[Expr]] = _children) -> T:
+    """combine(node, [results of its children]) bottom-up, with an explicit stack (no recursion)."""
+    results: list[T] = []
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        below = children(node)
+        if expanded or not below:
+            taken = results[len(results) - len(below):] if below else []
+            del results[len(results) - len(below):]
+            results.append(combine(node, taken))
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(below))
+    return results[0]
+
+
+def depth(expr: Expr) -> int:
+    """Nesting depth; a chain of one `&&` or `||` counts as one level."""
+    return _fold(expr, lambda node, below: 1 + max(below, default=0), _operands)
 
 
 _INT_OPS = {"+", "-", "*", "/", "%"}
@@ -214,7 +286,7 @@ def check_types(expr: Expr, variables: Iterable[str]) -> Type:
     def shown(e: Expr) -> str:
         return f"`{to_c(e)}`"
 
-    def walk(e: Expr) -> Type:
+    def check(e: Expr, below: list[Type]) -> Type:
         if isinstance(e, Num):
             return "int"
         if isinstance(e, BoolLit):
@@ -227,20 +299,20 @@ def check_types(expr: Expr, variables: Iterable[str]) -> Type:
                 )
             return "int"
         if isinstance(e, Unary):
-            inner = walk(e.arg)
+            inner = below[0]
             want: Type = "bool" if e.op == "!" else "int"
             if inner != want:
                 raise ExprError(f"operand of `{e.op}` at column {e.column} must be {_a(want)}, but {shown(e.arg)} is {_a(inner)}")
             return want
         if isinstance(e, Cond):
-            if walk(e.test) != "bool":
+            test, then, other = below
+            if test != "bool":
                 raise ExprError(f"the condition of `?:` must be a boolean, but {shown(e.test)} is an integer")
-            then, other = walk(e.then), walk(e.other)
             if then != other:
                 raise ExprError(f"the branches of `?:` differ in type: {shown(e.then)} is {_a(then)}, {shown(e.other)} is {_a(other)}")
             return then
         assert isinstance(e, Binary)
-        left, right = walk(e.left), walk(e.right)
+        left, right = below
         if e.op in _EQ_OPS:
             if left != right:
                 raise ExprError(
@@ -257,7 +329,7 @@ def check_types(expr: Expr, variables: Iterable[str]) -> Type:
                 raise ExprError(f"operand of `{e.op}` at column {e.column} must be {_a(want)}, but {shown(side)} is {_a(got)}")
         return "bool" if e.op in _BOOL_OPS or e.op in _REL_OPS else "int"
 
-    return walk(expr)
+    return _fold(expr, check)
 
 
 def _a(kind: Type) -> str:
@@ -275,20 +347,31 @@ def parse_boolean(text: str, variables: Iterable[str]) -> Expr:
 def conjuncts(expr: Expr) -> list[Expr]:
     """The top-level conjuncts of `expr` (a && b && c gives [a, b, c])."""
     if isinstance(expr, Binary) and expr.op == "&&":
-        return conjuncts(expr.left) + conjuncts(expr.right)
+        return list(_operands(expr))
     return [expr]
 
 
+def is_linear(expr: Expr) -> bool:
+    """No `/` or `%`, and every `*` has a number on one side."""
+    pending = [expr]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Binary) and (node.op in ("/", "%") or (
+                node.op == "*" and not isinstance(node.left, Num) and not isinstance(node.right, Num))):
+            return False
+        pending.extend(_children(node))
+    return True
+
+
 def variables_of(expr: Expr) -> set[str]:
-    if isinstance(expr, Var):
-        return {expr.name}
-    if isinstance(expr, Unary):
-        return variables_of(expr.arg)
-    if isinstance(expr, Binary):
-        return variables_of(expr.left) | variables_of(expr.right)
-    if isinstance(expr, Cond):
-        return variables_of(expr.test) | variables_of(expr.then) | variables_of(expr.other)
-    return set()
+    names: set[str] = set()
+    pending = [expr]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Var):
+            names.add(node.name)
+        pending.extend(_children(node))
+    return names
 
 
 # C precedence levels (higher binds tighter), used to print with only the needed parentheses.
@@ -297,46 +380,57 @@ _PRECEDENCE = {"?:": 1, "||": 2, "&&": 3, "==": 4, "!=": 4, "<": 5, "<=": 5, ">"
 _UNARY_PRECEDENCE = 8
 
 
+def _level(e: Expr) -> int:
+    if isinstance(e, Binary):
+        return _PRECEDENCE[e.op]
+    if isinstance(e, Cond):
+        return _PRECEDENCE["?:"]
+    if isinstance(e, Num) and e.value < 0:
+        return _UNARY_PRECEDENCE
+    return _UNARY_PRECEDENCE + 1 if not isinstance(e, Unary) else _UNARY_PRECEDENCE
+
+
 def to_c(expr: Expr) -> str:
     """Canonical C text of `expr`: single spaces around binary operators, minimal parentheses."""
 
-    def level(e: Expr) -> int:
-        if isinstance(e, Binary):
-            return _PRECEDENCE[e.op]
+    def wrap(e: Expr, text: str, minimum: int) -> str:
+        return f"({text})" if _level(e) < minimum else text
+
+    def show(e: Expr, below: list[str]) -> str:
+        if isinstance(e, Num):
+            return str(e.value)
+        if isinstance(e, BoolLit):
+            return "true" if e.value else "false"
+        if isinstance(e, Var):
+            return e.name
+        if isinstance(e, Unary):
+            return f"{e.op}{wrap(e.arg, below[0], _UNARY_PRECEDENCE)}"
         if isinstance(e, Cond):
-            return _PRECEDENCE["?:"]
-        if isinstance(e, Num) and e.value < 0:
-            return _UNARY_PRECEDENCE
-        return _UNARY_PRECEDENCE + 1 if not isinstance(e, Unary) else _UNARY_PRECEDENCE
+            test, then, other = below
+            return f"{wrap(e.test, test, 2)} ? {wrap(e.then, then, 1)} : {wrap(e.other, other, 1)}"
+        assert isinstance(e, Binary)
+        mine = _PRECEDENCE[e.op]
+        # Left-associative: the right operand needs parentheses at equal precedence.
+        return f"{wrap(e.left, below[0], mine)} {e.op} {wrap(e.right, below[1], mine + 1)}"
 
-    def wrap(e: Expr, minimum: int) -> str:
-        text = to_c(e)
-        return f"({text})" if level(e) < minimum else text
-
-    if isinstance(expr, Num):
-        return str(expr.value)
-    if isinstance(expr, BoolLit):
-        return "true" if expr.value else "false"
-    if isinstance(expr, Var):
-        return expr.name
-    if isinstance(expr, Unary):
-        return f"{expr.op}{wrap(expr.arg, _UNARY_PRECEDENCE)}"
-    if isinstance(expr, Cond):
-        return f"{wrap(expr.test, 2)} ? {wrap(expr.then, 1)} : {wrap(expr.other, 1)}"
-    assert isinstance(expr, Binary)
-    mine = _PRECEDENCE[expr.op]
-    # Left-associative: the right operand needs parentheses at equal precedence.
-    return f"{wrap(expr.left, mine)} {expr.op} {wrap(expr.right, mine + 1)}"
+    return _fold(expr, show)
 
 
 def _smt_symbol(name: str) -> str:
     return name
 
 
-def to_smtlib(expr: Expr, rename: Callable[[str], str] = _smt_symbol) -> str:
-    """SMT-LIB 2 text of `expr` with C99 integer division (see the module docstring)."""
+# The names `let` gives the operands of `/` and `%`: quoted symbols with a space, so no program
+# variable or template symbol can be captured.
+_DIVIDEND, _DIVISOR = "|c99 dividend|", "|c99 divisor|"
 
-    def go(e: Expr) -> str:
+
+def to_smtlib(expr: Expr, rename: Callable[[str], str] = _smt_symbol) -> str:
+    """SMT-LIB 2 text of `expr` with C99 integer division (see the module docstring). Its size is
+    linear in the expression's: chains of `&&`/`||` become one n-ary `and`/`or`, and the operands of
+    `/` and `%` are bound once by `let`."""
+
+    def write(e: Expr, below: list[str]) -> str:
         if isinstance(e, Num):
             return str(e.value) if e.value >= 0 else f"(- {-e.value})"
         if isinstance(e, BoolLit):
@@ -344,21 +438,23 @@ def to_smtlib(expr: Expr, rename: Callable[[str], str] = _smt_symbol) -> str:
         if isinstance(e, Var):
             return rename(e.name)
         if isinstance(e, Unary):
-            return f"(not {go(e.arg)})" if e.op == "!" else f"(- {go(e.arg)})"
+            return f"(not {below[0]})" if e.op == "!" else f"(- {below[0]})"
         if isinstance(e, Cond):
-            return f"(ite {go(e.test)} {go(e.then)} {go(e.other)})"
+            return f"(ite {' '.join(below)})"
         assert isinstance(e, Binary)
-        a, b = go(e.left), go(e.right)
-        if e.op == "/":
-            return _c_division(a, b)
-        if e.op == "%":
-            return f"(- {a} (* {b} {_c_division(a, b)}))"
+        if e.op in _BOOL_OPS:
+            return f"({'and' if e.op == '&&' else 'or'} {' '.join(below)})"
+        a, b = below
+        if e.op in ("/", "%"):
+            quotient = _c_division(_DIVIDEND, _DIVISOR)
+            body = quotient if e.op == "/" else f"(- {_DIVIDEND} (* {_DIVISOR} {quotient}))"
+            return f"(let (({_DIVIDEND} {a}) ({_DIVISOR} {b})) {body})"
         if e.op == "!=":
             return f"(not (= {a} {b}))"
-        operator = {"&&": "and", "||": "or", "==": "="}.get(e.op, e.op)
+        operator = {"==": "="}.get(e.op, e.op)
         return f"({operator} {a} {b})"
 
-    return go(expr)
+    return _fold(expr, write, _operands)
 
 
 def _c_division(a: str, b: str) -> str:

@@ -9,13 +9,19 @@ The verdict:
 - SAT: the solver's model is checked against every clause (by `solve_cnf`), read back through the
   variable map into a solution, and the solution is checked by the family's semantic checker
   (`verifiers/families/`), which knows nothing of encodings. A violated constraint is the feedback.
-- UNSAT: the solver's DRAT proof is checked (`solve_cnf`); `certified` only when that check
-  passed. Before an UNSAT is accepted, the same program runs on the family's small instances and,
-  for each, the solutions its formula allows (projected on the variable map) are enumerated and
-  compared with brute force over the family's candidates: an encoding that allows a non-solution
-  (under-constrained) or excludes a solution (over-constrained) is rejected, and the feedback names
-  the small instance. This is a test, not a proof, that the encoding is faithful: a program that
-  treats the real instance differently from the small ones is not caught.
+- UNSAT: accepted only when certified: the solver's DRAT proof checked (`solve_cnf`), or for SMT
+  cvc5 agreeing; a proof check that ran out of time, or a second solver that cannot confirm, gives
+  `unknown`. That certifies the *formula*. Whether the formula says what the problem says is tested,
+  not proved: the program also runs on the family's small instances and, for each, the solutions its
+  formula allows (projected on the variable map) are enumerated and compared with brute force over
+  the family's candidates: an encoding that allows a non-solution (under-constrained) or excludes a
+  solution (over-constrained) is rejected, and the feedback names the small instance. The verdict
+  records this as its own field, `details["faithfulness"]` (`Faithfulness`: method, instances,
+  `proved: false`). Every run, the real instance's and each small one's, is its own sandbox call with
+  the same job layout and the same limits, in a random order, and the sandbox hides every host file
+  (the task files with their `expected:` labels too), so a program cannot single out the real
+  instance by how it is run; it can still behave differently on instances larger than the small
+  ones, which is why this is a test and not a proof.
 - A program that fails is rejected with its error and the line it happened on; a solver that runs
   out of time gives `unknown`; a fault of the sandbox or a solver gives `error`.
 """
@@ -23,25 +29,26 @@ The verdict:
 from __future__ import annotations
 
 import json
+import random
 import signal as signals
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pysat.solvers import Solver
-
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
-from verifiers.encoding_runtime import error_file, formula_file, variables_file
+from verifiers.child import ChildFailure
+from verifiers.details import EncodingDetails, Faithfulness
+from verifiers.encoding_runtime import ERROR_FILE, VARIABLES_FILE, formula_file
 from verifiers.families import FAMILIES, DecodeError, Family, Scheme
 from verifiers.families.base import Key
 from verifiers.sandbox import Limits, SandboxError, SandboxResult, default_sandbox
 from verifiers.drat import check_drat
-from verifiers.sat import DimacsError, read_dimacs, solve_cnf
+from verifiers.sat import MAX_VARIABLES, DimacsError, enumerate_models, read_dimacs, solve_cnf
 
 DRIVER = "verifiers.encoding_runtime:main"
 PROGRAM_WALL_S = 20.0  # at most this long for one sandbox run (the verifier's budget may cut it shorter)
+PROGRAM_SHARE = 0.6  # the share of the verifier's time that the program's runs may take together
 MAX_FEEDBACK = 600
 
 
@@ -77,39 +84,52 @@ class ProgramOutput:
 
 
 @dataclass
-class ProgramRuns:
-    outputs: list[ProgramOutput | str]  # per instance: the output, or why there is none
+class ProgramRun:
+    output: ProgramOutput | str  # the output, or why there is none
     sandbox: SandboxResult
 
     def summary(self) -> dict[str, Any]:
         return {"wall_s": round(self.sandbox.wall_s, 4), "cpu_s": round(self.sandbox.cpu_s, 4),
                 "exit_code": self.sandbox.exit_code, "signal": self.sandbox.signal,
-                "timed_out": self.sandbox.timed_out, "isolation": list(self.sandbox.isolation)}
+                "timed_out": self.sandbox.timed_out, "isolation": list(self.sandbox.isolation),
+                "unsandboxed": self.sandbox.unsandboxed}
 
 
-def run_program(program: str, mode: str, instances: list[dict[str, Any]], wall_s: float) -> ProgramRuns:
-    """Run `program` once per instance in one sandbox call. SandboxError if the sandbox failed."""
-    job = json.dumps({"mode": mode, "instances": instances})
-    limits = Limits(wall_s=wall_s, cpu_s=wall_s)
+def program_limits(wall_s: float) -> Limits:
+    return Limits(wall_s=wall_s, cpu_s=wall_s)
+
+
+def run_program(program: str, mode: str, instance: dict[str, Any], limits: Limits) -> ProgramRun:
+    """Run `program` on one instance in its own sandbox call. SandboxError if the sandbox failed.
+
+    Every call has the same layout (the program, and a job file with the mode and the instance);
+    callers give every run of one verdict the same limits."""
+    job = json.dumps({"mode": mode, "instance": instance})
     result = default_sandbox().run(DRIVER, {"program.py": program, "job.json": job}, limits)
     if result.setup_error:
         raise SandboxError(result.setup_error)
-    lines = program.splitlines()
-    outputs: list[ProgramOutput | str] = []
-    for index in range(len(instances)):
-        formula = result.files.get(formula_file(mode, index))
-        variables = result.files.get(variables_file(index))
-        error = result.files.get(error_file(index))
-        if error is not None:
-            outputs.append(_describe_failure(error, lines))
-        elif formula is not None and variables is not None:
-            try:
-                outputs.append(ProgramOutput(formula.decode("utf-8"), json.loads(variables)))
-            except (UnicodeDecodeError, ValueError):
-                outputs.append("the program's output is not readable (not UTF-8 text and JSON)")
-        else:
-            outputs.append(_describe_missing(result))
-    return ProgramRuns(outputs, result)
+    formula = result.files.get(formula_file(mode))
+    variables = result.files.get(VARIABLES_FILE)
+    error = result.files.get(ERROR_FILE)
+    output: ProgramOutput | str
+    if error is not None:
+        output = _describe_failure(error, program.splitlines())
+    elif formula is not None and variables is not None:
+        try:
+            output = ProgramOutput(formula.decode("utf-8"), json.loads(variables))
+        except (UnicodeDecodeError, ValueError):
+            output = "the program's output is not readable (not UTF-8 text and JSON)"
+    else:
+        output = _describe_missing(result)
+    return ProgramRun(output, result)
+
+
+def unsandboxed_note(runs: list[ProgramRun]) -> str:
+    """The sentence every verdict carries when model-written code ran without isolation."""
+    if any(run.sandbox.unsandboxed for run in runs):
+        return (" WARNING: the program ran UNSANDBOXED (--allow-unsandboxed): this machine offers no isolation,"
+                " and the user allowed model-written code to run without it.")
+    return ""
 
 
 def _describe_failure(error: bytes, lines: list[str]) -> str:
@@ -127,7 +147,7 @@ def _describe_failure(error: bytes, lines: list[str]) -> str:
 
 def _describe_missing(result: SandboxResult) -> str:
     if result.timed_out:
-        return f"the program ran past its {result.wall_s:.0f} s limit and was stopped"
+        return f"the program ran past its time limit ({result.wall_s:.1f} s) and was stopped"
     if result.signal is not None:
         name = signals.Signals(result.signal).name if result.signal in signals.valid_signals() else str(result.signal)
         return f"the program was killed by {name} (a CPU, memory or process limit)"
@@ -178,11 +198,17 @@ class CnfFormula:
         for entry in output.variables:
             if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], int) and entry[1] > 0):
                 raise Rejection(f"bad variable-map entry {str(entry)[:80]}", "parse")
+            if entry[1] > MAX_VARIABLES:
+                raise Rejection(f"the variable map names variable {entry[1]}; at most {MAX_VARIABLES} are allowed",
+                                "parse")
             self.variables[key_of(entry[0])] = entry[1]
         self.keys = set(self.variables)
 
     def solve(self, scheme: Scheme, timeout_s: float) -> Solved:
-        outcome = solve_cnf(self.clauses, VerifyBudget(timeout_s=timeout_s))
+        try:
+            outcome = solve_cnf(self.clauses, VerifyBudget(timeout_s=timeout_s))
+        except ChildFailure as failure:
+            raise SolverFault(f"the SAT solver {failure}") from None
         details: dict[str, Any] = {"solver": outcome.solver, "solve_s": round(outcome.solve_s, 4),
                                    "check_s": round(outcome.check_s, 4), "message": outcome.message}
         if outcome.status == "sat":
@@ -209,30 +235,14 @@ class CnfFormula:
         raise Undecided(f"the SAT solver could not decide in time ({outcome.message})")
 
     def enumerate(self, scheme: Scheme, limit: int, timeout_s: float) -> list[dict[Key, Any]]:
-        """Up to `limit` models, distinct on the scheme's variables (blocking clauses)."""
-        primary = [self.variables[key] for key in scheme.keys]
-        found: list[dict[Key, Any]] = []
-        deadline = time.monotonic() + timeout_s
-        with Solver(name="glucose4", bootstrap_with=self.clauses) as engine:
-            while len(found) < limit:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise Undecided("enumerating the small instance's models took too long")
-                timer = threading.Timer(remaining, engine.interrupt)
-                timer.start()
-                try:
-                    answer = engine.solve_limited(expect_interrupt=True)
-                finally:
-                    timer.cancel()
-                engine.clear_interrupt()
-                if answer is None:
-                    raise Undecided("enumerating the small instance's models took too long")
-                if not answer:
-                    break
-                true = {literal for literal in engine.get_model() if literal > 0}
-                found.append({key: self.variables[key] in true for key in scheme.keys})
-                engine.add_clause([-variable if variable in true else variable for variable in dict.fromkeys(primary)])
-        return found
+        """Up to `limit` models, distinct on the scheme's variables (blocking clauses, in a child process)."""
+        try:
+            models = enumerate_models(self.clauses, [self.variables[key] for key in scheme.keys], limit, timeout_s)
+        except ChildFailure as failure:
+            raise SolverFault(f"the SAT solver enumerating models {failure}") from None
+        if models is None:
+            raise Undecided("enumerating the small instance's models took too long")
+        return [{key: self.variables[key] in true for key in scheme.keys} for true in models]
 
 
 class SolverFault(Exception):
@@ -247,6 +257,7 @@ class EncodingVerifier(Verifier):
     """Shared by the SAT and SMT encoding verifiers; subclasses set `mode` and `read_formula`."""
 
     mode: str
+    details_model = EncodingDetails
 
     def read_formula(self, output: ProgramOutput) -> Formula:
         raise NotImplementedError
@@ -256,6 +267,9 @@ class EncodingVerifier(Verifier):
         if family is None:
             raise ValueError(f"family: unknown problem family {task.family!r} (known: {', '.join(FAMILIES)})")
         family.parse(task.instance)
+
+    def check_environment(self, task: EncodingProblem) -> None:
+        default_sandbox().check()  # SandboxUnavailable: no isolation here, and running without it not allowed
 
     def family_of(self, task: EncodingProblem) -> Family:
         """The task's family (for prompts: its problem statement and variable conventions)."""
@@ -280,22 +294,52 @@ class EncodingVerifier(Verifier):
         except (KeyError, ValueError) as error:
             return self.verdict("error", f"the task is broken: {error}", started)
         details: dict[str, Any] = {"family": family.name}
+        runs: list[ProgramRun] = []
         try:
-            return self._decide(family, instance, program, deadline, details, started)
+            return self._decide(family, instance, program, deadline, details, runs, started)
         except Rejection as rejection:
             details.update(stage=rejection.stage, **rejection.details)
-            return self.verdict("rejected", rejection.feedback[:MAX_FEEDBACK], started, details=details,
-                                counterexample=rejection.details.get("counterexample"))
+            return self.verdict("rejected", rejection.feedback[:MAX_FEEDBACK] + unsandboxed_note(runs), started,
+                                details=details, counterexample=rejection.details.get("counterexample"))
         except Undecided as undecided:
-            return self.verdict("unknown", f"{undecided}; this is not an answer.", started, details=details)
+            return self.verdict("unknown", f"{undecided}; this is not an answer.{unsandboxed_note(runs)}", started,
+                                details=details)
         except (SandboxError, SolverFault) as fault:
-            return self.verdict("error", f"{type(fault).__name__}: {fault}", started, details=details)
+            return self.verdict("error", f"{type(fault).__name__}: {fault}{unsandboxed_note(runs)}", started,
+                                details=details)
+
+    def run_everywhere(self, family: Family, instance: Any, program: str, deadline: float,
+                       runs: list[ProgramRun]) -> tuple[ProgramRun, list[tuple[Any, ProgramRun]]]:
+        """Run the program on the task's instance and on each small instance of the faithfulness test,
+        each in its own sandbox call with the same layout and the same limits, in a random order:
+        nothing tells the program which run is the real one. Stops early only when the real run failed.
+        Returns the real run and (small instance, run) pairs; `runs` collects every run."""
+        smalls = family.small_instances()
+        jobs: list[Any] = [None, *smalls]  # None stands for the task's own instance
+        random.SystemRandom().shuffle(jobs)
+        limits = program_limits(min(PROGRAM_WALL_S, _stage_time(deadline) * PROGRAM_SHARE / len(jobs)))
+        real: ProgramRun | None = None
+        small_runs: list[tuple[Any, ProgramRun]] = []
+        for job in jobs:
+            _stage_time(deadline)
+            run = run_program(program, self.mode, task_instance_json(instance if job is None else job), limits)
+            runs.append(run)
+            if job is None:
+                real = run
+                if isinstance(run.output, str):
+                    break
+            else:
+                small_runs.append((job, run))
+        assert real is not None
+        small_runs.sort(key=lambda pair: smalls.index(pair[0]))
+        return real, small_runs
 
     def _decide(self, family: Family, instance: Any, program: str, deadline: float, details: dict[str, Any],
-                started: float) -> Verdict:
-        runs = run_program(program, self.mode, [task_instance_json(instance)], _stage_time(deadline, PROGRAM_WALL_S))
-        details["sandbox"] = runs.summary()
-        output = runs.outputs[0]
+                runs: list[ProgramRun], started: float) -> Verdict:
+        real, small_runs = self.run_everywhere(family, instance, program, deadline, runs)
+        details["sandbox"] = real.summary()
+        details["sandbox_calls"] = len(runs)
+        output = real.output
         if isinstance(output, str):
             raise Rejection(f"The program failed: {output}", "program")
         formula = self.read_formula(output)
@@ -310,13 +354,15 @@ class EncodingVerifier(Verifier):
             solution = self._solution(family, instance, scheme, solved.values, "the instance")
             details.update(answer="sat", solution=family.show(instance, solution))
             return self.verdict("accepted", f"SAT: {family.show(instance, solution)}; the family's checker accepts"
-                                " this solution.", started, details=details, certified=True,
+                                f" this solution.{unsandboxed_note(runs)}", started, details=details, certified=True,
                                 certificate={"solution": family.show(instance, solution)})
-        faithfulness = self.check_faithfulness(family, program, deadline)
-        details.update(answer="unsat", faithfulness=faithfulness)
-        return self.verdict("accepted", f"UNSAT ({solved.assurance}); the encoding agrees with brute force on "
-                            f"{faithfulness['instances']} small instances.", started, details=details,
-                            certified=solved.certified, certificate=solved.details.get("proof"))
+        if not solved.certified:
+            raise Undecided(f"the formula is UNSAT by the solver, but {solved.assurance}")
+        faithfulness = self.check_faithfulness(family, small_runs, deadline)
+        details.update(answer="unsat", faithfulness=faithfulness.model_dump())
+        return self.verdict("accepted", f"UNSAT: the emitted formula is unsatisfiable ({solved.assurance}). "
+                            f"{faithfulness.sentence()}{unsandboxed_note(runs)}", started, details=details,
+                            certified=True, certificate=solved.details.get("proof"))
 
     def _solution(self, family: Family, instance: Any, scheme: Scheme, values: Mapping[Key, Any], where: str) -> Any:
         try:
@@ -330,20 +376,18 @@ class EncodingVerifier(Verifier):
                             counterexample={"solution": family.show(instance, solution), "violations": violations[:10]})
         return solution
 
-    def check_faithfulness(self, family: Family, program: str, deadline: float) -> dict[str, Any]:
+    def check_faithfulness(self, family: Family, small_runs: list[tuple[Any, ProgramRun]],
+                           deadline: float) -> Faithfulness:
         """Compare the program's formulas on the family's small instances with brute force.
-        Returns a summary; raises Rejection on a disagreement, Undecided when out of time."""
-        smalls = family.small_instances()
-        runs = run_program(program, self.mode, [task_instance_json(small) for small in smalls],
-                           _stage_time(deadline, PROGRAM_WALL_S))
+        Raises Rejection on a disagreement, Undecided when out of time."""
         counts = []
-        for small, output in zip(smalls, runs.outputs):
+        for small, run in small_runs:
             where = f"the small instance ({family.describe(small)})"
-            if isinstance(output, str):
-                raise Rejection(f"On {where} the program failed: {output}", "faithfulness",
+            if isinstance(run.output, str):
+                raise Rejection(f"On {where} the program failed: {run.output}", "faithfulness",
                                 counterexample={"instance": task_instance_json(small)})
             solutions = family.brute_force(small)
-            formula = self.read_formula(output)
+            formula = self.read_formula(run.output)
             try:
                 scheme = family.scheme(small, formula.keys, integers=self.mode == "smt")
             except DecodeError as error:
@@ -364,7 +408,7 @@ class EncodingVerifier(Verifier):
                     f"{len(decoded)}; it excludes {family.show(small, missing)}.", "faithfulness",
                     counterexample={"instance": task_instance_json(small), "excluded": family.show(small, missing)})
             counts.append(len(solutions))
-        return {"instances": len(smalls), "solution_counts": counts, "sandbox": runs.summary()}
+        return Faithfulness(instances=len(small_runs), solution_counts=counts)
 
 
 def task_instance_json(instance: Any) -> dict[str, Any]:

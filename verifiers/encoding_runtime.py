@@ -1,10 +1,10 @@
 """The API of encoding programs, and the driver that runs them inside the sandbox.
 
 `main` is the sandbox driver (`verifiers.encoding_runtime:main`, see `verifiers/sandbox.py`): it
-runs in the guest process, as user `nobody`, after the sandbox's isolation is in place. Nothing it
+runs in the guest process, after the sandbox's isolation is in place. Nothing it
 writes is trusted: the verifiers read its files back with PySAT's and Z3's own parsers and check
 what they mean. The modules a program may import are imported here, before the guest drops its
-privileges (afterwards the interpreter's library may not be readable).
+privileges (the guest sees no file of the host, the interpreter's library included).
 
 A program is plain Python. It reads the instance from `instance` (a dict, as in the task file) and
 calls `emit` once. What it finds in its namespace depends on the task kind:
@@ -27,8 +27,11 @@ logic (`logic`):
         options: {"A": expression, ...} for a multiple-choice question, or
         statement: one expression, for a true/false/unknown question
 
-Files written for instance number i: `formula{i}.cnf` (DIMACS) or `formula{i}.smt2` (SMT-LIB),
-`variables{i}.json`, and `error{i}.json` when the program failed.
+A job (`job.json`) is one instance: `{"mode": ..., "instance": ...}`. Every run of a verdict, the
+task's own instance and each small instance of the faithfulness test alike, is its own sandbox call
+with this same layout, so a program cannot tell which instance is the real one by how it is run.
+Files written: `formula.cnf` (DIMACS) or `formula.smt2` (SMT-LIB), `variables.json`, and
+`error.json` when the program failed.
 """
 
 from __future__ import annotations
@@ -48,10 +51,11 @@ PROGRAM_FILE = "program.py"
 MODES = ("sat", "smt", "logic")
 OPTION_PREFIX = "veriloop_option_"
 STATEMENT_NAME = "veriloop_statement"
-# Modules a program may import (imported now, while the interpreter's library is still readable).
+# Modules a program may import (imported now, in the sandbox server: the guest cannot read the library).
 PRELOADED = ("itertools", "math", "collections", "functools", "operator", "string", "re", "random", "typing",
              "dataclasses", "fractions", "decimal", "statistics", "datetime", "enum", "copy", "heapq", "bisect", "json",
-             "pysat", "pysat.formula", "pysat.card", "pysat.solvers", "z3")
+             "pysat", "pysat.formula", "pysat.card", "pysat.solvers", "z3",
+             "encodings.idna")  # socket's name lookups need it: a refused connection is then an OSError
 for _module in PRELOADED:
     importlib.import_module(_module)
 _Z3_NAMES = {name: getattr(z3, name) for name in dir(z3) if not name.startswith("_")}
@@ -61,16 +65,12 @@ class EmitError(Exception):
     """A call of `emit` with arguments it cannot use; shown to the model."""
 
 
-def formula_file(mode: str, index: int) -> str:
-    return f"formula{index}.{'cnf' if mode == 'sat' else 'smt2'}"
+VARIABLES_FILE = "variables.json"
+ERROR_FILE = "error.json"
 
 
-def variables_file(index: int) -> str:
-    return f"variables{index}.json"
-
-
-def error_file(index: int) -> str:
-    return f"error{index}.json"
+def formula_file(mode: str) -> str:
+    return f"formula.{'cnf' if mode == 'sat' else 'smt2'}"
 
 
 def _key(key: Any) -> Any:
@@ -148,15 +148,14 @@ def _smt_variables(variables: Any) -> list[list[Any]]:
 class _Emitter:
     """The `emit` function of one program run: writes the formula and the variable map once."""
 
-    def __init__(self, mode: str, index: int) -> None:
+    def __init__(self, mode: str) -> None:
         self.mode = mode
-        self.index = index
         self.called = False
 
     def _write(self, formula_text: str, variables: Any) -> None:
-        with open(formula_file(self.mode, self.index), "w", encoding="utf-8") as handle:
+        with open(formula_file(self.mode), "w", encoding="utf-8") as handle:
             handle.write(formula_text)
-        with open(variables_file(self.index), "w", encoding="utf-8") as handle:
+        with open(VARIABLES_FILE, "w", encoding="utf-8") as handle:
             json.dump(variables, handle)
 
     def _once(self) -> None:
@@ -230,27 +229,19 @@ def _failure(error: BaseException) -> dict[str, Any]:
 
 
 def main() -> None:
-    """The sandbox driver: run program.py once per instance of job.json."""
+    """The sandbox driver: run program.py on the instance of job.json."""
     with open(JOB_FILE, encoding="utf-8") as handle:
         job = json.load(handle)
     with open(PROGRAM_FILE, encoding="utf-8") as handle:
         source = handle.read()
-    mode = job["mode"]
+    emitter = _Emitter(job["mode"])
     try:
         code = compile(source, PROGRAM_FILE, "exec")
-    except (SyntaxError, ValueError) as error:
-        for index in range(len(job["instances"])):
-            with open(error_file(index), "w", encoding="utf-8") as handle:
-                json.dump(_failure(error), handle)
-        return
-    for index, instance in enumerate(job["instances"]):
-        emitter = _Emitter(mode, index)
-        try:
-            exec(code, namespace(mode, instance, emitter))
-            if not emitter.called:
-                raise EmitError("the program ended without calling emit(...)")
-        except BaseException as error:  # noqa: BLE001 - any failure of the program is reported
-            if isinstance(error, SystemExit) and emitter.called:
-                continue
-            with open(error_file(index), "w", encoding="utf-8") as handle:
-                json.dump(_failure(error), handle)
+        exec(code, namespace(job["mode"], job["instance"], emitter))
+        if not emitter.called:
+            raise EmitError("the program ended without calling emit(...)")
+    except BaseException as error:  # noqa: BLE001 - any failure of the program is reported
+        if isinstance(error, SystemExit) and emitter.called:
+            return
+        with open(ERROR_FILE, "w", encoding="utf-8") as handle:
+            json.dump(_failure(error), handle)

@@ -16,7 +16,16 @@ The proposal is accepted only when all three negations are exactly `unsat`. A Z3
 time-out makes the verdict `unknown`, never `accepted`. A failed check returns its counterexample
 state, the conjuncts of the proposal it falsifies, and the full Z3 model so that it can be
 re-checked independently. Each Z3 call has a solver time-out and a watchdog that interrupts the
-context if the solver overruns it.
+context if the solver overruns it. The budget's `timeout_s` is one deadline for the whole verdict:
+every solver call (three checks, the vacuity check, cvc5's three cross-checks) gets what is left
+of it, and a call with nothing left is `unknown`.
+
+The proposal is parsed by `verifiers.cexpr`, which bounds its length and nesting and translates it
+without copying operands, so the solvers see a formula linear in the proposal's size. A proposal
+outside linear arithmetic (`/`, `%`, or `*` of two non-constants) is decided in a child process
+(`verifiers/child.py`) killed at the budget: inside its preprocessing of such terms Z3 does not
+always heed the interrupt, and a linear proposal needs no process of its own (Z3's linear
+arithmetic stops when told, and the Code2Inv checks take milliseconds).
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ import z3
 
 from verifiers import cexpr
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.child import ChildFailure, ChildTimeout, call_in_child
+from verifiers.details import InvariantDetails
 from verifiers.solvers import cvc5_status, z3_check, z3_message
 
 MARKER = "SPLIT_HERE_asdfghjklzxcvbnmqwertyuiop"
@@ -124,8 +135,26 @@ class CheckOutcome:
     elapsed_s: float = 0.0
 
 
-def _solve(assertions: Any, context: z3.Context, timeout_s: float) -> tuple[str, z3.ModelRef | None, str]:
-    """One Z3 call on a fresh solver."""
+class Deadline:
+    """One verdict's time: every solver call gets what is left."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.at = time.monotonic() + timeout_s
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+
+OUT_OF_TIME = "the verifier's time ran out"
+# Below this many seconds a solver call is not started (it would only report a time-out).
+MIN_CALL_S = 0.01
+
+
+def _solve(assertions: Any, context: z3.Context, deadline: Deadline) -> tuple[str, z3.ModelRef | None, str]:
+    """One Z3 call on a fresh solver, within what is left of the deadline."""
+    timeout_s = deadline.left()
+    if timeout_s < MIN_CALL_S:
+        return "unknown", None, OUT_OF_TIME
     solver = z3.Solver(ctx=context)
     solver.add(assertions)
     return _run_check(solver, context, timeout_s)
@@ -168,6 +197,7 @@ class InvariantVerifier(Verifier):
     name = "z3-invariant"
     version = f"1.0 (z3 {z3.get_version_string()})"
     kinds = ("invariant",)
+    details_model = InvariantDetails
 
     def check_task(self, task: InvariantProblem) -> None:
         try:
@@ -187,12 +217,33 @@ class InvariantVerifier(Verifier):
         except cexpr.ExprError as error:
             return self.verdict("rejected", f"Rejected before solving: {error}.", started,
                                 details={"stage": "parse", "error": str(error)})
+        if not cexpr.is_linear(expr):
+            return self._decide_in_child(task.vc_template, text, budget, started)
         try:
-            return self._decide(template, expr, budget, started)
+            return self._decide(template, expr, Deadline(budget.timeout_s), started)
         except z3.Z3Exception as error:
             return self.verdict("error", f"Z3 failed: {z3_message(error)}", started)
+        except RecursionError:  # the parser bounds nesting; this guards what the solvers' bindings do with it
+            return self.verdict("rejected", "Rejected: the expression is nested too deeply to check.", started,
+                                details={"stage": "parse", "error": "too deep"})
 
-    def _decide(self, template: VcTemplate, expr: cexpr.Expr, budget: VerifyBudget, started: float) -> Verdict:
+    def _decide_in_child(self, vc_template: str, text: str, budget: VerifyBudget, started: float) -> Verdict:
+        """The whole decision in a child process, killed at the budget: Z3 does not always stop when
+        interrupted inside its preprocessing of nested non-linear terms (a nest of `%` by variables
+        kept it busy six times past its time-out)."""
+        try:
+            verdict = call_in_child("verifiers.invariant:decide_in_child",
+                                    {"vc_template": vc_template, "text": text, "timeout_s": budget.timeout_s},
+                                    budget.timeout_s)
+        except ChildTimeout as timeout:
+            return self.verdict("unknown", f"Z3 could not decide: the check {timeout}; this is not a proof.", started,
+                                details={"stage": "solve", "isolated": True})
+        except ChildFailure as failure:
+            return self.verdict("error", f"the checking process {failure}", started,
+                                details={"stage": "solve", "isolated": True})
+        return Verdict.model_validate({**verdict, "elapsed_s": time.perf_counter() - started})
+
+    def _decide(self, template: VcTemplate, expr: cexpr.Expr, deadline: Deadline, started: float) -> Verdict:
         context = z3.Context()
         definitions = template.definitions(cexpr.to_smtlib(expr))
         parts = cexpr.conjuncts(expr)
@@ -213,7 +264,7 @@ class InvariantVerifier(Verifier):
         for name in CHECKS:
             check_started = time.perf_counter()
             assertions = z3.parse_smt2_string(definitions + template.checks[name], ctx=context)
-            result, model, reason = _solve(assertions, context, budget.timeout_s)
+            result, model, reason = _solve(assertions, context, deadline)
             outcome = CheckOutcome(name, _CHECK_STATUS.get(result, "unknown"), reason=reason)
             if model is not None:
                 outcome.model = _model_values(model)
@@ -224,7 +275,7 @@ class InvariantVerifier(Verifier):
             outcome.elapsed_s = time.perf_counter() - check_started
             outcomes[name] = outcome
 
-        vacuous = self._vacuous(template, definitions, context, budget)
+        vacuous = self._vacuous(template, definitions, context, deadline)
         details: dict[str, Any] = {
             "stage": "solve",
             "invariant": cexpr.to_c(expr),
@@ -236,6 +287,9 @@ class InvariantVerifier(Verifier):
                     "failing_conjuncts": list(outcome.failing_conjuncts),
                     "reason": outcome.reason,
                     "elapsed_s": round(outcome.elapsed_s, 6),
+                    "state": _state(outcome.model, template.variables) if outcome.model is not None else None,
+                    "state_after": (_state(outcome.model, template.variables, "!")
+                                    if outcome.model is not None and name == "consecution" else None),
                 }
                 for name, outcome in outcomes.items()
             },
@@ -258,7 +312,7 @@ class InvariantVerifier(Verifier):
         if vacuous:
             feedback += (" Warning: it is unsatisfiable together with the pre-condition, so the program's"
                          " pre-condition is itself contradictory (vacuous proof).")
-        second_opinion = cross_check(template, definitions, budget)
+        second_opinion = cross_check(template, definitions, deadline)
         details["cross_check"] = second_opinion
         if second_opinion["status"] == "disagrees":
             return self.verdict("error", f"Z3 proved every check but cvc5 disagrees ({second_opinion['detail']});"
@@ -267,11 +321,11 @@ class InvariantVerifier(Verifier):
                             certificate={"invariant": cexpr.to_c(expr), "smtlib": cexpr.to_smtlib(expr)},
                             certified=second_opinion["status"] == "agrees")
 
-    def _vacuous(self, template: VcTemplate, definitions: str, context: z3.Context, budget: VerifyBudget) -> bool | None:
+    def _vacuous(self, template: VcTemplate, definitions: str, context: z3.Context, deadline: Deadline) -> bool | None:
         """True when pre && inv is unsatisfiable; None when Z3 cannot tell in time."""
         arguments = " ".join(template.variables)
         query = f"{definitions}(assert (and {template.precondition_call} (inv-f {arguments})))"
-        result, _, _ = _solve(z3.parse_smt2_string(query, ctx=context), context, budget.timeout_s)
+        result, _, _ = _solve(z3.parse_smt2_string(query, ctx=context), context, deadline)
         return {"unsat": True, "sat": False}.get(result)
 
     def refute(self, task: InvariantProblem, max_depth: int, budget: VerifyBudget) -> "Refutation | None":
@@ -304,15 +358,26 @@ class InvariantVerifier(Verifier):
                 f"but the assertion is false there; the invariant is too weak.")
 
 
-def cross_check(template: VcTemplate, definitions: str, budget: VerifyBudget) -> dict[str, str]:
+def decide_in_child(vc_template: str, text: str, timeout_s: float) -> dict[str, Any]:
+    """Runs in the child process (`verifiers.child`): the verdict on a non-linear proposal, as JSON."""
+    template = parse_template(vc_template)
+    verifier = InvariantVerifier()
+    started = time.perf_counter()
+    expr = cexpr.parse_boolean(text, template.variables)
+    return verifier._decide(template, expr, Deadline(timeout_s), started).model_dump(mode="json")
+
+
+def cross_check(template: VcTemplate, definitions: str, deadline: Deadline) -> dict[str, str]:
     """Re-check the three conditions with cvc5, a second solver with its own SMT-LIB parser.
 
     Returns {"status": "agrees" | "disagrees" | "undecided", "detail": ...}. Z3's `unsat` alone
     accepts an invariant; cvc5's agreement is what makes the acceptance `certified`.
     """
     for name in CHECKS:
+        if deadline.left() < MIN_CALL_S:
+            return {"status": "undecided", "detail": f"{name} check: {OUT_OF_TIME}"}
         # cvc5_status sets the full logic: the templates declare LIA, an invariant may use * / %.
-        answer, detail = cvc5_status(definitions + template.checks[name], budget.timeout_s)
+        answer, detail = cvc5_status(definitions + template.checks[name], deadline.left())
         if answer == "sat":
             return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
         if answer != "unsat":
@@ -326,7 +391,7 @@ class Refutation:
 
     depth: int  # loop iterations before the violating exit
     states: tuple[dict[str, int], ...]  # loop-head states, from entry to the violating state
-    certified: bool  # the replay check passed (see `replay`)
+    certified: bool  # the replay check passed (see `replay`); `refute` returns no other
     elapsed_s: float
 
     def describe(self) -> str:
@@ -369,10 +434,17 @@ class _Unroller:
                 + "".join(f"(assert {assertion})" for assertion in assertions))
 
 
+# The replay of a refutation found at the end of the budget still gets this long.
+MIN_REPLAY_S = 1.0
+
+
 def refute(task: InvariantProblem, max_depth: int, budget: VerifyBudget) -> Refutation | None:
     """Bounded model checking of the template: look for a run of at most `max_depth` iterations that
-    reaches the loop's exit with the assertion false. None when there is none (or Z3 cannot tell)."""
+    reaches the loop's exit with the assertion false, within one `budget.timeout_s`. A run is returned
+    only when its replay (`replay`) confirms it; None when there is none, Z3 cannot tell, or the
+    replay does not confirm it."""
     started = time.perf_counter()
+    deadline = Deadline(budget.timeout_s)
     template = parse_template(task.vc_template)
     context = z3.Context()
     solver = z3.Solver(ctx=context)
@@ -384,7 +456,9 @@ def refute(task: InvariantProblem, max_depth: int, budget: VerifyBudget) -> Refu
         violation = f"(not {unroller.apply('post-f', depth)})"
         solver.push()
         solver.add(z3.parse_smt2_string(unroller.script(path + [violation]), ctx=context))
-        result, model, _ = _run_check(solver, context, budget.timeout_s)
+        if deadline.left() < MIN_CALL_S:
+            return None
+        result, model, _ = _run_check(solver, context, deadline.left())
         solver.pop()
         if model is not None:
             states = tuple(
@@ -392,8 +466,11 @@ def refute(task: InvariantProblem, max_depth: int, budget: VerifyBudget) -> Refu
                  for name in template.variables}
                 for step in range(depth + 1)
             )
-            return Refutation(depth, states, replay(template, states, budget), time.perf_counter() - started)
-        if result == "unknown" or time.perf_counter() - started > budget.timeout_s:
+            replay_budget = VerifyBudget(timeout_s=max(MIN_REPLAY_S, deadline.left()))
+            if not replay(template, states, replay_budget):
+                return None
+            return Refutation(depth, states, True, time.perf_counter() - started)
+        if result == "unknown":
             return None
     return None
 
@@ -409,5 +486,6 @@ def replay(template: VcTemplate, states: tuple[dict[str, int], ...], budget: Ver
     assertions.append(f"(not {unroller.apply('post-f', last)})")
     for step, state in enumerate(states):
         assertions += [f"(= {unroller.state(name, step)} {_smt_int(value)})" for name, value in state.items()]
-    result, _, _ = _solve(z3.parse_smt2_string(unroller.script(assertions), ctx=context), context, budget.timeout_s)
+    result, _, _ = _solve(z3.parse_smt2_string(unroller.script(assertions), ctx=context), context,
+                          Deadline(budget.timeout_s))
     return result == "sat"

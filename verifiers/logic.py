@@ -27,9 +27,11 @@ from typing import Any, Literal, Protocol
 import z3
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
-from verifiers.encoding import PROGRAM_WALL_S, Rejection, SolverFault, Undecided, run_program
+from verifiers.details import LogicDetails
+from verifiers.encoding import (PROGRAM_WALL_S, ProgramRun, Rejection, SolverFault, Undecided, program_limits,
+                                run_program, unsandboxed_note)
 from verifiers.encoding_runtime import OPTION_PREFIX, STATEMENT_NAME
-from verifiers.sandbox import SandboxError
+from verifiers.sandbox import SandboxError, default_sandbox
 from verifiers.smt import parse_smtlib
 from verifiers.solvers import cvc5_status, z3_check
 
@@ -94,6 +96,7 @@ class LogicVerifier(Verifier):
     name = "z3-logic"
     version = f"1.0 (z3 {z3.get_version_string()})"
     kinds = ("logic",)
+    details_model = LogicDetails
 
     def check_task(self, task: LogicProblem) -> None:
         letters = option_letters(task.options)
@@ -102,26 +105,35 @@ class LogicVerifier(Verifier):
         if task.style == "truth" and not {"True", "False"} <= set(truth_letters(task.options)):
             raise ValueError("options: a truth-style question offers `True` and `False` (and maybe `Unknown`)")
 
+    def check_environment(self, task: LogicProblem) -> None:
+        default_sandbox().check()  # SandboxUnavailable: no isolation here, and running without it not allowed
+
     def verify(self, task: LogicProblem, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
         started = time.perf_counter()
         deadline = time.monotonic() + budget.timeout_s
         details: dict[str, Any] = {"style": task.style}
+        runs: list[ProgramRun] = []
         try:
-            return self._decide(task, proposal_text(proposal), deadline, details, started)
+            return self._decide(task, proposal_text(proposal), deadline, details, runs, started)
         except Rejection as rejection:
             details["stage"] = rejection.stage
-            return self.verdict("rejected", rejection.feedback[:MAX_FEEDBACK], started, details=details)
+            return self.verdict("rejected", rejection.feedback[:MAX_FEEDBACK] + unsandboxed_note(runs), started,
+                                details=details)
         except Undecided as undecided:
-            return self.verdict("unknown", f"{undecided}; this is not an answer.", started, details=details)
+            return self.verdict("unknown", f"{undecided}; this is not an answer.{unsandboxed_note(runs)}", started,
+                                details=details)
         except (SandboxError, SolverFault) as fault:
-            return self.verdict("error", f"{type(fault).__name__}: {fault}", started, details=details)
+            return self.verdict("error", f"{type(fault).__name__}: {fault}{unsandboxed_note(runs)}", started,
+                                details=details)
 
     def _decide(self, task: LogicProblem, program: str, deadline: float, details: dict[str, Any],
-                started: float) -> Verdict:
+                runs: list[ProgramRun], started: float) -> Verdict:
         puzzle = {"context": task.context, "question": task.question, "options": list(task.options)}
-        runs = run_program(program, "logic", [puzzle], max(0.1, min(PROGRAM_WALL_S, deadline - time.monotonic())))
-        details["sandbox"] = runs.summary()
-        output = runs.outputs[0]
+        limits = program_limits(max(0.1, min(PROGRAM_WALL_S, deadline - time.monotonic())))
+        run = run_program(program, "logic", puzzle, limits)
+        runs.append(run)
+        details["sandbox"] = run.summary()
+        output = run.output
         if isinstance(output, str):
             raise Rejection(f"The program failed: {output}", "program")
         goals = output.variables if isinstance(output.variables, dict) else {}
@@ -133,7 +145,7 @@ class LogicVerifier(Verifier):
             answer, feedback = self._truth(task, goals, queries)
         details["answer"] = answer
         details["cross_check"] = "cvc5 agrees on every query" if queries.agrees else "cvc5 could not confirm every query"
-        return self.verdict("accepted", feedback, started, details=details, certified=queries.agrees,
+        return self.verdict("accepted", feedback + unsandboxed_note(runs), started, details=details, certified=queries.agrees,
                             certificate={"smtlib": output.formula[:20000]})
 
     @staticmethod

@@ -1,7 +1,9 @@
 """CNF solving with PySAT: SAT answers with a checked model, UNSAT answers with a checked DRAT proof.
 
 `solve_cnf(clauses, budget, solver)` runs one PySAT solver with proof logging and a hard time limit,
-then checks the answer independently of the solver:
+in a child process (`verifiers/child.py`: a solver that crashes on a hostile formula becomes an
+`error` answer, not a dead loop), then checks the answer here, independently of the solver, within
+the same budget:
 
 - SAT: the model must satisfy every clause (checked here, clause by clause);
 - UNSAT: the solver's DRAT proof is checked by `verifiers.drat.check_drat`; the answer is
@@ -9,8 +11,7 @@ then checks the answer independently of the solver:
 
 Which PySAT solvers emit DRAT proofs (`with_proof=True`, python-sat 1.9): the three-valued table
 below was measured on this project's machines. CaDiCaL and Lingeling cannot be interrupted through
-PySAT (`interrupt()` raises), so they run in a child process that an alarm ends at the time limit; the
-others are stopped in process by an interrupt timer (`solve_limited(expect_interrupt=True)`).
+PySAT (`interrupt()` raises); the others can (`solve_limited(expect_interrupt=True)`).
 
 | solver (PySAT name) | DRAT proof | interruptible in process |
 |---|---|---|
@@ -24,7 +25,8 @@ others are stopped in process by an interrupt timer (`solve_limited(expect_inter
 | cryptominisat (needs pycryptosat, not installed) | no | - |
 
 The default is `maplechrono` (MapleLCMDistChronoBT): it emits proofs, can be interrupted in
-process, and was the fastest of them on the shared SATLIB instances. A solver without proofs may
+process, and was the fastest of them on the shared SATLIB instances (every solver now runs in a child
+process that its own alarm ends at the time limit, so interruptibility no longer matters). A solver without proofs may
 still be used: its SAT answers are certified by the model, its UNSAT answers are not.
 
 maplesat's proofs mention one variable beyond the formula's (n+1) without the clauses that define
@@ -34,26 +36,25 @@ rightly rejects them; veriloop runs maplesat without proof logging (its UNSAT is
 Proofs for formulas that are refuted by their own unit clauses: glucose and maplechrono then return
 an empty proof (no `0` line), so such an UNSAT answer is valid but not certified.
 
-`read_dimacs` reads DIMACS text with PySAT's own reader after cutting the text at a `%` line
-(SATLIB's uf/uuf files end with `%` and `0`, which would otherwise read as an empty clause).
+`read_dimacs` reads DIMACS as a token stream, not line by line: a clause may span lines (SATLIB's
+hole9.cnf and hole10.cnf end with a clause whose `0` is on the next line, which PySAT's line reader
+refuses). The text ends at a `%` line (SATLIB's uf/uuf files end with `%` and `0`, which would
+otherwise read as an empty clause). Variables are bounded by the header, and the header by
+`MAX_VARIABLES` (PySAT's solvers crash on variables near 2^31).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from pysat.formula import CNF
-from pysat.solvers import Solver, SolverNames
+from pysat.solvers import SolverNames
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.child import ChildFailure, ChildTimeout, call_in_child
+from verifiers.details import CnfDetails
 from verifiers.drat import DratResult, check_drat
 
 DEFAULT_SOLVER = "maplechrono"
@@ -62,10 +63,6 @@ PROOF_SOLVERS = ("cadical103", "cadical153", "cadical195", "cadical300", "lingel
                  "glucose42", "gluecard3", "gluecard4", "maplechrono", "maplecm", "ergo")
 # Solvers that emit proofs the checker cannot accept for the input formula (see the docstring).
 UNCHECKABLE_PROOF_SOLVERS = ("maplesat",)
-NOT_INTERRUPTIBLE = ("cadical103", "cadical153", "cadical195", "cadical300", "lingeling", "kissat404")
-# Extra seconds a child solver gets for starting Python and PySAT before the parent kills it
-# (the child's own alarm stops it at the time limit itself, counted from the solver's start).
-CHILD_STARTUP_S = 5.0
 
 
 class DimacsError(ValueError):
@@ -86,31 +83,56 @@ class CnfOutcome:
 
 
 _HEADER = re.compile(r"^\s*p\s+cnf\s+(\d+)\s+(\d+)\s*$")
+# The most variables a formula may declare: PySAT's solvers index arrays by variable and crash on
+# variables near 2^31 (a clause `2147483647 0` is a segmentation fault).
+MAX_VARIABLES = 10_000_000
 
 
 def read_dimacs(text: str) -> tuple[int, list[list[int]]]:
-    """(variables, clauses) of DIMACS text, read by PySAT. The text ends at a line starting with
-    `%` (SATLIB); the `p cnf` header is required and must agree with the clauses."""
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        if line.lstrip().startswith("%"):
-            lines = lines[:index]
+    """(variables, clauses) of DIMACS text. Comment lines (`c ...`) and one `p cnf VARIABLES CLAUSES`
+    header come first; then the clauses are a stream of integers, each clause ended by `0` wherever
+    the line breaks fall. The text ends at a line starting with `%` (SATLIB). The header must agree
+    with the clauses, and declare at most MAX_VARIABLES variables."""
+    header: re.Match[str] | None = None
+    literals: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("%"):
             break
-    headers = [match for match in map(_HEADER.match, lines) if match]
-    if not headers:
+        if not stripped or stripped.startswith("c"):
+            continue
+        if stripped.startswith("p"):
+            if header is not None:
+                raise DimacsError("more than one `p cnf` header")
+            header = _HEADER.match(line)
+            if header is None:
+                raise DimacsError(f"line {number}: a bad header {stripped[:60]!r} (expected `p cnf VARIABLES CLAUSES`)")
+            continue
+        if header is None:
+            raise DimacsError("no `p cnf VARIABLES CLAUSES` header before the clauses")
+        try:
+            literals.extend(int(token) for token in stripped.split())
+        except ValueError:
+            raise DimacsError(f"line {number}: {stripped[:60]!r} is not a list of integers") from None
+    if header is None:
         raise DimacsError("no `p cnf VARIABLES CLAUSES` header")
-    if len(headers) > 1:
-        raise DimacsError("more than one `p cnf` header")
-    variables, declared = int(headers[0].group(1)), int(headers[0].group(2))
-    try:
-        clauses = CNF(from_string="\n".join(lines) + "\n").clauses
-    except ValueError as error:
-        raise DimacsError(f"PySAT cannot read the clauses: {error}") from None
+    variables, declared = int(header.group(1)), int(header.group(2))
+    if variables > MAX_VARIABLES:
+        raise DimacsError(f"the header declares {variables} variables; at most {MAX_VARIABLES} are allowed")
+    clauses: list[list[int]] = []
+    clause: list[int] = []
+    for literal in literals:
+        if literal == 0:
+            clauses.append(clause)
+            clause = []
+        elif abs(literal) > variables:
+            raise DimacsError(f"variable {abs(literal)} is beyond the {variables} the header declares")
+        else:
+            clause.append(literal)
+    if clause:
+        raise DimacsError("the last clause has no terminating 0")
     if len(clauses) != declared:
         raise DimacsError(f"the header declares {declared} clauses, the text has {len(clauses)}")
-    largest = max((abs(literal) for clause in clauses for literal in clause), default=0)
-    if largest > variables:
-        raise DimacsError(f"variable {largest} is beyond the {variables} the header declares")
     return variables, clauses
 
 
@@ -125,51 +147,17 @@ def violated_clause(clauses: list[list[int]], model: list[int]) -> int | None:
     return None
 
 
-def _solve_in_process(clauses: list[list[int]], solver: str, timeout_s: float,
-                      with_proof: bool) -> tuple[bool | None, list[int] | None, list[str] | None]:
-    with Solver(name=solver, bootstrap_with=clauses, with_proof=with_proof) as engine:
-        timer = threading.Timer(timeout_s, engine.interrupt)
-        timer.daemon = True
-        timer.start()
-        try:
-            answer = engine.solve_limited(expect_interrupt=True)
-        finally:
-            timer.cancel()
-        model = engine.get_model() if answer else None
-        proof = engine.get_proof() if answer is False and with_proof else None
-    return answer, model, proof
-
-
-_CHILD_PROGRAM = """
-import json, signal, sys
-from pysat.solvers import Solver
-request = json.load(sys.stdin)
-signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the process, even inside the solver
-signal.setitimer(signal.ITIMER_REAL, request["timeout_s"])
-with Solver(name=request["solver"], bootstrap_with=request["clauses"], with_proof=request["with_proof"]) as engine:
-    answer = engine.solve()
-    json.dump({"answer": answer, "model": engine.get_model() if answer else None,
-               "proof": engine.get_proof() if answer is False and request["with_proof"] else None}, sys.stdout)
-"""
-
-
-def _solve_in_child(clauses: list[list[int]], solver: str, timeout_s: float,
-                    with_proof: bool) -> tuple[bool | None, list[int] | None, list[str] | None]:
-    """For solvers PySAT cannot interrupt: a child Python process, killed at the time limit. Only
-    data comes back; the answer is checked here like any other."""
-    request = json.dumps({"solver": solver, "clauses": clauses, "with_proof": with_proof, "timeout_s": timeout_s})
+def enumerate_models(clauses: list[list[int]], primary: list[int], limit: int,
+                     timeout_s: float) -> list[set[int]] | None:
+    """Up to `limit` models of `clauses` distinct on the variables `primary` (each model as its true
+    variables among them), solved in a child process; None when time ran out. Raises ChildFailure
+    when the solver crashed."""
     try:
-        completed = subprocess.run([sys.executable, "-c", _CHILD_PROGRAM], input=request, capture_output=True,
-                                   text=True, timeout=timeout_s + CHILD_STARTUP_S, check=False)
-    except subprocess.TimeoutExpired:
-        return None, None, None
-    if completed.returncode == -signal.SIGALRM:  # its own alarm: out of time
-        return None, None, None
-    if completed.returncode != 0:
-        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"the {solver} child process failed: {last}")
-    reply = json.loads(completed.stdout)
-    return reply["answer"], reply["model"], reply["proof"]
+        found = call_in_child("verifiers.solver_children:pysat_enumerate",
+                              {"clauses": clauses, "primary": primary, "limit": limit}, timeout_s)
+    except ChildTimeout:
+        return None
+    return [set(model) for model in found]
 
 
 def supports_proof(solver: str) -> bool:
@@ -185,15 +173,19 @@ def canonical_solver(name: str) -> str:
 
 
 def solve_cnf(clauses: list[list[int]], budget: VerifyBudget, solver: str = DEFAULT_SOLVER) -> CnfOutcome:
-    """Solve with `solver` under `budget.timeout_s`, then check the answer (the DRAT check gets
-    its own `budget.timeout_s`). Raises ValueError for an unknown solver name."""
+    """Solve with `solver` in a child process, then check the answer; solving and checking share
+    `budget.timeout_s`. Raises ValueError for an unknown solver name and ChildFailure when the
+    solver crashed. A new option for the solver is a keyword here carried in the child's request
+    (a parameter of `verifiers.solver_children.pysat_solve`)."""
     solver = canonical_solver(solver)
     with_proof = supports_proof(solver)
     started = time.perf_counter()
-    if solver in NOT_INTERRUPTIBLE:
-        answer, model, proof = _solve_in_child(clauses, solver, budget.timeout_s, with_proof)
-    else:
-        answer, model, proof = _solve_in_process(clauses, solver, budget.timeout_s, with_proof)
+    try:
+        reply = call_in_child("verifiers.solver_children:pysat_solve",
+                              {"clauses": clauses, "solver": solver, "with_proof": with_proof}, budget.timeout_s)
+        answer, model, proof = reply["answer"], reply["model"], reply["proof"]
+    except ChildTimeout:
+        answer, model, proof = None, None, None
     solve_s = time.perf_counter() - started
 
     def outcome(status: str, certified: bool, message: str, check_s: float = 0.0, **fields: Any) -> CnfOutcome:
@@ -214,7 +206,7 @@ def solve_cnf(clauses: list[list[int]], budget: VerifyBudget, solver: str = DEFA
     if not with_proof:
         why = "whose proofs are not proofs of the input" if solver in UNCHECKABLE_PROOF_SOLVERS else "which emits no DRAT proof"
         return outcome("unsat", False, f"UNSAT by {solver}, {why}: not certified")
-    result = check_drat(clauses, proof, budget.timeout_s)
+    result = check_drat(clauses, proof, max(0.05, budget.timeout_s - solve_s))
     if result.certified:
         message = (f"UNSAT: DRAT proof checked ({result.lemmas} lemmas, {result.checked_lemmas} needed"
                    f"{f', {result.rat_lemmas} by RAT' if result.rat_lemmas else ''}, {result.deletions} deletions)")
@@ -239,8 +231,9 @@ class CnfVerifier(Verifier):
     name = "pysat-cnf"
     version = "1.0"
     kinds = ("cnf",)
+    details_model = CnfDetails
 
-    def read_formula(self, dimacs: str) -> tuple[int, list[list[int]]]:
+    def read_cnf(self, dimacs: str) -> tuple[int, list[list[int]]]:
         """(variables, clauses) of DIMACS text; raises DimacsError (a ValueError) with one line."""
         return read_dimacs(dimacs)
 
@@ -268,8 +261,8 @@ class CnfVerifier(Verifier):
             return self.verdict("rejected", f"{error}; proof-emitting solvers: {', '.join(PROOF_SOLVERS)}", started)
         try:
             outcome = solve_cnf(clauses, budget, solver)
-        except (RuntimeError, OSError, json.JSONDecodeError) as error:
-            return self.verdict("error", f"{solver} failed: {error}", started)
+        except (ChildFailure, OSError) as error:
+            return self.verdict("error", f"{solver} {error}", started)
         details: dict[str, Any] = {
             "answer": outcome.status.upper(), "solver": outcome.solver, "solve_s": round(outcome.solve_s, 6),
             "check_s": round(outcome.check_s, 6), "clauses": len(clauses),
@@ -283,6 +276,7 @@ class CnfVerifier(Verifier):
                                     "lemmas": proof.lemmas, "deletions": proof.deletions,
                                     "checked_lemmas": proof.checked_lemmas, "rat_lemmas": proof.rat_lemmas,
                                     "ignored_deletions": proof.ignored_deletions, "timed_out": proof.timed_out}}
+            details["proof"] = {**certificate["drat"], "elapsed_s": round(proof.elapsed_s, 6), "message": proof.message}
         if outcome.certified:
             status = "accepted"
         elif outcome.status == "unsat" and outcome.proof is not None and not outcome.proof.valid \

@@ -1,7 +1,10 @@
-"""Solver calls the verifiers share: Z3 under a hard time limit, and cvc5 as a second opinion.
+"""Solver calls the verifiers share: Z3 under a hard time limit, cvc5 as a second opinion, and the
+allow-list check of SMT-LIB text a proposal wrote (`check_script`).
 
 Every Z3 call gets the solver's own time-out and a watchdog thread that interrupts the context
-if the solver overruns it; cvc5 gets its per-call time limit (`tlimit-per`).
+if the solver overruns it; cvc5 gets its per-call time limit (`tlimit-per`). On a script whose
+shape a proposal chose (an SMT encoding, a formalisation), cvc5 runs in a child process
+(`cvc5_status_isolated`): a stack overflow in its parser then costs the cross-check, not the run.
 """
 
 from __future__ import annotations
@@ -11,8 +14,74 @@ import threading
 
 import z3
 
+from verifiers.child import ChildFailure, ChildTimeout, call_in_child
+
 # Grace on top of the solver's own time-out before the watchdog interrupts the context.
 WATCHDOG_GRACE_S = 0.5
+
+
+class ScriptProblem(ValueError):
+    """SMT-LIB text refused before any solver reads it; the message is one line."""
+
+
+# The top-level commands an encoding's SMT-LIB may hold: what Z3 prints for constraints over
+# declared constants, functions, sorts and datatypes.
+ALLOWED_COMMANDS = frozenset({"set-info", "set-logic", "declare-fun", "declare-const", "define-fun", "declare-sort",
+                              "define-sort", "declare-datatypes", "declare-datatype", "assert"})
+MAX_SCRIPT_CHARS = 20_000_000
+# Deeper terms crash cvc5 (a stack overflow near 400,000 levels) and slow Z3's printer down.
+MAX_DEPTH = 10_000
+# Hand-written (no library reads SMT-LIB without building terms): the lexical classes of SMT-LIB 2.6.
+_TOKEN = re.compile(r'\s+|;[^\n]*|"(?:[^"]|"")*"|\|[^|\\]*\||[()]|[^\s()";|]+|.', re.DOTALL)
+
+
+def check_script(text: str) -> None:
+    """Refuse SMT-LIB text outside the allowed subset, too long or too deep (ScriptProblem, one line).
+    Reads tokens iteratively; nothing is parsed into terms."""
+    if len(text) > MAX_SCRIPT_CHARS:
+        raise ScriptProblem(f"the SMT-LIB text has {len(text)} characters; at most {MAX_SCRIPT_CHARS} are allowed")
+    depth = 0
+    expect_command = False
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        first = token[0]
+        if first.isspace() or first == ";":
+            continue
+        if token == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ScriptProblem(f"the SMT-LIB text nests deeper than {MAX_DEPTH} levels")
+            expect_command = depth == 1
+            continue
+        if token == ")":
+            depth -= 1
+            if depth < 0:
+                raise ScriptProblem(f"unbalanced `)` at character {match.start()} of the SMT-LIB text")
+            expect_command = False
+            continue
+        if len(token) == 1 and first in '"|':
+            raise ScriptProblem(f"an unterminated string or quoted symbol at character {match.start()}")
+        if depth == 0:
+            raise ScriptProblem(f"`{token[:40]}` outside any command in the SMT-LIB text")
+        if expect_command:
+            if token not in ALLOWED_COMMANDS:
+                raise ScriptProblem(f"the SMT-LIB command `{token[:40]}` is not allowed (allowed: "
+                                    f"{', '.join(sorted(ALLOWED_COMMANDS))})")
+            expect_command = False
+    if depth != 0:
+        raise ScriptProblem("the SMT-LIB text ends inside an unclosed `(`")
+
+
+def parse_script(text: str) -> tuple[z3.Context, z3.AstVector]:
+    """Z3's parse, in a fresh context, of SMT-LIB text that passes `check_script` (ScriptProblem
+    otherwise)."""
+    check_script(text)
+    context = z3.Context()
+    try:
+        return context, z3.parse_smt2_string(text, ctx=context)
+    except z3.Z3Exception as error:
+        raise ScriptProblem(f"the SMT-LIB text does not parse: {z3_message(error)[:300]}") from None
+
 
 
 def z3_message(error: z3.Z3Exception) -> str:
@@ -67,3 +136,15 @@ def cvc5_status(script: str, timeout_s: float) -> tuple[str, str]:
     if last in ("sat", "unsat"):
         return last, f"cvc5 {cvc5.__version__} answers {last}"
     return "unknown", f"cvc5 answered {last}"
+
+
+def cvc5_status_isolated(script: str, timeout_s: float) -> tuple[str, str]:
+    """`cvc5_status` in a child process; a crash or an overrun is "unknown"."""
+    try:
+        answer, detail = call_in_child("verifiers.solver_children:cvc5_check", {"script": script, "timeout_s": timeout_s},
+                                       timeout_s + 1.0)
+    except ChildTimeout:
+        return "unknown", f"cvc5 ran past its {timeout_s:.3g} s limit"
+    except ChildFailure as failure:
+        return "unknown", f"cvc5 {failure}"
+    return answer, detail

@@ -24,6 +24,10 @@ class LazyProposer:
                               backend=self.resolved.backend, extra={"dtype": dtype})
         self._proposer: Proposer | None = None
 
+    @property
+    def loaded(self) -> bool:
+        return self._proposer is not None
+
     def load(self) -> Proposer:
         if self._proposer is None:
             if self.resolved.backend == "openai":

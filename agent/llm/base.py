@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,8 @@ class GenerationSettings(BaseModel):
     max_new_tokens: int = Field(default=48, ge=1)
     seed: int = 0
     stop: tuple[str, ...] = ("\n", "```")
-    time_limit_s: float = Field(default=60.0, gt=0, description="Limit for one batched generation call.")
+    time_limit_s: float = Field(default=60.0, gt=0, description="Limit for one batched generation call, prompt "
+                                                               "encoding and prefill included.")
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,14 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Completion:
+    """One sample from a proposer. `extras` is filled by proposer-side hooks and rides along to the
+    trace with the proposal (the SAE hook puts its per-sample features under `extras["features"]`)."""
+
     text: str  # what the model wrote after the response prefix, cut at the first stop string
     logprob: float | None  # sum of the model's log-probabilities of the generated tokens
     tokens: int
     finish_reason: str = "stop"  # "stop", "length" or "time"
-    extras: dict[str, Any] = field(default_factory=dict)  # filled by proposer-side hooks, e.g. "features" (SAE)
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -52,6 +56,16 @@ class Proposer(Protocol):
     info: ModelInfo
 
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]: ...
+
+
+@runtime_checkable
+class LoadsLazily(Protocol):
+    """A proposer that loads its model on first use; the session loads it outside the task's clock."""
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def load(self) -> Any: ...
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:

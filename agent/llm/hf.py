@@ -57,12 +57,16 @@ class TransformersProposer:
 
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]:
         import torch
+        from transformers import MaxTimeCriteria, StoppingCriteriaList
 
+        # The clock starts before the prompt is encoded, so encoding and prefill count against the
+        # limit: the criterion stops the batch at the first token after it (every sequence at once).
+        started = time.perf_counter()
+        clock = MaxTimeCriteria(settings.time_limit_s, initial_timestamp=time.time())
         encoded = self.tokenizer(self.render(prompt), return_tensors="pt", add_special_tokens=False)
         prompt_length = encoded["input_ids"].shape[1]
         torch.manual_seed(settings.seed)
         sampling = settings.temperature > 0
-        started = time.perf_counter()
         recording = self.sae_hook.recording(self.model) if self.sae_hook is not None else nullcontext()
         with torch.inference_mode(), recording:
             output = self.model.generate(
@@ -75,7 +79,7 @@ class TransformersProposer:
                 num_return_sequences=n,
                 stop_strings=list(settings.stop) or None,
                 tokenizer=self.tokenizer,
-                max_time=settings.time_limit_s,
+                stopping_criteria=StoppingCriteriaList([clock]),
                 return_dict_in_generate=True,
                 output_logits=True,
                 pad_token_id=self.tokenizer.pad_token_id,

@@ -3,24 +3,22 @@
 `--model http://host:8000/v1` selects it; the served model's name comes from `VERILOOP_API_MODEL`,
 or else the first entry of `GET /models`. The response prefix is sent as a final assistant message
 with vLLM's `continue_final_message`, so the server continues it rather than starting anew.
-Connection failures are retried a few times (tenacity); every request has a time limit.
+Connection failures are retried a few times (tenacity); every request has a time limit, and the
+retries of one call together stay within the call's `time_limit_s` (the time the task has left).
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import httpx
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
 
 from agent.llm.base import Completion, GenerationSettings, ModelError, ModelInfo, Prompt, cut_at_stop
 
-_retry = retry(
-    retry=retry_if_exception_type((httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError)),
-    stop=stop_after_attempt(3),
-    wait=wait_exponential(multiplier=0.5, max=4),
-    reraise=True,
-)
+_RETRIED = retry_if_exception_type((httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError))
+_retry = retry(retry=_RETRIED, stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
 
 
 class OpenAIProposer:
@@ -45,9 +43,18 @@ class OpenAIProposer:
             raise ModelError(f"endpoint {self.base_url} serves no models")
         return models[0]["id"]
 
-    @_retry
     def _post(self, payload: dict, timeout_s: float) -> dict:
-        response = self.client.post("/chat/completions", json=payload, timeout=timeout_s)
+        """POST the request, retried while time is left; each attempt gets the time that remains."""
+        deadline = time.monotonic() + timeout_s
+        retrying = Retrying(retry=_RETRIED, stop=stop_after_attempt(3) | stop_after_delay(timeout_s),
+                            wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
+        return retrying(self._post_once, payload, deadline, timeout_s)
+
+    def _post_once(self, payload: dict, deadline: float, timeout_s: float) -> dict:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise httpx.ReadTimeout(f"no time left for the request (limit {timeout_s:g} s)")
+        response = self.client.post("/chat/completions", json=payload, timeout=remaining)
         response.raise_for_status()
         return response.json()
 

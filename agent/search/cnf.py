@@ -8,19 +8,23 @@ compared afterwards for the report; it never decides anything.
 
 from __future__ import annotations
 
-from agent.loop import Outcome, Session
+from agent.search.registry import strategy
+from agent.session import Outcome, Session
+from verifiers.details import CnfDetails
 
 
+@strategy(kinds=("cnf",), needs_model=False)
 def solve_cnf_task(session: Session) -> Outcome:
     task = session.task
     solver = task.solver or ""
-    proposal = session.propose(0, "symbolic", raw=solver, text=solver)
+    proposal = session.propose(solver, source="symbolic", step=0)
     verdict = session.verify(proposal)
-    answer = verdict.details.get("answer")
+    details = verdict.details if isinstance(verdict.details, CnfDetails) else CnfDetails()
+    answer = details.answer
     agreement = ""
     if task.expected and answer in ("SAT", "UNSAT"):
         agreement = f" (the task expects {task.expected}: {'agrees' if answer == task.expected else 'DISAGREES'})"
-    by = f"pysat:{verdict.details.get('solver', solver)}"
+    by = f"pysat:{details.solver or solver}"
     if verdict.status == "accepted":
         model = (verdict.certificate or {}).get("model")
         shown = f"\nv {' '.join(map(str, model))} 0" if model is not None else ""

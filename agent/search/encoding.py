@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from agent.llm.base import Prompt
-from agent.loop import Outcome, Session
 from agent.prompts import render_prompt
-from verifiers.base import Verdict
+from agent.search.registry import strategy
+from agent.session import Outcome, Session
+from verifiers.base import DescribesFamily, Verdict
+from verifiers.details import EncodingDetails
 
 CODE_STOP = ("```",)
 GENERATION_LIMIT_S = 150.0  # one batched call may write several programs of a few hundred tokens
@@ -57,8 +59,11 @@ def compact_instance(instance: dict[str, Any], limit: int = MAX_INSTANCE_CHARS) 
 
 
 def _outcome(task: Any, verdict: Verdict) -> Outcome:
-    answer = verdict.details.get("answer")
-    shown = f"SAT: {verdict.details.get('solution')}" if answer == "sat" else "UNSAT"
+    details = verdict.details
+    if not isinstance(details, EncodingDetails) or details.answer is None:
+        return Outcome("error", message=f"the verifier accepted without an answer: {verdict.feedback}")
+    answer = details.answer
+    shown = f"SAT: {details.solution}" if answer == "sat" else "UNSAT"
     expected = getattr(task, "expected", None)
     if expected and answer != expected:
         return Outcome("unsolved", answer=shown, certified=False, solved_by="llm",
@@ -72,7 +77,7 @@ def write_programs(session: Session, prompt_for: Callable[[Attempt | None], Prom
     """The loop both program-writing strategies share: sample programs in one batched call per step,
     verify each, stop at the first accepted one (`outcome_of` grades it), and show the model the
     latest rejected program with its feedback."""
-    if "llm" not in session.settings.sources or session.proposer is None:
+    if not session.uses_model:
         return Outcome("unsolved", message=f"{source_needed} come only from the model, and the model source is off")
     latest: Attempt | None = None
     step = 0
@@ -85,9 +90,7 @@ def write_programs(session: Session, prompt_for: Callable[[Attempt | None], Prom
             return Outcome("unsolved", message="the model returned no proposals")
         for completion in completions:
             program = extract_program(completion.text)
-            proposal = session.propose(step, "llm", raw=completion.text, text=program,
-                                       logprob=completion.logprob, tokens=completion.tokens,
-                                       features=completion.extras.get("features"))
+            proposal = session.propose(completion, source="llm", step=step, text=program)
             verdict = session.verify(proposal)
             if verdict.accepted:
                 return outcome_of(verdict)
@@ -95,8 +98,11 @@ def write_programs(session: Session, prompt_for: Callable[[Attempt | None], Prom
                 latest = Attempt(program, verdict.feedback[:MAX_FEEDBACK_CHARS])
 
 
+@strategy(kinds=("sat_encoding", "smt_encoding"), needs_model=True)
 def solve_encoding(session: Session) -> Outcome:
     task = session.task
+    if not isinstance(session.verifier, DescribesFamily):
+        return Outcome("error", message=f"the verifier {session.verifier.name} names no problem family for prompts")
     family = session.verifier.family_of(task)
     instance = compact_instance(task.instance)
     return write_programs(

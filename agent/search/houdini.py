@@ -2,7 +2,7 @@
 
 Start from the conjunction of the whole pool; while the verifier finds a state where initiation
 fails, or a step after which consecution fails, drop the conjuncts that state falsifies (the
-verifier names them in `details.checks.*.failing_conjuncts`) and try again. What survives is
+verifier names them in its typed details, `InvariantDetails.checks`) and try again. What survives is
 inductive; it proves the assertion exactly when some subset of the pool does (the largest inductive
 subset is the strongest one). Every round is a verifier call on the session, so it is traced and
 budgeted like any other.
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.session import BudgetExhausted, Proposal, Session
 from verifiers.base import Verdict
-
-from agent.loop import BudgetExhausted, Proposal, Session
+from verifiers.details import InvariantDetails
 
 
 @dataclass
@@ -37,18 +37,18 @@ def houdini(session: Session, proposal: Proposal, pool: list[str]) -> HoudiniRes
     while current:
         rounds += 1
         verdict = session.verify(proposal, conjunction(current), round=rounds)
-        if verdict.status == "accepted":
-            verdict, current = minimize(session, proposal, verdict, verdict.details["conjuncts"], rounds)
+        details = verdict.details if isinstance(verdict.details, InvariantDetails) else None
+        if verdict.status == "accepted" and details is not None:
+            verdict, current = minimize(session, proposal, verdict, details.conjuncts, rounds)
             return HoudiniResult(verdict, current, True, rounds)
-        checks = verdict.details.get("checks")
-        if verdict.status != "rejected" or not checks:
+        if verdict.status != "rejected" or details is None or details.checks is None:
             return HoudiniResult(verdict, [], False, rounds)  # unknown, error or a parse failure: stop
-        failing = set(checks["initiation"]["failing_conjuncts"]) | set(checks["consecution"]["failing_conjuncts"])
-        if checks["initiation"]["status"] == "holds" and checks["consecution"]["status"] == "holds":
-            return HoudiniResult(verdict, verdict.details["conjuncts"], True, rounds)
+        if details.checks.inductive:
+            return HoudiniResult(verdict, details.conjuncts, True, rounds)
+        failing = details.checks.failing_conjuncts()
         if not failing:  # a failure no single conjunct explains (an `unknown` check): cannot refine
             return HoudiniResult(verdict, [], False, rounds)
-        current = [text for text in verdict.details["conjuncts"] if text not in failing]
+        current = [text for text in details.conjuncts if text not in failing]
     return HoudiniResult(verdict, [], False, rounds)
 
 

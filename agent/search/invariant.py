@@ -18,13 +18,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.loop import Outcome, Proposal, Session
+from pydantic import BaseModel, ConfigDict, Field
+
 from agent.prompts import render_prompt
 from agent.search.atoms import program_atoms
 from agent.search.dynamic import equalities, sample_states
 from agent.search.houdini import conjunction, houdini
+from agent.search.registry import strategy
+from agent.session import Outcome, Proposal, Session
 from agent.trace import RefutationEvent
-from verifiers.base import Verdict, VerifyBudget
+from verifiers.base import Refutes, Verdict, VerifyBudget
+from verifiers.details import InvariantDetails
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
 MAX_FEEDBACK_CHARS = 400
@@ -41,6 +45,15 @@ def extract_candidate(completion: str) -> str:
     text = _LABEL.sub("", text).strip().rstrip(";").strip()
     wrapped = _WRAPPER.match(text)
     return wrapped.group(1).strip() if wrapped else text
+
+
+class InvariantSettings(BaseModel):
+    """Options of the invariant search (`--no-refute`, `--refute-depth` on the command line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refute: bool = Field(default=True, description="Look for a run that violates the assertion (bounded model checking).")
+    refute_depth: int = Field(default=10, ge=0, description="Loop iterations the refutation search unrolls.")
 
 
 @dataclass
@@ -68,8 +81,13 @@ class AtomPool:
         return list(self.origin)
 
 
+def _details(verdict: Verdict) -> InvariantDetails | None:
+    return verdict.details if isinstance(verdict.details, InvariantDetails) else None
+
+
 def _solved(verdict: Verdict, by: str) -> Outcome:
-    return Outcome("solved", answer=verdict.details.get("invariant"), certified=verdict.certified,
+    details = _details(verdict)
+    return Outcome("solved", answer=details.invariant if details else None, certified=verdict.certified,
                    message=verdict.feedback, solved_by=by)
 
 
@@ -78,8 +96,10 @@ def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
     return "houdini(" + "+".join(sources) + ")" if sources else "houdini"  # `true` needs no atom
 
 
+@strategy(kinds=("invariant",), needs_model=True, settings=InvariantSettings)
 def solve_invariant(session: Session) -> Outcome:
     task = session.task
+    settings = session.options(InvariantSettings)
     sources = session.settings.sources
     pool = AtomPool()
     proved: list[str] = []
@@ -92,7 +112,7 @@ def solve_invariant(session: Session) -> Outcome:
         nonlocal proved
         if not pool.atoms or frozenset(pool.atoms) in refined_pools:
             return None
-        proposal = session.propose(step, "houdini", raw="\n".join(pool.atoms), text=conjunction(pool.atoms))
+        proposal = session.propose("\n".join(pool.atoms), source="houdini", step=step, text=conjunction(pool.atoms))
         result = houdini(session, proposal, pool.atoms)
         refined_pools.add(frozenset(pool.atoms))
         if result.verdict is not None and result.verdict.status == "accepted":
@@ -103,7 +123,8 @@ def solve_invariant(session: Session) -> Outcome:
 
     def try_proposal(proposal: Proposal, source: str) -> Verdict:
         verdict = session.verify(proposal)
-        conjuncts = verdict.details.get("conjuncts", [])
+        details = _details(verdict)
+        conjuncts = details.conjuncts if details else []
         pool.add(conjuncts, source)
         if len(conjuncts) == 1:
             refined_pools.add(frozenset(conjuncts))
@@ -120,7 +141,7 @@ def solve_invariant(session: Session) -> Outcome:
     for source, atoms in program_sources:
         if not atoms:
             continue
-        proposal = session.propose(0, source, raw="\n".join(atoms), text=conjunction(atoms))
+        proposal = session.propose("\n".join(atoms), source=source, step=0, text=conjunction(atoms))
         verdict = try_proposal(proposal, source)
         if verdict.status == "accepted":
             return _solved(verdict, source)
@@ -130,16 +151,16 @@ def solve_invariant(session: Session) -> Outcome:
             return outcome
 
     # No invariant can prove an assertion that some run violates: look for such a run.
-    if session.settings.refute and hasattr(session.verifier, "refute"):
+    if settings.refute and isinstance(session.verifier, Refutes):
         budget = VerifyBudget(timeout_s=max(0.05, min(session.budget.verifier_timeout_s, session.time_left())))
-        refutation = session.verifier.refute(task, session.settings.refute_depth, budget)
+        refutation = session.verifier.refute(task, settings.refute_depth, budget)
         if refutation is not None:
             session.trace.write(RefutationEvent(depth=refutation.depth, states=list(refutation.states),
                                                 certified=refutation.certified, elapsed_s=refutation.elapsed_s))
             return Outcome("refuted", certified=refutation.certified, message=refutation.describe(),
                            solved_by="refutation")
 
-    if "llm" not in sources or session.proposer is None:
+    if not session.uses_model:
         return Outcome("unsolved", message="no proposal was accepted and no model source is enabled")
 
     attempts: list[Attempt] = []
@@ -157,9 +178,7 @@ def solve_invariant(session: Session) -> Outcome:
         grew = 0
         for completion in completions:
             candidate = extract_candidate(completion.text)
-            proposal = session.propose(step, "llm", raw=completion.text, text=candidate,
-                                       logprob=completion.logprob, tokens=completion.tokens,
-                                       features=completion.extras.get("features"))
+            proposal = session.propose(completion, source="llm", step=step, text=candidate)
             before = len(pool.atoms)
             verdict = try_proposal(proposal, "llm")
             if verdict.status == "accepted":

@@ -27,17 +27,31 @@ import re
 import textwrap
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from agent.loop import BudgetExhausted, Outcome, Session
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.llm.base import Completion
 from agent.prompts import render_prompt
+from agent.search.registry import strategy
+from agent.session import BudgetExhausted, Outcome, Session
 from agent.trace import LeanCheckEvent, SearchEvent, TacticEvent
-from verifiers.base import ToolError, Verdict
+from verifiers.base import OpensTacticDriver, ToolError, Verdict
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in a prompt (the bundled model's context is short)
 MAX_FEEDBACK_CHARS = 400
 DEFAULT_LOGPROB = -1.0  # for a completion without log-probabilities (some endpoints give none)
 _FENCE = re.compile(r"`{3,}[a-zA-Z0-9]*")
+
+
+class LeanSettings(BaseModel):
+    """Options of the Lean search (`--search-mode`, `--expansions`); None keeps the task's own `search`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["best_first", "whole_proof"] | None = Field(
+        default=None, description="Tactic-by-tactic best-first search, or whole proofs repaired with Lean's errors.")
+    expansions: int | None = Field(default=None, ge=1, description="Proof states expanded per task (best_first).")
 
 
 @dataclass
@@ -73,8 +87,15 @@ def short(text: str) -> str:
     return text if len(text) <= MAX_FEEDBACK_CHARS else text[:MAX_FEEDBACK_CHARS] + "..."
 
 
+def _driver_opener(session: Session) -> OpensTacticDriver:
+    if not isinstance(session.verifier, OpensTacticDriver):
+        raise ToolError(f"the verifier {session.verifier.name} cannot open a tactic driver")
+    return session.verifier
+
+
+@strategy(kinds=("lean",), needs_model=True, settings=LeanSettings)
 def solve_lean(session: Session) -> Outcome:
-    mode = session.settings.search_mode or session.task.search.mode
+    mode = session.options(LeanSettings).mode or session.task.search.mode
     stats = SearchEvent(mode=mode)  # filled in as the search goes, written when it ends
     try:
         if mode == "whole_proof":
@@ -100,14 +121,14 @@ def start_timeout(session: Session) -> float:
 
 def best_first(session: Session, stats: SearchEvent) -> Outcome:
     task, config = session.task, session.task.search
-    max_expansions = session.settings.expansions or config.max_expansions
+    max_expansions = session.options(LeanSettings).expansions or config.max_expansions
     sources = session.settings.sources
     symbolic = list(dict.fromkeys(config.symbolic_tactics)) if "symbolic" in sources else []
-    uses_model = "llm" in sources and session.proposer is not None
+    uses_model = session.uses_model
     if not symbolic and not uses_model:
         stats.stopped = "no tactic source is enabled (sources: llm, symbolic)"
         return Outcome("unsolved", message=stats.stopped)
-    driver = session.verifier.open_driver(task, config.driver)
+    driver = _driver_opener(session).open_driver(task, config.driver)
     stats.driver = driver.name
 
     def tactic_timeout() -> float:
@@ -133,8 +154,9 @@ def best_first(session: Session, stats: SearchEvent) -> Outcome:
         step = stats.expansions
         tried: set[str] = set()
 
-        def attempt(tactic: str, source: str, raw: str, logprob: float, tokens: int | None) -> Outcome | None:
-            proposal = session.propose(step, source, raw=raw, text=tactic, logprob=logprob, tokens=tokens)
+        def attempt(tactic: str, source: str, proposed: Completion | str, logprob: float) -> Outcome | None:
+            proposal = session.propose(proposed, source=source, step=step, text=tactic,
+                                       logprob=None if isinstance(proposed, Completion) else logprob)
             started = time.perf_counter()
             event = dict(proposal_id=proposal.id, node=node.id, depth=node.depth, tactic=tactic,
                          goals_before=list(node.state.goals))
@@ -185,7 +207,7 @@ def best_first(session: Session, stats: SearchEvent) -> Outcome:
 
         for tactic in symbolic:
             tried.add(tactic)
-            found = attempt(tactic, "symbolic", tactic, config.symbolic_logprob, None)
+            found = attempt(tactic, "symbolic", tactic, config.symbolic_logprob)
             if found:
                 return found
         if uses_model:
@@ -197,7 +219,7 @@ def best_first(session: Session, stats: SearchEvent) -> Outcome:
                     continue
                 tried.add(tactic)
                 logprob = completion.logprob if completion.logprob is not None else DEFAULT_LOGPROB
-                found = attempt(tactic, "llm", completion.text, logprob, completion.tokens)
+                found = attempt(tactic, "llm", completion, logprob)
                 if found:
                     return found
     stats.stopped = f"no proof state left to expand after {stats.expansions} expansion(s)"
@@ -208,7 +230,7 @@ def whole_proof(session: Session, stats: SearchEvent) -> Outcome:
     task, config = session.task, session.task.search
     sources = session.settings.sources
     try:
-        driver = session.verifier.open_driver(task, "repl")
+        driver = _driver_opener(session).open_driver(task, "repl")
         driver.start(task.header, task.statement, start_timeout(session))  # elaborates the header once
         stats.driver = driver.name
     except ToolError:
@@ -216,9 +238,8 @@ def whole_proof(session: Session, stats: SearchEvent) -> Outcome:
     statement_lines = task.statement.count("\n") + 1
     attempts: list[Attempt] = []
 
-    def check(proof: str, source: str, raw: str, step: int, logprob: float | None = None,
-              tokens: int | None = None) -> Outcome | None:
-        proposal = session.propose(step, source, raw=raw, text=proof, logprob=logprob, tokens=tokens)
+    def check(proof: str, source: str, proposed: Completion | str, step: int) -> Outcome | None:
+        proposal = session.propose(proposed, source=source, step=step, text=proof)
         if driver is not None:
             started = time.perf_counter()
             try:
@@ -253,7 +274,7 @@ def whole_proof(session: Session, stats: SearchEvent) -> Outcome:
             found = check(tactic, "symbolic", tactic, 0)
             if found:
                 return found
-    if "llm" not in sources or session.proposer is None:
+    if not session.uses_model:
         stats.stopped = "no proposal was accepted and the model source is off"
         return Outcome("unsolved", message=stats.stopped)
     step = 0
@@ -273,6 +294,6 @@ def whole_proof(session: Session, stats: SearchEvent) -> Outcome:
             if not proof.strip():
                 continue
             source = "repair" if attempts else "llm"
-            found = check(proof, source, completion.text, step, completion.logprob, completion.tokens)
+            found = check(proof, source, completion, step)
             if found:
                 return found

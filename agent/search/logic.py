@@ -10,17 +10,22 @@ or the verifier, so it cannot steer the search.
 
 from __future__ import annotations
 
-from agent.loop import Outcome, Session
 from agent.prompts import render_prompt
 from agent.search.encoding import write_programs
+from agent.search.registry import strategy
+from agent.session import Outcome, Session
 from verifiers.base import Verdict
+from verifiers.details import LogicDetails
 
 
+@strategy(kinds=("logic",), needs_model=True)
 def solve_logic(session: Session) -> Outcome:
     task = session.task
 
     def graded(verdict: Verdict) -> Outcome:
-        answer = verdict.details["answer"]
+        if not isinstance(verdict.details, LogicDetails) or verdict.details.answer is None:
+            return Outcome("error", message=f"the verifier accepted without an answer: {verdict.feedback}")
+        answer = verdict.details.answer
         if task.expected and answer != task.expected:
             return Outcome("unsolved", answer=answer, solved_by="llm",
                            message=f"the formalisation entails {answer}, but the data set's answer is {task.expected}")

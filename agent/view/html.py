@@ -38,6 +38,7 @@ details pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.5em; }
 <tr><td>{{ proposal.id }}</td><td>{{ proposal.step }}</td><td>{{ proposal.source }}
 {% if proposal.logprob is not none %}<br><span class="meta">logp {{ "%.2f" % proposal.logprob }}</span>{% endif %}</td>
 <td><code>{{ proposal.text }}</code>
+{% if proposal.unverified %}<br><span class="meta">not verified: {{ proposal.unverified }}</span>{% endif %}
 {% if proposal.raw != proposal.text %}<details><summary>raw output</summary><pre>{{ proposal.raw }}</pre></details>{% endif %}
 {% for verdict in verdicts.get(proposal.id, []) %}
 <details><summary>{% if verdict.round is not none %}round {{ verdict.round }}: {% endif %}

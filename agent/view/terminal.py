@@ -1,11 +1,16 @@
-"""A terminal summary of a trace: header, each proposal with its verdict(s), the result."""
+"""A terminal summary of a trace: header, each proposal with its verdict(s), the result.
+
+Everything read from the trace is data, shown as plain text (`Text`, `escape`): a proposal that
+contains rich markup such as `[/red]` must neither break the view nor change what it shows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from agent.trace import (
     Header,
@@ -32,9 +37,10 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
             steps.setdefault(event.proposal_id, []).append(event)
     for event in events:
         if isinstance(event, Header):
-            console.print(f"[bold]{event.task_id}[/bold] ({event.task_kind}) · run {event.run_id} · model {event.model}"
-                          f" {event.model_revision or ''} · seed {event.seed} · sources {','.join(event.sources)}")
-            console.print(f"git {event.git_commit} · " + ", ".join(f"{k} {v}" for k, v in event.versions.items()))
+            console.print(f"[bold]{escape(event.task_id)}[/bold]", Text(
+                f"({event.task_kind}) · run {event.run_id} · model {event.model} {event.model_revision or ''} · "
+                f"seed {event.seed} · sources {','.join(event.sources)}"))
+            console.print(Text(f"git {event.git_commit} · " + ", ".join(f"{k} {v}" for k, v in event.versions.items())))
     table = Table(show_lines=verbose)
     for column in ("#", "step", "source", "candidate", "verdict"):
         table.add_column(column, overflow="fold")
@@ -43,11 +49,11 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
             continue
         rounds = verdicts.get(event.id, [])
         last = rounds[-1].verdict if rounds else None
-        status = last["status"] if last else "-"
+        status = last.status if last else (f"not verified: {event.unverified}" if event.unverified else "-")
         if len(rounds) > 1:
             status += f" after {len(rounds)} rounds"
         if verbose and last:
-            status += "\n" + last["feedback"]
+            status += "\n" + last.feedback
         for step in steps.get(event.id, []):
             said = step.outcome if isinstance(step, TacticEvent) else ("REPL: ok" if step.ok else "REPL: errors")
             if isinstance(step, TacticEvent) and verbose:
@@ -58,18 +64,20 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
         candidate = rounds[-1].candidate if rounds else event.text
         if len(candidate) > 200 and not verbose:
             candidate = candidate[:200] + " ..."
-        table.add_row(str(event.id), str(event.step), event.source, candidate, status)
+        table.add_row(str(event.id), str(event.step), Text(event.source), Text(candidate), Text(status))
     console.print(table)
     for event in events:
         if isinstance(event, SearchEvent):
-            console.print(f"search ({event.mode}, {event.driver}): {event.expansions} expansions, {event.nodes} states, "
-                          f"{event.duplicates} duplicates, {event.tactic_errors} tactic errors, "
-                          f"{event.infrastructure_errors} Lean failures, {event.proofs_checked} proofs checked; "
-                          f"{event.stopped}")
+            console.print(Text(f"search ({event.mode}, {event.driver}): {event.expansions} expansions, {event.nodes} states, "
+                               f"{event.duplicates} duplicates, {event.tactic_errors} tactic errors, "
+                               f"{event.infrastructure_errors} Lean failures, {event.proofs_checked} proofs checked; "
+                               f"{event.stopped}"))
         if isinstance(event, RefutationEvent):
-            console.print(f"refutation at depth {event.depth} (replayed: {event.certified}): {event.states}")
+            console.print(Text(f"refutation at depth {event.depth} (replayed: {event.certified}): {event.states}"))
         if isinstance(event, ResultEvent):
-            console.print(f"result: [bold]{event.status}[/bold] {event.answer or ''} · proposals {event.proposals},"
-                          f" verifier calls {event.verifier_calls}, {event.wall_s:.2f} s")
+            unverified = f" ({event.unverified} not verified)" if event.unverified else ""
+            console.print(f"result: [bold]{escape(event.status)}[/bold]", Text(
+                f"{event.answer or ''} · proposals {event.proposals}{unverified}, verifier calls {event.verifier_calls}, "
+                f"{event.wall_s:.2f} s"))
             if event.message:
-                console.print(event.message)
+                console.print(Text(event.message))

@@ -5,11 +5,18 @@ Model-written Lean proofs have been accepted wrongly elsewhere through `sorry`/`
 `implemented_by`/`extern` and `unsafe`/`partial` definitions, extra commands after the proof (a second
 theorem, `#exit`, a fake `#print` output), or a quietly changed statement. The defence has two layers:
 
-1. Source level (this module, no Lean needed): the proof is a tactic block and nothing else. It may
-   not name any forbidden construct, start a new command, or restate the theorem differently. The
-   scan reads the raw text, comments and strings included, so nothing can hide in a construct the
-   scanner might read differently from Lean; the price is that a proof that mentions, say, `sorry` in a
-   comment is rejected too (with a message saying so).
+1. Source level (this module, no Lean needed): the proof is a tactic block and nothing else. The text
+   is read by `lex`, a lexer that follows Lean's rules for names, numbers and (nested) comments, under
+   allow-lists: only the characters in `_allowed_character` (printable ASCII and the mathematical
+   symbols, Greek letters, sub- and superscripts that proofs use; no look-alike letters such as a
+   Cyrillic `ѕ`, no invisible characters, no `«»` quoting), no string or character literals, no
+   quotations (`` ` ``), no `#` commands or `@[...]` attributes, and `set_option` only with an option
+   named in ALLOWED_PROOF_OPTIONS (read as Lean reads it, past comments). Lean's keyword table is not
+   available without Lean, so the names themselves are still checked against a list of forbidden
+   words (escape hatches, every command keyword); words inside comments are checked too, so a proof
+   that mentions, say, `sorry` in a comment is rejected (with a message saying so). The task's header
+   is parsed command by command (`check_header`): imports, then `open`, `namespace`, `section`,
+   `end`, `universe` and allowed `set_option`s, each with exactly the arguments it takes.
 2. Lean level (`judge`): the file that is compiled is assembled here from the task's header and
    statement, unchanged, with `set_option autoImplicit false` between them and `#print axioms` after
    the proof. Lean must report no error, no `sorry`, and exactly one axioms report, on that command's
@@ -55,8 +62,16 @@ for keyword in ("theorem", "lemma", "def", "abbrev", "instance", "example", "str
                 "elab", "elab_rules", "notation", "infix", "infixl", "infixr", "prefix", "postfix",
                 "attribute", "import", "export", "universe", "variable", "initialize", "builtin_initialize",
                 "run_tac", "run_cmd", "run_elab", "run_meta", "by_elab", "simproc", "dsimproc",
-                "declare_syntax_cat", "register_simp_attr"):
+                "declare_syntax_cat", "register_simp_attr", "alias", "irreducible_def", "add_decl_doc",
+                "deriving", "noncomputable", "private", "protected", "local", "scoped", "omit", "include",
+                "seal", "unseal", "recall", "proof_wanted", "compile_inductive", "assert_not_exists",
+                "library_note", "where", "nonrec", "termination_by", "decreasing_by", "declare_config_elab",
+                "register_option", "register_builtin_option", "initialize_simps_projections", "elab_as_elim",
+                "suppress_compilation", "unsuppress_compilation", "open_locale", "set_premise", "grind_pattern"):
     FORBIDDEN_WORDS[keyword] = f"`{keyword}` starts a command or runs meta-code; a proof is a tactic block only"
+
+# Names that, written right before `%`, are term elaborators that evaluate code (`eval% e`).
+TERM_ELABORATORS = frozenset({"eval", "decide", "native", "run"})
 
 # Substrings that may not appear inside any name component.
 FORBIDDEN_PARTS = {
@@ -72,12 +87,101 @@ FORBIDDEN_PARTS = {
     "lcProof": "lcProof is an axiom of the compiler",
 }
 
-_NAME = re.compile(r"[\w'!?«»]+(?:\.[\w'!?«»]+)*")
-_COMMAND_HASH = re.compile(r"#[A-Za-z_]")
-_SET_OPTION = re.compile(r"\bset_option\s+([\w.]+)")
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9]*\s*\n?|\n?\s*```\s*$")
 _DECLARATION = re.compile(r"^\s*(?:@\[[^\]]*\]\s*)?(?:private\s+|protected\s+)?(theorem|lemma|example)\b")
 _STATEMENT_HEAD = re.compile(r"^\s*(theorem|lemma)\s+([^\s(:{\[⦃]+)")
+
+# Letters and symbols allowed besides printable ASCII. Omicron and the Greek capitals that look like
+# Latin ones (Α, Β, Ε, ...) are left out.
+_GREEK = "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ"
+_SYMBOLS = "¬·×÷‖•′″ℕℤℚℝℂℓ⟨⟩⟪⟫⟦⟧⦃⦄⌊⌋⌈⌉▸⁅⁆ᶜᵀ∘√∞"
+_RANGES = ((0x2070, 0x209F),  # superscripts and subscripts
+           (0x2190, 0x21FF),  # arrows
+           (0x2200, 0x22FF),  # mathematical operators
+           (0x27F0, 0x27FF),  # supplemental arrows
+           (0x2A00, 0x2AFF),  # supplemental mathematical operators
+           (0x1D49C, 0x1D4B5), (0x1D4D0, 0x1D4E9))  # script capitals (𝓝 for neighbourhoods)
+# What Lean reads as letters in names (its `isLetterLike`): λ, Π and Σ are binders, not letters.
+_LETTERS = (set(_GREEK) - set("λΠΣ")) | {"ℕ", "ℤ", "ℚ", "ℝ", "ℂ", "ℓ"}
+
+
+def _allowed_character(char: str) -> bool:
+    if " " <= char <= "~" or char in "\n\t\r":
+        return True
+    if char in _GREEK or char in _SYMBOLS or char in "¹²³":
+        return True
+    return any(low <= ord(char) <= high for low, high in _RANGES)
+
+
+def _letter(char: str) -> bool:
+    return char.isascii() and (char.isalpha() or char == "_") or char in _LETTERS or 0x1D49C <= ord(char) <= 0x1D4E9
+
+
+def _name_rest(char: str) -> bool:
+    return _letter(char) or (char.isascii() and char.isdigit()) or char in "'!?" or 0x2080 <= ord(char) <= 0x209C
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "name" | "number" | "comment" | "string" | "char" | "symbol"
+    text: str
+    line: int
+
+
+def lex(text: str, what: str) -> list[Token]:
+    """Lean tokens of `text` (spaces dropped), by Lean's rules for names, numbers and comments (block
+    comments nest). Raises SourceProblem for a character outside the allow-list or an unclosed comment."""
+    for index, char in enumerate(text):
+        if not _allowed_character(char):
+            line = text.count("\n", 0, index) + 1
+            raise SourceProblem(f"{what} contains the character {char!r} (U+{ord(char):04X}) on line {line}; only ASCII"
+                                " and common mathematical symbols are allowed")
+    tokens: list[Token] = []
+    index, line = 0, 1
+    while index < len(text):
+        char, start = text[index], index
+        if char.isspace():
+            index += 1
+        elif text.startswith("--", index):
+            index = text.find("\n", index)
+            index = len(text) if index < 0 else index
+            tokens.append(Token("comment", text[start:index], line))
+        elif text.startswith("/-", index):
+            depth, index = 1, index + 2
+            while depth and index < len(text):
+                if text.startswith("/-", index):
+                    depth, index = depth + 1, index + 2
+                elif text.startswith("-/", index):
+                    depth, index = depth - 1, index + 2
+                else:
+                    index += 1
+            if depth:
+                raise SourceProblem(f"{what} has a comment `/-` on line {line} that is never closed")
+            tokens.append(Token("comment", text[start:index], line))
+        elif char == '"':
+            index += 1
+            while index < len(text) and text[index] != '"':
+                index += 2 if text[index] == "\\" else 1
+            index += 1
+            tokens.append(Token("string", text[start:index], line))
+        elif char == "'" and (text[index + 2:index + 3] == "'" or text[index + 1:index + 2] == "\\"):
+            index = text.find("'", index + 2) + 1 or len(text)  # a character literal such as 'a' or '\n'
+            tokens.append(Token("char", text[start:index], line))
+        elif _letter(char):
+            index += 1
+            while index < len(text) and (_name_rest(text[index]) or (
+                    text[index] == "." and index + 1 < len(text) and _letter(text[index + 1]))):
+                index += 1
+            tokens.append(Token("name", text[start:index], line))
+        elif char.isdigit():
+            while index < len(text) and (text[index].isalnum() or text[index] == "."):
+                index += 1
+            tokens.append(Token("number", text[start:index], line))
+        else:
+            index += 1
+            tokens.append(Token("symbol", char, line))
+        line += text.count("\n", start, index)
+    return tokens
 
 
 class SourceProblem(ValueError):
@@ -88,10 +192,18 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def name_components(text: str) -> Iterable[str]:
-    for name in _NAME.findall(text):
-        for component in name.split("."):
-            yield component.strip("«»")
+def _word_problems(name: str) -> list[str]:
+    problems = []
+    components = name.split(".")
+    for component in components:
+        if component in FORBIDDEN_WORDS:
+            problems.append(f"`{component}`: {FORBIDDEN_WORDS[component]}")
+        for part, reason in FORBIDDEN_PARTS.items():
+            if part in component and component not in FORBIDDEN_WORDS:
+                problems.append(f"`{component}`: {reason}")
+    if components[0] == "Lean" and len(components) > 1:
+        problems.append(f"`{name}`: the Lean meta-level namespace may not be used in a proof")
+    return problems
 
 
 def scan_proof(proof: str) -> list[str]:
@@ -102,22 +214,38 @@ def scan_proof(proof: str) -> list[str]:
         if text not in problems:
             problems.append(text)
 
-    for component in name_components(proof):
-        if component in FORBIDDEN_WORDS:
-            problem(f"`{component}`: {FORBIDDEN_WORDS[component]}")
-        for part, reason in FORBIDDEN_PARTS.items():
-            if part in component and component not in FORBIDDEN_WORDS:
-                problem(f"`{component}`: {reason}")
-    for name in _NAME.findall(proof):
-        if name.split(".")[0] == "Lean" and "." in name:
-            problem(f"`{name}`: the Lean meta-level namespace may not be used in a proof")
-    if _COMMAND_HASH.search(proof):
-        problem(f"`{_COMMAND_HASH.search(proof).group(0)}...`: commands such as #print, #eval or #exit may not appear in a proof")
-    if "@[" in proof:
-        problem("`@[...]`: attributes may not appear in a proof")
-    for option in _SET_OPTION.findall(proof):
-        if option not in ALLOWED_PROOF_OPTIONS:
-            problem(f"`set_option {option}`: only {', '.join(sorted(ALLOWED_PROOF_OPTIONS))} may be set in a proof")
+    try:
+        tokens = lex(proof, "the proof")
+    except SourceProblem as refused:
+        return [str(refused)]
+    code = [token for token in tokens if token.kind != "comment"]
+    for token in tokens:
+        if token.kind == "comment":
+            for word in re.findall(r"[A-Za-z_][\w'!?]*(?:\.[A-Za-z_][\w'!?]*)*", token.text):
+                for found in _word_problems(word):
+                    problem(found + " (here in a comment)")
+    for position, token in enumerate(code):
+        following = code[position + 1] if position + 1 < len(code) else None
+        if token.kind == "name":
+            for found in _word_problems(token.text):
+                problem(found)
+            if token.text == "set_option":
+                option = following.text if following is not None and following.kind == "name" else None
+                if option not in ALLOWED_PROOF_OPTIONS:
+                    shown = option or (following.text if following else "nothing")
+                    problem(f"`set_option {shown}`: only {', '.join(sorted(ALLOWED_PROOF_OPTIONS))} may be set in a proof")
+        elif token.kind in ("string", "char"):
+            problem(f"line {token.line}: string and character literals may not appear in a proof")
+        elif token.text == "`":
+            problem(f"line {token.line}: quotations (`) are meta-programming and may not appear in a proof")
+        elif token.text == "#":
+            shown = following.text if following is not None else ""
+            problem(f"`#{shown}...`: commands such as #print, #eval or #exit may not appear in a proof")
+        elif token.text == "@" and following is not None and following.text == "[":
+            problem("`@[...]`: attributes may not appear in a proof")
+        elif token.text == "%" and position > 0 and code[position - 1].kind == "name" \
+                and code[position - 1].text.split(".")[-1] in TERM_ELABORATORS:
+            problem(f"`{code[position - 1].text}%`: term elaborators that run code may not appear in a proof")
     return problems
 
 
@@ -135,22 +263,59 @@ def check_statement(statement: str, theorem_name: str) -> None:
         raise SourceProblem(f"the statement uses {problems[0]}")
 
 
-_HEADER_LINE = re.compile(
-    r"^\s*(?:$|--.*|import\s+[\w.«»]+(\s+[\w.«»]+)*\s*|open\s+.+|namespace\s+[\w.]+\s*|section(\s+[\w.]+)?\s*|"
-    r"noncomputable\s+section(\s+[\w.]+)?\s*|end(\s+[\w.]+)?\s*|universe\s+.+|set_option\s+[\w.]+\s+\S+\s*)$")
+# Commands a task's header may hold, besides `import`s at its start.
+HEADER_COMMANDS = frozenset({"open", "namespace", "section", "noncomputable", "end", "universe", "set_option"})
 
 
 def check_header(header: str) -> None:
-    """A header holds imports, `open`s, namespaces/sections, universes and a few options: nothing
-    that could declare an axiom or change the checker."""
-    text = re.sub(r"/-.*?-/", "", header, flags=re.DOTALL)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not _HEADER_LINE.match(line):
-            raise SourceProblem(f"header line {number} ({line.strip()!r}) is not an import, open, namespace, "
-                                "section, universe or allowed set_option")
-        option = re.match(r"\s*set_option\s+([\w.]+)", line)
-        if option and option.group(1) not in ALLOWED_HEADER_OPTIONS:
-            raise SourceProblem(f"header line {number}: `set_option {option.group(1)}` is not allowed")
+    """A header holds imports, then `open`s, namespaces/sections, universes and a few options: nothing
+    that could declare an axiom or change the checker. It is parsed command by command; every
+    argument must be a plain name (no keyword, so no `open X in <command>`), and `set_option` takes
+    an allowed option and one value."""
+    tokens = [token for token in lex(header, "the header") if token.kind != "comment"]
+    position = 0
+
+    def names_from(start: int, at_most: int | None = None) -> int:
+        end = start
+        while end < len(tokens) and tokens[end].kind == "name" and tokens[end].text not in HEADER_COMMANDS \
+                and (at_most is None or end - start < at_most):
+            if tokens[end].text == "in" or _word_problems(tokens[end].text):
+                raise SourceProblem(f"header line {tokens[end].line}: `{tokens[end].text}` is not allowed here")
+            end += 1
+        return end
+
+    while position < len(tokens) and tokens[position].text == "import":
+        after = names_from(position + 1)
+        if after == position + 1:
+            raise SourceProblem(f"header line {tokens[position].line}: `import` names no module")
+        position = after
+    while position < len(tokens):
+        token = tokens[position]
+        command = token.text
+        if token.kind != "name" or command not in HEADER_COMMANDS:
+            raise SourceProblem(f"header line {token.line}: `{command}` is not an import, open, namespace, section, "
+                                "end, universe or allowed set_option")
+        if command == "set_option":
+            option, value = tokens[position + 1:position + 2], tokens[position + 2:position + 3]
+            if not option or option[0].text not in ALLOWED_HEADER_OPTIONS:
+                shown = option[0].text if option else "nothing"
+                raise SourceProblem(f"header line {token.line}: `set_option {shown}` is not allowed")
+            if not value or value[0].kind not in ("number", "name") or (
+                    value[0].kind == "name" and value[0].text not in ("true", "false")):
+                raise SourceProblem(f"header line {token.line}: `set_option {option[0].text}` needs a number or true/false")
+            position += 3
+            continue
+        if command == "noncomputable":
+            if position + 1 >= len(tokens) or tokens[position + 1].text != "section":
+                raise SourceProblem(f"header line {token.line}: `noncomputable` must be followed by `section`")
+            position += 1
+        at_least, at_most = {"open": (1, None), "universe": (1, None)}.get(command, (0, 1))
+        if command == "open" and position + 1 < len(tokens) and tokens[position + 1].text == "scoped":
+            position += 1
+        after = names_from(position + 1, at_most)
+        if after - (position + 1) < at_least:
+            raise SourceProblem(f"header line {token.line}: `{command}` names nothing")
+        position = after
 
 
 def extract_proof(proposal: str, statement: str) -> str:

@@ -26,6 +26,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
+from verifiers.details import LeanDetails
 from verifiers.lean.project import find_project
 from verifiers.lean.trust import (
     SourceProblem,
@@ -60,6 +61,7 @@ class LeanVerifier(Verifier):
     name = "lean"
     version = f"1.0 (lean-interact {_lean_interact_version()})"
     kinds = ("lean",)
+    details_model = LeanDetails
 
     def check_task(self, task: LeanProblem) -> None:
         try:
@@ -119,6 +121,13 @@ class LeanVerifier(Verifier):
             return self.verdict("accepted", judgement.feedback, started, details=details, certified=True,
                                 certificate={"file": assembled.text, "axioms": list(judgement.axioms or ())})
         return self.verdict(judgement.status, judgement.feedback, started, details=details)
+
+    def tool_versions(self, task: LeanProblem) -> dict[str, str]:
+        """The Lean toolchain of the project proofs are compiled in (read from its `lean-toolchain`)."""
+        try:
+            return {"lean-toolchain": find_project(task.lean_project).toolchain()}
+        except (LeanUnavailable, OSError):
+            return {}
 
     def open_driver(self, task: Any, driver: str = "repl") -> Any:
         """A tactic-level session with Lean for the search: "repl" (the Lean REPL, one process per
