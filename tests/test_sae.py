@@ -187,9 +187,12 @@ def _write_run(folder: Path, rows: list[tuple[str, str, dict[int, float]]], seed
                     "control": [{"index": int(i), "mean": float(rng.exponential()), "max": 1.0}
                                 for i in rng.choice(50, 4, replace=False)],
                     "residual_mean": rng.normal(size=8).round(3).tolist()}))
-                details = {"stage": "solve", "checks": {"consecution": {"status": "fails"}}} if status == "rejected" else {}
+                checks = {"initiation": {"status": "holds"}, "consecution": {"status": "fails"},
+                          "postcondition": {"status": "holds"}}
+                details = {"kind": "invariant", "stage": "solve", "checks": checks} if status == "rejected" else None
                 trace.write(VerdictEvent(proposal_id=number, candidate="x > 0", verdict={
-                    "status": status, "verifier": "invariant", "feedback": "", "details": details}))
+                    "status": status, "verifier": "invariant", "verifier_version": "test", "feedback": "",
+                    "details": details}))
     return folder
 
 

@@ -101,7 +101,7 @@ def load_proposals(runs: list[Path]) -> Proposals:
         verdicts: dict[int, dict[str, Any]] = {}
         for event in events:
             if event.type == "verdict" and event.round is None:
-                verdicts.setdefault(event.proposal_id, event.verdict)
+                verdicts.setdefault(event.proposal_id, event.verdict.model_dump(mode="json"))
         for event in events:
             if event.type != "features" or event.proposal_id not in verdicts:
                 continue
