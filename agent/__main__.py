@@ -1,4 +1,4 @@
-"""`python -m agent ...`: solve, eval, view, schema, convert, model, gnn.
+"""`python -m agent ...`: solve, eval, view, schema, convert, model, gnn, sae.
 
 Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
 refuted or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
@@ -51,6 +51,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guide-threshold", type=float, default=None,
                         help="cnf with --guide gnn: only phases at least this confident (0..1)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    parser.add_argument("--sae", default=None, metavar="PATH",
+                        help="an SAELens SAE folder: record its features per model proposal in the trace (veriloop[sae])")
+    parser.add_argument("--steer", default=None, metavar="F=V[,F+=V...]",
+                        help="with --sae: clamp (=) or add to (+=) SAE features in the residual stream while generating")
     parser.add_argument("--allow-unsandboxed", action="store_true",
                         help="where this machine offers no sandbox, run model-written programs without one "
                              "(every verdict then says so); without it they are refused")
@@ -139,7 +143,9 @@ def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
         return None
     from agent.llm import load_proposer
 
-    return load_proposer(arguments.model, dtype=arguments.dtype)
+    if arguments.steer and not arguments.sae:
+        raise UsageError("--steer needs --sae")
+    return load_proposer(arguments.model, dtype=arguments.dtype, sae=arguments.sae, steer=arguments.steer)
 
 
 def command_solve(arguments: argparse.Namespace) -> int:
@@ -208,12 +214,13 @@ def command_eval(arguments: argparse.Namespace) -> int:
         "run_id": run_id, "suite": str(arguments.suite), "suite_name": suite_name, "tasks": len(entries),
         "settings": settings.model_dump(mode="json"), "model": proposer.info.name if proposer else None,
         "model_revision": proposer.info.revision if proposer else None, "dtype": arguments.dtype,
-        "workers": arguments.workers,
+        "workers": arguments.workers, "sae": arguments.sae, "steer": arguments.steer,
     })
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
     console.print(f"[bold]{suite_name}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s) · run {run_id}")
     started = time.perf_counter()
-    for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers):
+    for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers,
+                         sae=arguments.sae, steer=arguments.steer):
         if not arguments.quiet:
             console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  {row['answer']}",
                           markup=False)
@@ -379,7 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     view.set_defaults(handler=command_view)
 
     from agent.gnn.cli import add_parser as add_gnn_parser
+    from agent.sae.cli import add_sae_commands
+
     add_gnn_parser(commands)
+    add_sae_commands(commands, UsageError)
     return parser
 
 

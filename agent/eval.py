@@ -85,7 +85,8 @@ def result_row(result: ResultEvent, task_id: str, trace: Path) -> dict[str, Any]
 _worker_proposer: Any = None
 
 
-def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool) -> None:
+def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool, sae: str | None = None,
+                 steer: str | None = None) -> None:
     global _worker_proposer
     import torch
 
@@ -93,7 +94,7 @@ def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool) 
     if uses_model:
         from agent.llm import load_proposer
 
-        _worker_proposer = load_proposer(model, dtype=dtype, threads=threads)
+        _worker_proposer = load_proposer(model, dtype=dtype, threads=threads, sae=sae, steer=steer)
 
 
 def _run_in_worker(task_path: str, settings_json: str, trace_path: str, run_id: str) -> dict[str, Any]:
@@ -134,7 +135,7 @@ def read_results(path: Path) -> list[dict[str, str]]:
 
 
 def run_suite(entries: list[SuiteEntry], settings: RunSettings, run_dir: Path, run_id: str, model: str | None,
-              dtype: str, workers: int) -> Iterator[dict[str, Any]]:
+              dtype: str, workers: int, sae: str | None = None, steer: str | None = None) -> Iterator[dict[str, Any]]:
     """Run the entries that have no row in run_dir/results.csv yet; yield each row as it lands."""
     from pebble import ProcessPool
 
@@ -146,7 +147,7 @@ def run_suite(entries: list[SuiteEntry], settings: RunSettings, run_dir: Path, r
     threads = max(1, (os.cpu_count() or 1) // workers)
     try:
         with ProcessPool(max_workers=workers, initializer=_init_worker,
-                         initargs=(model, dtype, threads, uses_model)) as pool:
+                         initargs=(model, dtype, threads, uses_model, sae, steer)) as pool:
             futures = []
             for entry in pending:
                 trace = run_dir / "traces" / trace_name(entry.task.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent.llm.base import Completion, GenerationSettings, ModelError, ModelInfo, Prompt, Proposer
 from agent.llm.models import ResolvedModel, resolve
 
@@ -10,10 +12,14 @@ class LazyProposer:
     """Resolves the model at once (so a bad `--model` fails before any work) but loads it only when
     the first proposal is asked for: a task the symbolic sources solve never pays for the model."""
 
-    def __init__(self, spec: str | None, dtype: str = "float32", threads: int | None = None) -> None:
+    def __init__(self, spec: str | None, dtype: str = "float32", threads: int | None = None,
+                 sae: str | None = None, steer: str | None = None) -> None:
         self.resolved: ResolvedModel = resolve(spec)
         self.dtype = dtype
         self.threads = threads
+        # `--sae`/`--steer`: the hook is built with the model, in the process that generates (an eval worker):
+        # torch work in the parent before the workers fork can deadlock them.
+        self.sae, self.steer = sae, steer
         self.info = ModelInfo(name=self.resolved.name or self.resolved.location, revision=self.resolved.revision,
                               backend=self.resolved.backend, extra={"dtype": dtype})
         self._proposer: Proposer | None = None
@@ -31,8 +37,18 @@ class LazyProposer:
             else:
                 from agent.llm.hf import TransformersProposer
 
+                sae_hook = None
+                if self.sae is not None:
+                    from agent.sae.hook import load_hook
+
+                    try:
+                        sae_hook = load_hook(self.sae, self.steer)
+                    except ValueError as error:
+                        raise ModelError(str(error)) from None
+
                 self._proposer = TransformersProposer(self.resolved.location, self.resolved.name,
-                                                      self.resolved.revision, dtype=self.dtype, threads=self.threads)
+                                                      self.resolved.revision, dtype=self.dtype, threads=self.threads,
+                                                      sae_hook=sae_hook)
             self.info = self._proposer.info
         return self._proposer
 
@@ -40,9 +56,21 @@ class LazyProposer:
         return self.load().propose(prompt, n, settings)
 
 
-def load_proposer(spec: str | None, dtype: str = "float32", threads: int | None = None) -> LazyProposer:
-    """The proposer a `--model` value names (see `agent.llm.models`); ModelError when it names nothing."""
-    return LazyProposer(spec, dtype=dtype, threads=threads)
+def load_proposer(spec: str | None, dtype: str = "float32", threads: int | None = None,
+                  sae: str | None = None, steer: str | None = None) -> LazyProposer:
+    """The proposer a `--model` value names (see `agent.llm.models`); ModelError when it names nothing.
+    `sae`: an SAELens SAE folder whose features are recorded per proposal (`--sae`), `steer`: `--steer`."""
+    if sae is not None:
+        from agent.sae.hook import check_sae_arguments
+
+        try:
+            check_sae_arguments(sae, steer)  # reads cfg.json only: a bad --sae/--steer fails before any work
+        except ValueError as error:
+            raise ModelError(str(error)) from None
+    proposer = LazyProposer(spec, dtype=dtype, threads=threads, sae=sae, steer=steer)
+    if sae is not None and proposer.resolved.backend != "transformers":
+        raise ModelError("--sae needs a local transformers model (an endpoint's activations cannot be hooked)")
+    return proposer
 
 
 __all__ = ["Completion", "GenerationSettings", "LazyProposer", "ModelError", "ModelInfo", "Prompt", "Proposer",

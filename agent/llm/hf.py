@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
+from dataclasses import replace
+from typing import Any
 
 from agent.llm.base import Completion, GenerationSettings, ModelError, ModelInfo, Prompt, cut_at_stop
 
@@ -11,7 +14,7 @@ DTYPES = ("float32", "bfloat16", "int8")
 
 class TransformersProposer:
     def __init__(self, directory: str, name: str, revision: str | None, dtype: str = "float32",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, sae_hook: Any = None) -> None:
         if dtype not in DTYPES:
             raise ModelError(f"unknown dtype {dtype!r} (known: {', '.join(DTYPES)})")
         import torch
@@ -40,6 +43,10 @@ class TransformersProposer:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.info = ModelInfo(name=name, revision=revision, backend="transformers",
                               extra={"dtype": dtype, "directory": directory, "load_s": round(self.load_s, 3)})
+        # An SAE hook (agent.sae.hook.SAEHook, `--sae`): attached only around `generate`, and only when given.
+        self.sae_hook = sae_hook
+        if sae_hook is not None:
+            self.info.extra["sae"] = sae_hook.name
 
     def render(self, prompt: Prompt) -> str:
         if self.tokenizer.chat_template:
@@ -60,7 +67,8 @@ class TransformersProposer:
         prompt_length = encoded["input_ids"].shape[1]
         torch.manual_seed(settings.seed)
         sampling = settings.temperature > 0
-        with torch.inference_mode():
+        recording = self.sae_hook.recording(self.model) if self.sae_hook is not None else nullcontext()
+        with torch.inference_mode(), recording:
             output = self.model.generate(
                 **encoded,
                 do_sample=sampling,
@@ -83,7 +91,11 @@ class TransformersProposer:
         token_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, generated[:, : logits.shape[1], None])[..., 0]
         completions = []
         for row in range(generated.shape[0]):
-            completions.append(self._completion(generated[row].tolist(), token_logprobs[row].tolist(), settings, timed_out))
+            completion = self._completion(generated[row].tolist(), token_logprobs[row].tolist(), settings, timed_out)
+            if self.sae_hook is not None:  # the row's own tokens only: padding after its end is excluded
+                completion = replace(completion, extras={**completion.extras,
+                                                         "features": self.sae_hook.features(row, completion.tokens)})
+            completions.append(completion)
         return completions
 
     def _completion(self, tokens: list[int], logprobs: list[float], settings: GenerationSettings,
