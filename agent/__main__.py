@@ -47,9 +47,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="Lean: best-first search over proof states, or whole proofs repaired with Lean's errors")
     parser.add_argument("--expansions", type=int, default=None, help="Lean: proof states expanded per task")
     parser.add_argument("--guide", choices=("none", "gnn"), default=None,
-                        help="cnf: the graph neural network proposes the solver's phases (agent/gnn)")
+                        help="cnf and sat_encoding: the graph neural network proposes the SAT solver's phases (agent/gnn)")
     parser.add_argument("--guide-threshold", type=float, default=None,
-                        help="cnf with --guide gnn: only phases at least this confident (0..1)")
+                        help="with --guide gnn: only phases at least this confident (0..1)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--sae", default=None, metavar="PATH",
                         help="an SAELens SAE folder: record its features per model proposal in the trace (veriloop[sae])")
@@ -60,14 +60,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                              "(every verdict then says so); without it they are refused")
 
 
-# Command-line options that belong to one strategy: option -> (strategy, its settings field).
+# Command-line options that belong to strategies: option -> [(strategy, its settings field)], each
+# strategy named reads it (one option may reach several strategies, e.g. --guide: cnf and encoding).
 STRATEGY_OPTIONS = {
-    "no_refute": ("invariant", "refute"),
-    "refute_depth": ("invariant", "refute_depth"),
-    "search_mode": ("lean", "mode"),
-    "expansions": ("lean", "expansions"),
-    "guide": ("cnf", "guide"),
-    "guide_threshold": ("cnf", "guide_threshold"),
+    "no_refute": [("invariant", "refute")],
+    "refute_depth": [("invariant", "refute_depth")],
+    "search_mode": [("lean", "mode")],
+    "expansions": [("lean", "expansions")],
+    "guide": [("cnf", "guide"), ("encoding", "guide")],
+    "guide_threshold": [("cnf", "guide_threshold"), ("encoding", "guide_threshold")],
 }
 
 
@@ -78,18 +79,19 @@ def _strategy_settings(arguments: argparse.Namespace) -> dict[str, dict[str, Any
     from agent.search.registry import get_strategy
 
     given: dict[str, dict[str, Any]] = {}
-    for option, (name, field) in STRATEGY_OPTIONS.items():
+    for option, targets in STRATEGY_OPTIONS.items():
         value = getattr(arguments, option)
         if option == "no_refute":
             value = False if value else None
         if value is not None:
-            given.setdefault(name, {})[field] = value
+            for name, field in targets:
+                given.setdefault(name, {})[field] = value
     for name, values in given.items():
         try:
             get_strategy(name).settings_from(values)
         except ValidationError as error:
             first = error.errors()[0]
-            option = next(option for option, target in STRATEGY_OPTIONS.items() if target == (name, first["loc"][0]))
+            option = next(option for option, targets in STRATEGY_OPTIONS.items() if (name, first["loc"][0]) in targets)
             raise UsageError(f"--{option.replace('_', '-')}: {first['msg']}") from None
     return given
 

@@ -8,7 +8,7 @@ import random
 import pytest
 import torch
 
-from agent.gnn.generate import FAMILIES, generate, random_ksat
+from agent.gnn.generate import FAMILIES, HELD_OUT, generate, random_ksat
 from agent.gnn.graph import NEGATIVE, NEGATIVE_OF, POSITIVE, POSITIVE_OF, VARIABLE, CLAUSE, cnf_graph, jeroslow_wang
 from agent.gnn.labels import phase_labels
 from agent.gnn.model import ModelConfig
@@ -70,6 +70,20 @@ def test_generators_give_valid_formulas():
         if family != "random3sat":  # the others have a planted solution
             assert phase_labels(instance.variables, instance.clauses) is not None
     assert formula_digest([[1, 2], [-3]]) == formula_digest([[-3], [2, 1]])
+
+
+def test_held_out_quasigroup_family_is_a_latin_square_completion():
+    from pysat.solvers import Solver
+
+    assert "qwh" in HELD_OUT and "qwh" not in FAMILIES  # training never draws from it
+    instance = generate("qwh", random.Random("test-qwh"), 5)
+    assert instance.family == "qwh" and sum(len(clause) == 1 for clause in instance.clauses) == 25 - round(0.42 * 25)
+    with Solver(name="glucose4", bootstrap_with=instance.clauses) as solver:
+        assert solver.solve()  # the planted square completes it
+        true = {literal for literal in solver.get_model() if 0 < literal <= 125}
+    cells = {((v - 1) // 25 + 1, (v - 1) // 5 % 5 + 1): (v - 1) % 5 + 1 for v in true}  # ("cell", r, c, v) made first
+    assert len(cells) == 25 and all(len({cells[r, c] for c in range(1, 6)}) == 5 for r in range(1, 6))
+    assert all(len({cells[r, c] for r in range(1, 6)}) == 5 for c in range(1, 6))
 
 
 def test_phase_hint_validation_and_threshold():

@@ -98,3 +98,99 @@ def test_verifier_with_an_adversarial_payload_stays_certified(shared_data):
         verdict = CnfVerifier().verify(Task(), proposal, BUDGET)
         assert verdict.status == "accepted" and verdict.certified and verdict.details.answer == "SAT"
         assert verdict.details.phases_given == variables
+
+
+# --- SAT encoding tasks: the verifier asks the GNN (a phase advisor) for the emitted formula's phases.
+
+
+@pytest.mark.parametrize("task_name, family, answer", [("flat30-1", "colouring", "SAT"),
+                                                       ("hole6", "pigeonhole", "UNSAT")])
+def test_guided_encoding_task_stays_certified_and_traces_the_advice(repo, tmp_path, task_name, family, answer):
+    from agent.llm.scripted import ScriptedProposer
+    from agent.loop import RunSettings, run_task
+    from agent.tasks import load_task
+    from agent.trace import read_trace
+    from tests.encoding_references import SAT
+
+    task = load_task(repo / "tasks" / "sat" / f"{task_name}.yaml")
+    settings = RunSettings(sources=("llm",), samples=1, strategies={"encoding": {"guide": "gnn"}})
+    result = run_task(task, settings, ScriptedProposer([SAT[family]]), tmp_path / "trace.jsonl", "guided")
+    assert result.status == "solved" and result.certified and result.answer.startswith(answer)
+    verdict = next(event for event in read_trace(tmp_path / "trace.jsonl") if event.type == "verdict").verdict
+    solve = verdict.details.solve
+    assert verdict.certified and solve.phases_given > 0 and solve.phase_source.startswith("phase-gnn")
+    assert solve.phase_skipped is None and solve.phase_inference_s > 0
+    assert solve.conflicts is not None and solve.decisions is not None and solve.propagations is not None
+    if answer == "UNSAT":
+        assert solve.proof is not None and solve.proof.valid
+
+
+def _opposite(variables, clauses):
+    return PhaseHint(phases=tuple(-v for v in range(1, variables + 1)), confidences=(1.0,) * variables)
+
+
+def _beyond(variables, clauses):
+    return PhaseHint(phases=tuple(range(1, variables + 50)), confidences=(1.0,) * (variables + 49))
+
+
+def _raises(variables, clauses):
+    raise RuntimeError("advice went wrong")
+
+
+def _slow(variables, clauses):
+    import time
+
+    time.sleep(30)
+    return _opposite(variables, clauses)
+
+
+def _not_a_hint(variables, clauses):
+    return [1, 2, 3]
+
+
+def _edits_clauses(variables, clauses):
+    clauses[0].clear()  # the clauses are tuples: this raises, and the formula stays as it was
+    return _opposite(variables, clauses)
+
+
+@pytest.mark.parametrize("task_name, family", [("flat30-1", "colouring"), ("hole6", "pigeonhole"),
+                                               ("queens-3", "queens")])
+def test_an_adversarial_advisor_changes_nothing_in_the_verdict(repo, task_name, family):
+    from agent.tasks import load_task
+    from tests.encoding_references import SAT
+    from verifiers.base import REGISTRY
+    from verifiers.phases import TakesPhaseAdvisor
+
+    task = load_task(repo / "tasks" / "sat" / f"{task_name}.yaml")
+    verifier = REGISTRY.for_kind(task.kind)
+    assert isinstance(verifier, TakesPhaseAdvisor)
+    plain = verifier.verify(task, SAT[family], VerifyBudget(timeout_s=20))
+    assert plain.status == "accepted" and plain.certified and plain.details.solve.phase_source is None
+    skipped = {_raises: "failed", _slow: "longer than", _not_a_hint: "not a PhaseHint", _edits_clauses: "failed"}
+    for advisor in (_opposite, _beyond, _raises, _slow, _not_a_hint, _edits_clauses):
+        verdict = verifier.with_phase_advisor(advisor).verify(task, SAT[family], VerifyBudget(timeout_s=20))
+        assert (verdict.status, verdict.certified, verdict.details.answer) == \
+               (plain.status, plain.certified, plain.details.answer), advisor.__name__
+        solve = verdict.details.solve
+        if advisor in skipped:
+            assert skipped[advisor] in solve.phase_skipped and solve.phases_given == 0, advisor.__name__
+        else:
+            assert solve.phase_skipped is None and solve.phases_given > 0, advisor.__name__
+    assert verifier.phase_advisor is None  # the registered verifier was never changed
+
+
+def test_advice_is_skipped_past_the_size_caps(monkeypatch):
+    from verifiers import phases
+
+    monkeypatch.setattr(phases, "MAX_ADVISED_LITERALS", 9)
+    advice = phases.ask_advisor(_opposite, 5, [[1, 2, 3], [-1, -2, 4], [5, -3, 2, 1]], 5.0)
+    assert advice.hint is None and "past the advice caps" in advice.skipped
+    assert phases.ask_advisor(_opposite, 5, [[1, 2, 3]], 5.0).hint is not None
+
+
+def test_guide_option_reaches_both_strategies():
+    from agent.__main__ import build_parser, _strategy_settings
+
+    arguments = build_parser().parse_args(["solve", "x.yaml", "--guide", "gnn", "--guide-threshold", "0.3"])
+    given = _strategy_settings(arguments)
+    assert given["cnf"] == given["encoding"] == {"guide": "gnn", "guide_threshold": 0.3}

@@ -128,6 +128,13 @@ class EncodingSolve(BaseModel):
     propagation_proof: str | None = Field(default=None, description="The one-line proof `0`, checked when the "
                                                                     "solver's own proof was empty.")
     cross_check: str | None = Field(default=None, description="cvc5 on an UNSAT answer (SMT).")
+    conflicts: int | None = Field(default=None, description="The SAT solver's own statistics (PySAT accum_stats).")
+    decisions: int | None = None
+    propagations: int | None = None
+    phases_given: int = Field(default=0, description="Preferred phases handed to the SAT solver (an advisor's hint).")
+    phase_source: str | None = Field(default=None, description="What proposed the phases (e.g. the GNN's weights).")
+    phase_inference_s: float | None = Field(default=None, description="Seconds the verifier waited for the advice.")
+    phase_skipped: str | None = Field(default=None, description="Why an advisor's phases were not used.")
 
 
 class Faithfulness(BaseModel):

@@ -28,6 +28,7 @@ The verdict:
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import signal as signals
@@ -44,6 +45,7 @@ from verifiers.families import FAMILIES, DecodeError, Family, Scheme
 from verifiers.families.base import Key
 from verifiers.sandbox import Limits, SandboxError, SandboxResult, default_sandbox
 from verifiers.drat import check_drat
+from verifiers.phases import ADVICE_SHARE, PhaseAdvisor, ask_advisor
 from verifiers.sat import MAX_VARIABLES, DimacsError, enumerate_models, read_dimacs, solve_cnf
 
 DRIVER = "verifiers.encoding_runtime:main"
@@ -185,11 +187,14 @@ class Formula(Protocol):
 
 
 class CnfFormula:
-    """A DIMACS formula and its variable map {key: variable}."""
+    """A DIMACS formula and its variable map {key: variable}. With a `phase_advisor`, its solve asks
+    the advisor for preferred phases first (bounded in size and time, `verifiers.phases.ask_advisor`);
+    they steer the solver's search only, the answer is checked the same way."""
 
-    def __init__(self, output: ProgramOutput) -> None:
+    def __init__(self, output: ProgramOutput, phase_advisor: PhaseAdvisor | None = None) -> None:
+        self.phase_advisor = phase_advisor
         try:
-            _, self.clauses = read_dimacs(output.formula)
+            self.declared, self.clauses = read_dimacs(output.formula)
         except DimacsError as error:
             raise Rejection(f"the DIMACS text does not parse: {error}", "parse") from None
         self.variables: dict[Key, int] = {}
@@ -205,12 +210,23 @@ class CnfFormula:
         self.keys = set(self.variables)
 
     def solve(self, scheme: Scheme, timeout_s: float) -> Solved:
+        advised: dict[str, Any] = {}
+        hint = None
+        if self.phase_advisor is not None:
+            advice = ask_advisor(self.phase_advisor, self.declared, self.clauses, timeout_s * ADVICE_SHARE)
+            hint = advice.hint
+            advised = {"phase_source": hint.source if hint else None, "phase_skipped": advice.skipped,
+                       "phase_inference_s": round(advice.waited_s, 4)}
+            timeout_s = max(0.05, timeout_s - advice.waited_s)
         try:
-            outcome = solve_cnf(self.clauses, VerifyBudget(timeout_s=timeout_s))
+            outcome = solve_cnf(self.clauses, VerifyBudget(timeout_s=timeout_s), phases=hint)
         except ChildFailure as failure:
             raise SolverFault(f"the SAT solver {failure}") from None
         details: dict[str, Any] = {"solver": outcome.solver, "solve_s": round(outcome.solve_s, 4),
-                                   "check_s": round(outcome.check_s, 4), "message": outcome.message}
+                                   "check_s": round(outcome.check_s, 4), "message": outcome.message,
+                                   **{name: outcome.stats[name] for name in ("conflicts", "decisions", "propagations")
+                                      if name in outcome.stats},
+                                   "phases_given": outcome.stats.get("phases_given", 0), **advised}
         if outcome.status == "sat":
             true = {literal for literal in outcome.model or [] if literal > 0}
             return Solved("sat", {key: self.variables[key] in true for key in scheme.keys}, details=details)
@@ -428,6 +444,13 @@ class SatEncodingVerifier(EncodingVerifier):
     version = "1.0"
     kinds = ("sat_encoding",)
     mode = "sat"
+    phase_advisor: PhaseAdvisor | None = None
+
+    def with_phase_advisor(self, advisor: PhaseAdvisor) -> "SatEncodingVerifier":
+        """A copy of this verifier whose formulas ask `advisor` for the solver's phases (`TakesPhaseAdvisor`)."""
+        advised = copy.copy(self)
+        advised.phase_advisor = advisor
+        return advised
 
     def read_formula(self, output: ProgramOutput) -> Formula:
-        return CnfFormula(output)
+        return CnfFormula(output, self.phase_advisor)

@@ -7,6 +7,12 @@ still needs its DRAT proof to check, so a wrong or adversarial hint can cost tim
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -41,3 +47,76 @@ class PhaseHint(BaseModel):
         return [literal for literal, confidence in zip(self.phases, self.confidences)
                 if (self.threshold is None or confidence >= self.threshold)
                 and (variables is None or abs(literal) <= variables)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Advisors: a proposer of phases that a verifier asks itself, for a formula that exists only inside
+# the verifier (an encoding program's output). The verifier runs it in its own (trusted) process on
+# an untrusted formula, so its input is bounded by size and its wait by time; whatever it returns or
+# raises, only the search is steered, never the check of the answer.
+
+# Formulas larger than these are solved without advice (the advisor's cost grows with the formula).
+MAX_ADVISED_VARIABLES = 200_000
+MAX_ADVISED_LITERALS = 2_000_000
+# The share of the solve's time the verifier waits for advice.
+ADVICE_SHARE = 0.1
+
+
+class PhaseAdvisor(Protocol):
+    """Proposes a phase hint for a formula (its variables 1..`variables` and its clauses)."""
+
+    def __call__(self, variables: int, clauses: Sequence[Sequence[int]]) -> PhaseHint: ...
+
+
+@runtime_checkable
+class TakesPhaseAdvisor(Protocol):
+    """A verifier that asks an advisor for the phases of the formulas it solves."""
+
+    def with_phase_advisor(self, advisor: PhaseAdvisor) -> Any:
+        """A copy of this verifier that asks `advisor` (this one is left as it was)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What asking an advisor gave: the hint, or None and why there is none."""
+
+    hint: PhaseHint | None
+    skipped: str | None = None
+    waited_s: float = 0.0
+
+
+def ask_advisor(advisor: PhaseAdvisor, variables: int, clauses: Sequence[Sequence[int]],
+                time_limit_s: float) -> Advice:
+    """The advisor's hint for the formula, or none when the formula is past the size caps, the advisor
+    takes longer than `time_limit_s`, fails, or returns something that is not a PhaseHint."""
+    literals = sum(len(clause) for clause in clauses)
+    if variables > MAX_ADVISED_VARIABLES or literals > MAX_ADVISED_LITERALS:
+        return Advice(None, f"the formula ({variables} variables, {literals} literals) is past the advice caps "
+                            f"({MAX_ADVISED_VARIABLES} variables, {MAX_ADVISED_LITERALS} literals)")
+    started = time.perf_counter()
+    # A daemon thread, waited for at most the time limit: the advisor runs in this process and cannot
+    # be interrupted, so past the limit the solver starts without it (the size caps bound what it
+    # goes on costing, and a daemon thread never holds up the process's exit).
+    reply: list[Any] = []
+    frozen = tuple(tuple(clause) for clause in clauses)  # the advisor cannot edit the clauses the answer is checked on
+
+    def work() -> None:
+        try:
+            reply.append(advisor(variables, frozen))
+        except Exception as error:  # an advisor's failure costs its advice, never the verdict
+            reply.append(error)
+
+    thread = threading.Thread(target=work, name="phase-advisor", daemon=True)
+    thread.start()
+    thread.join(max(0.0, time_limit_s))
+    if not reply:
+        return Advice(None, f"the advisor took longer than {time_limit_s:.3g} s", time.perf_counter() - started)
+    hint = reply[0]
+    if isinstance(hint, Exception):
+        return Advice(None, f"the advisor failed: {type(hint).__name__}: {' '.join(str(hint).split())[:160]}",
+                      time.perf_counter() - started)
+    waited = time.perf_counter() - started
+    if not isinstance(hint, PhaseHint):
+        return Advice(None, f"the advisor returned a {type(hint).__name__}, not a PhaseHint", waited)
+    return Advice(hint, None, waited)

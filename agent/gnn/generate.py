@@ -123,6 +123,29 @@ def family_scheduling(rng: random.Random, jobs: int, slots: int | None = None) -
     return _finish(pool, clauses, f"scheduling{jobs}-{slots}", "scheduling")
 
 
+def quasigroup_with_holes(rng: random.Random, order: int, holes: float = 0.42) -> GeneratedInstance:
+    """Latin-square completion with a planted solution (Gomes and Selman's "quasigroup with holes"):
+    a random Latin square of `order` (the cyclic one with rows, columns and symbols shuffled), a
+    `holes` share of its cells emptied; variable ("cell", r, c, v) says cell (r, c) holds v, exactly
+    one symbol per cell and each symbol exactly once per row and per column. Hardest near 42 % holes.
+    Not a training family: the benchmark holds it out entirely."""
+    rows, columns, symbols = (rng.sample(range(order), order) for _ in range(3))
+    square = {(r + 1, c + 1): symbols[(rows[r] + columns[c]) % order] + 1 for r in range(order) for c in range(order)}
+    emptied = set(rng.sample(sorted(square), round(holes * order * order)))
+    pool = IDPool()
+    x = lambda r, c, v: pool.id(("cell", r, c, v))  # noqa: E731
+    span = range(1, order + 1)
+    for r, c, v in itertools.product(span, span, span):
+        x(r, c, v)
+    clauses: list[list[int]] = [[x(r, c, v)] for (r, c), v in sorted(square.items()) if (r, c) not in emptied]
+    groups = ([[x(r, c, v) for v in span] for r in span for c in span]
+              + [[x(r, c, v) for c in span] for r in span for v in span]
+              + [[x(r, c, v) for r in span] for c in span for v in span])
+    for group in groups:
+        clauses += CardEnc.equals(group, 1, vpool=pool, encoding=EncType.seqcounter).clauses
+    return _finish(pool, clauses, f"qwh{order}-{len(emptied)}", "qwh")
+
+
 # family -> (generator, the sizes training draws from)
 FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
     "random3sat": (random_ksat, (50, 75, 100, 125, 150)),
@@ -133,9 +156,17 @@ FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = 
 }
 
 
+# Families that training never draws from (benchmarks only): family -> (generator, default sizes)
+HELD_OUT: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
+    "qwh": (quasigroup_with_holes, (30,)),
+}
+
+
 def generate(family: str, rng: random.Random, size: int | None = None) -> GeneratedInstance:
-    """One instance of `family` at `size` (default: one of the family's training sizes, at random)."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
-    generator, sizes = FAMILIES[family]
+    """One instance of `family` (a training family or a held-out one) at `size` (default: one of the
+    family's sizes, at random)."""
+    known = {**FAMILIES, **HELD_OUT}
+    if family not in known:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(known)}")
+    generator, sizes = known[family]
     return generator(rng, size if size is not None else rng.choice(sizes))

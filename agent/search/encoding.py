@@ -9,6 +9,10 @@ search. Only the model proposes: there is no library of encodings to fall back o
 A task's known answer (`expected`) is used only to grade the accepted answer at the end: an
 accepted UNSAT on an instance known to be satisfiable means an unfaithful encoding slipped past the
 small-instance tests, and the task counts as unsolved.
+
+With `guide: gnn` (`--guide gnn`, `sat_encoding` only) the verifier asks the graph neural network of
+`agent/gnn` for the SAT solver's phases on each formula a program emits (a `PhaseAdvisor`); the
+verdict records the phases given and the solver's statistics, and is checked exactly as without.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.llm.base import Prompt
 from agent.prompts import render_prompt
@@ -24,6 +30,7 @@ from agent.search.registry import strategy
 from agent.session import Outcome, Session
 from verifiers.base import DescribesFamily, Verdict
 from verifiers.details import EncodingDetails
+from verifiers.phases import TakesPhaseAdvisor
 
 CODE_STOP = ("```",)
 GENERATION_LIMIT_S = 150.0  # one batched call may write several programs of a few hundred tokens
@@ -98,9 +105,29 @@ def write_programs(session: Session, prompt_for: Callable[[Attempt | None], Prom
                 latest = Attempt(program, verdict.feedback[:MAX_FEEDBACK_CHARS])
 
 
-@strategy(kinds=("sat_encoding", "smt_encoding"), needs_model=True)
+class EncodingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    guide: Literal["none", "gnn"] = Field(default="none", description="what proposes phases to the SAT solver "
+                                                                     "(sat_encoding; SMT tasks ignore it)")
+    guide_threshold: float | None = Field(default=None, ge=0.0, le=1.0,
+                                          description="hand over only phases at least this confident")
+
+
+@strategy(kinds=("sat_encoding", "smt_encoding"), needs_model=True, settings=EncodingSettings)
 def solve_encoding(session: Session) -> Outcome:
     task = session.task
+    settings = session.options(EncodingSettings)
+    if settings.guide == "gnn" and isinstance(session.verifier, TakesPhaseAdvisor):
+        from agent.gnn.guide import phase_advisor
+        from agent.gnn.predict import WeightsError
+
+        try:
+            advisor = phase_advisor(settings.guide_threshold)
+        except WeightsError as error:
+            return Outcome("error", message=str(error))
+        # This task's verifier asks the GNN for the phases of every formula a program emits.
+        session.verifier = session.verifier.with_phase_advisor(advisor)
     if not isinstance(session.verifier, DescribesFamily):
         return Outcome("error", message=f"the verifier {session.verifier.name} names no problem family for prompts")
     family = session.verifier.family_of(task)
