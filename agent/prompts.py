@@ -1,4 +1,4 @@
-"""Prompt templates: Jinja2 files in `prompts/<task kind>/` rendered with StrictUndefined.
+"""Prompt templates: Jinja2 files in `agent/prompt_templates/<task kind>/` (package data, so an installed wheel has them) rendered with StrictUndefined.
 
 Each kind has `system.j2`, `user.j2` and `response_prefix.j2` (the start of the model's reply, which
 fixes the answer's format). A kind may add one worked example as a previous exchange,
@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 
 from agent.llm.base import Prompt
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompt_templates"
 
 
 def prompts_dir() -> Path:
