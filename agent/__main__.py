@@ -410,12 +410,19 @@ def command_model(arguments: argparse.Namespace) -> int:
 
 def command_view(arguments: argparse.Namespace) -> int:
     from agent.view import show_trace, write_html
+    from agent.view.run import is_eval_run, show_run, write_run_report
 
     path = arguments.trace
+    if is_eval_run(path):
+        if arguments.html:
+            print(f"wrote {write_run_report(path, arguments.html)}")
+        else:
+            show_run(path)
+        return 0
     if path.is_dir():
         path = path / "trace.jsonl"
     if not path.is_file():
-        raise UsageError(f"{arguments.trace}: no such trace")
+        raise UsageError(f"{arguments.trace}: no such trace or eval run")
     if arguments.html:
         print(f"wrote {write_html(path, arguments.html)}")
     else:
@@ -474,10 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--force", action="store_true", help="convert again even if cached")
     model.set_defaults(handler=command_model)
 
-    view = commands.add_parser("view", help="summarise a trace in the terminal")
-    view.add_argument("trace", type=Path, help="a trace.jsonl or its run folder")
+    view = commands.add_parser("view", help="summarise a trace or an eval run in the terminal, or as HTML")
+    view.add_argument("trace", type=Path, help="a trace.jsonl, its run folder, or an eval run's folder")
     view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
-    view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead")
+    view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead (for an eval run, with a page per task beside it)")
     view.set_defaults(handler=command_view)
     return parser
 
