@@ -173,6 +173,20 @@ CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from
                    "sat_encoding": ENCODING_NOTE, "smt_encoding": ENCODING_NOTE}
 
 
+# Task kinds whose verdicts may need the DRAT checker (UNSAT answers); its kernels compile on first use.
+DRAT_KINDS = ("cnf", "sat_encoding", "smt_encoding")
+
+
+def _prepare_drat(kinds: list[str], say: Any) -> None:
+    """Compile (or load from numba's cache) the DRAT kernels now, saying so, rather than silently inside
+    the first task; eval's workers are forked afterwards and inherit them."""
+    if any(kind in DRAT_KINDS for kind in kinds):
+        from verifiers.drat import warm_up
+
+        say("preparing the DRAT checker (compiled on first use, about a minute; loaded from a cache afterwards) ...")
+        warm_up()
+
+
 def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
     if "llm" not in settings.sources:
         return None
@@ -191,10 +205,11 @@ def command_solve(arguments: argparse.Namespace) -> int:
     task = load_task(arguments.task)
     settings = _without_model_if_unused(_settings(arguments), [task.kind])
     _check_tools([task])
+    console = Console(highlight=False, soft_wrap=True)
     proposer = _proposer(arguments, settings)
+    _prepare_drat([task.kind], lambda line: console.print(line, markup=False))
     run_id = new_run_id(task.id)
     trace_path = arguments.runs_dir / run_id / "trace.jsonl"
-    console = Console(highlight=False, soft_wrap=True)
     model = proposer.info.name if proposer else "none (model source off)"
     console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
@@ -266,9 +281,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
     settings = _without_model_if_unused(_settings(arguments), [entry.task.kind for entry in entries])
     runnable, not_run = _tasks_with_tools(entries)
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
-    if "llm" in settings.sources:
-        console.print("loading the model (each worker loads it once more) ...", markup=False)
     proposer = _proposer(arguments, settings)  # resolves the model now, so a bad --model fails early
+    _prepare_drat([entry.task.kind for entry in runnable], lambda line: console.print(line, markup=False))
     record = {
         "suite": str(arguments.suite.resolve()), "suite_name": suite_name, "tasks": len(entries),
         "task_ids": [entry.task.id for entry in entries],
@@ -296,6 +310,9 @@ def command_eval(arguments: argparse.Namespace) -> int:
                       f"run {escape(run_id)}" + (f" · resuming, {len(pending)} to run" if arguments.resume else ""))
         for task_id, reason in not_run.items():
             console.print(f"  {task_id:<24} not run: {reason}", markup=False)
+        if "llm" in settings.sources and pending:
+            console.print(f"loading the model {proposer.info.name} in each of {min(arguments.workers, len(pending))} "
+                          "worker(s) ...", markup=False)
         started = time.perf_counter()
         solved = 0
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -109,6 +109,7 @@ def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool, 
         from agent.llm import load_proposer
 
         _worker_proposer = load_proposer(model, dtype=dtype, threads=threads)
+        _worker_proposer.load()  # now, while the driver says so, rather than inside the first task
 
 
 def _run_in_worker(task_path: str, settings_json: str, trace_path: str, run_id: str) -> dict[str, Any]:
