@@ -197,6 +197,7 @@ def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
 
 def command_solve(arguments: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from agent.loop import run_task
     from agent.tasks import load_task
@@ -211,7 +212,8 @@ def command_solve(arguments: argparse.Namespace) -> int:
     run_id = new_run_id(task.id)
     trace_path = arguments.runs_dir / run_id / "trace.jsonl"
     model = proposer.info.name if proposer else "none (model source off)"
-    console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
+    console.print(f"[bold]{escape(task.id)}[/bold] ({task.kind}) · model {escape(model)} · seed {settings.seed} · "
+                  f"sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
     style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
     note = CERTIFIED_NOTES.get(task.kind, "answer checked independently")
@@ -230,10 +232,10 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"proposals {result.proposals} ({sources}{unverified}), verifier calls {result.verifier_calls}, "
                   f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s"
                   + (f", loading the model {result.model_load_s:.2f} s, outside the budget" if result.model_load_s else "")
-                  + ")")
+                  + ")", markup=False)
     if result.solved_by:
-        console.print(f"solved by: {result.solved_by}")
-    console.print(f"trace: {trace_path}")
+        console.print(f"solved by: {result.solved_by}", markup=False)
+    console.print(f"trace: {trace_path}", markup=False)
     return 0 if result.status == "solved" else 1
 
 

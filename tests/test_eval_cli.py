@@ -186,3 +186,10 @@ def test_killing_the_parent_kills_its_workers(tmp_path: Path) -> None:
     parent.wait()
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, f"still running after the parent was killed: {[p.pid for p in alive]}"
+
+
+def test_solve_shows_data_as_written(tmp_path: Path) -> None:
+    """A runs folder with rich markup in its name is printed as it is (task ids cannot hold brackets)."""
+    done = agent("solve", str(CODE2INV / "1.yaml"), "--sources", "symbolic", "--runs-dir", str(tmp_path / "[b]runs"))
+    assert done.returncode == 0, done.stderr
+    assert f"trace: {tmp_path / '[b]runs'}" in done.stdout
