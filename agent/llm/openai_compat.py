@@ -35,6 +35,8 @@ _RETRIED = retry_if_exception(_transient)
 _retry = retry(retry=_RETRIED, stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
 # Fields only vLLM (and servers copying it) accept: continue the final assistant message.
 CONTINUATION_FIELDS = {"continue_final_message": True, "add_generation_prompt": False}
+# Tokens allowed for the model repeating the response prefix when the server cannot continue it.
+PREFIX_TOKEN_ALLOWANCE = 16
 
 
 class OpenAIProposer:
@@ -119,6 +121,10 @@ class OpenAIProposer:
             if prefix:
                 messages[-1] = {**messages[-1], "content": messages[-1]["content"]
                                 + f"\n\nBegin your reply exactly with:\n{prefix}"}
+                # The reply starts with the prefix, which may hold a stop string (```): stop strings are
+                # applied here after the prefix is cut, and the prefix's tokens come on top of the limit.
+                payload.pop("stop", None)
+                payload["max_tokens"] += PREFIX_TOKEN_ALLOWANCE
             left = time_limit_s - (time.monotonic() - started)
             if left <= 0:
                 raise httpx.ReadTimeout(f"no time left for the request (limit {time_limit_s:g} s)")
