@@ -23,8 +23,48 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that names each option's default, where it has a meaningful one (not None, not a flag's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        meaningful = action.default is not None and action.default is not False and action.default != argparse.SUPPRESS
+        if meaningful and "%(default)" not in help_text and action.option_strings:
+            help_text += " (default: %(default)s)"
+        return help_text
+
+
+def _positive(value: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("veriloop")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+# RunSettings fields and the command-line options that set them, for error messages.
+SETTINGS_OPTIONS = {"timeout_s": "--timeout", "max_proposals": "--max-proposals", "samples": "--samples",
+                    "temperature": "--temperature", "seed": "--seed", "sources": "--sources"}
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -32,11 +72,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="bundled (default), a local model folder, a Hugging Face id in the local cache, or an http(s) OpenAI-compatible endpoint")
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "int8"),
                         help="weights' type for a transformers model (int8: dynamic quantisation, faster on CPU)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--samples", type=int, default=None, help="model samples per step (one batched call)")
-    parser.add_argument("--max-proposals", type=int, default=None, help="proposals per task, all sources together")
-    parser.add_argument("--timeout", type=float, default=None, help="wall-clock seconds per task")
-    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (model samples and random search)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="model samples per step (one batched call; default: the task's budget)")
+    parser.add_argument("--max-proposals", type=int, default=None,
+                        help="proposals per task, all sources together (default: the task's budget)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="wall-clock seconds per task (default: the task's budget)")
+    parser.add_argument("--temperature", type=float, default=0.8, help="model sampling temperature")
     parser.add_argument("--sources", default="llm,symbolic,dynamic",
                         help="comma-separated proposal sources: llm, symbolic (program-text atoms), dynamic (equalities from runs)")
     parser.add_argument("--no-refute", action="store_true",
@@ -50,7 +93,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="cnf and sat_encoding: the graph neural network proposes the SAT solver's phases (agent/gnn)")
     parser.add_argument("--guide-threshold", type=float, default=None,
                         help="with --guide gnn: only phases at least this confident (0..1)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders are written")
     parser.add_argument("--sae", default=None, metavar="PATH",
                         help="an SAELens SAE folder: record its features per model proposal in the trace (veriloop[sae])")
     parser.add_argument("--steer", default=None, metavar="F=V[,F+=V...]",
@@ -111,7 +154,9 @@ def _settings(arguments: argparse.Namespace) -> Any:
                            temperature=arguments.temperature, strategies=_strategy_settings(arguments))
     except ValidationError as error:
         first = error.errors()[0]
-        raise UsageError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+        field = str(first["loc"][0]) if first["loc"] else ""
+        option = SETTINGS_OPTIONS.get(field, "--" + field.replace("_", "-"))
+        raise UsageError(f"{option}: {first['msg']}") from None
 
 
 def _without_model_if_unused(settings: Any, kinds: list[str]) -> Any:
@@ -140,6 +185,20 @@ CERTIFIED_NOTES = {"invariant": "cvc5 agrees", "lean": "kernel-checked in a from
                    "sat_encoding": ENCODING_NOTE, "smt_encoding": ENCODING_NOTE}
 
 
+# Task kinds whose verdicts may need the DRAT checker (UNSAT answers); its kernels compile on first use.
+DRAT_KINDS = ("cnf", "sat_encoding", "smt_encoding")
+
+
+def _prepare_drat(kinds: list[str], say: Any) -> None:
+    """Compile (or load from numba's cache) the DRAT kernels now, saying so, rather than silently inside
+    the first task; eval's workers are forked afterwards and inherit them."""
+    if any(kind in DRAT_KINDS for kind in kinds):
+        from verifiers.drat import warm_up
+
+        say("preparing the DRAT checker (compiled on first use, about a minute; loaded from a cache afterwards) ...")
+        warm_up()
+
+
 def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
     if "llm" not in settings.sources:
         return None
@@ -152,6 +211,7 @@ def _proposer(arguments: argparse.Namespace, settings: Any) -> Any:
 
 def command_solve(arguments: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from agent.loop import run_task
     from agent.tasks import load_task
@@ -160,12 +220,14 @@ def command_solve(arguments: argparse.Namespace) -> int:
     task = load_task(arguments.task)
     settings = _without_model_if_unused(_settings(arguments), [task.kind])
     _check_tools([task])
+    console = Console(highlight=False, soft_wrap=True)
     proposer = _proposer(arguments, settings)
+    _prepare_drat([task.kind], lambda line: console.print(line, markup=False))
     run_id = new_run_id(task.id)
     trace_path = arguments.runs_dir / run_id / "trace.jsonl"
-    console = Console(highlight=False, soft_wrap=True)
     model = proposer.info.name if proposer else "none (model source off)"
-    console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
+    console.print(f"[bold]{escape(task.id)}[/bold] ({task.kind}) · model {escape(model)} · seed {settings.seed} · "
+                  f"sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
     style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
     note = CERTIFIED_NOTES.get(task.kind, "answer checked independently")
@@ -184,65 +246,124 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"proposals {result.proposals} ({sources}{unverified}), verifier calls {result.verifier_calls}, "
                   f"{result.wall_s:.2f} s (model {result.model_s:.2f} s, verifier {result.verifier_s:.2f} s"
                   + (f", loading the model {result.model_load_s:.2f} s, outside the budget" if result.model_load_s else "")
-                  + ")")
+                  + ")", markup=False)
     if result.solved_by:
-        console.print(f"solved by: {result.solved_by}")
-    console.print(f"trace: {trace_path}")
+        console.print(f"solved by: {result.solved_by}", markup=False)
+    console.print(f"trace: {trace_path}", markup=False)
     return 0 if result.status == "solved" else 1
+
+
+def _tasks_with_tools(entries: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """The entries whose verifier's external tools are here, and the others' ids with the reason.
+    When none can run, the first reason is raised (exit status 2, one line)."""
+    from verifiers.base import REGISTRY, ToolUnavailable
+
+    runnable, missing = [], {}
+    first: ToolUnavailable | None = None
+    for entry in entries:
+        try:
+            REGISTRY.for_kind(entry.task.kind).check_environment(entry.task)
+        except ToolUnavailable as error:
+            missing[entry.task.id] = str(error)
+            first = first or error
+        else:
+            runnable.append(entry)
+    if not runnable and first is not None:
+        raise first
+    return runnable, missing
+
+
+def _resumed_run(arguments: argparse.Namespace) -> tuple[str, Path]:
+    """The run folder `--resume` names: a folder, or a run id under --runs-dir."""
+    given = Path(arguments.resume)
+    run_dir = given if (given / "run.json").is_file() else arguments.runs_dir / arguments.resume
+    if not (run_dir / "run.json").is_file():
+        raise UsageError(f"--resume: no run {arguments.resume!r} (neither a run folder nor a run id under {arguments.runs_dir})")
+    return run_dir.name, run_dir
 
 
 def command_eval(arguments: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from agent.eval import load_suite, new_run_dir, read_results, run_suite, summarise, write_run_record
+    from agent.eval import (RunLocked, load_suite, lock_run, new_run_dir, pending_entries, read_results,
+                            record_difference, run_suite, summarise, write_run_record)
 
-    if arguments.workers < 1:
-        raise UsageError("--workers must be at least 1")
     suite_name, entries = load_suite(arguments.suite)
     if arguments.limit:
         entries = entries[: arguments.limit]
     settings = _without_model_if_unused(_settings(arguments), [entry.task.kind for entry in entries])
-    _check_tools([entry.task for entry in entries])
+    runnable, not_run = _tasks_with_tools(entries)
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
     proposer = _proposer(arguments, settings)  # resolves the model now, so a bad --model fails early
-    if arguments.resume:
-        run_id, run_dir = arguments.resume, arguments.runs_dir / arguments.resume
-        if not (run_dir / "run.json").is_file():
-            raise UsageError(f"--resume: no run {arguments.resume!r} under {arguments.runs_dir}")
-    else:
-        run_id, run_dir = new_run_dir(arguments.runs_dir, suite_name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_run_record(run_dir, {
-        "run_id": run_id, "suite": str(arguments.suite), "suite_name": suite_name, "tasks": len(entries),
+    _prepare_drat([entry.task.kind for entry in runnable], lambda line: console.print(line, markup=False))
+    record = {
+        "suite": str(arguments.suite.resolve()), "suite_name": suite_name, "tasks": len(entries),
+        "task_ids": [entry.task.id for entry in entries],
         "settings": settings.model_dump(mode="json"), "model": proposer.info.name if proposer else None,
         "model_revision": proposer.info.revision if proposer else None, "dtype": arguments.dtype,
         "workers": arguments.workers, "sae": arguments.sae, "steer": arguments.steer,
-    })
-    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
-    console.print(f"[bold]{suite_name}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s) · run {run_id}")
-    started = time.perf_counter()
-    for row in run_suite(entries, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers,
-                         sae=arguments.sae, steer=arguments.steer):
-        if not arguments.quiet:
-            console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  {row['answer']}",
-                          markup=False)
-    rows = [row for row in read_results(run_dir / "results.csv") if row["task_id"] in {e.task.id for e in entries}]
+    }
+    if arguments.resume:
+        run_id, run_dir = _resumed_run(arguments)
+        recorded = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        difference = record_difference(recorded, record)
+        if difference:
+            raise UsageError(f"--resume: this command differs from run {run_id}: {difference}")
+    else:
+        run_id, run_dir = new_run_dir(arguments.runs_dir, suite_name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = lock_run(run_dir)
+    except RunLocked as error:
+        raise UsageError(str(error)) from None
+    with lock:
+        write_run_record(run_dir, {"run_id": run_id, **record})
+        pending = pending_entries(runnable, run_dir)
+        console.print(f"[bold]{escape(suite_name)}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s) · "
+                      f"run {escape(run_id)}" + (f" · resuming, {len(pending)} to run" if arguments.resume else ""))
+        for task_id, reason in not_run.items():
+            console.print(f"  {task_id:<24} not run: {reason}", markup=False)
+        if "llm" in settings.sources and pending:
+            console.print(f"loading the model {proposer.info.name} in each of {min(arguments.workers, len(pending))} "
+                          "worker(s) ...", markup=False)
+        started = time.perf_counter()
+        solved = 0
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("solved {task.fields[solved]}"), TextColumn("ETA"), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+            bar = progress.add_task("tasks", total=len(pending), solved=0)
+            for row in run_suite(runnable, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers,
+                                 sae=arguments.sae, steer=arguments.steer):
+                solved += row["status"] == "solved"
+                progress.update(bar, advance=1, solved=solved)
+                if not arguments.quiet:
+                    progress.console.print(f"  {row['task_id']:<24} {row['status']:<9} {float(row['wall_s'] or 0):7.2f} s  "
+                                           f"{row['answer']}", markup=False)
+    ids = {entry.task.id for entry in entries}
+    rows = [row for row in read_results(run_dir / "results.csv") if row["task_id"] in ids]
     summary = summarise(rows)
+    summary["not_run"] = not_run
     summary["elapsed_s"] = time.perf_counter() - started
-    table = Table(title=f"{suite_name} · run {run_id}")
-    for column in ("tasks", "solved", "refuted", "unsolved", "errors", "proposals/task", "verifier calls/task",
-                   "median s", "p95 s"):
+    table = Table(title=f"{escape(suite_name)} · run {escape(run_id)}")
+    for column in ("tasks", "solved", "refuted", "unsolved", "errors", "not run", "proposals/task",
+                   "verifier calls/task", "median s", "p95 s"):
         table.add_column(column, justify="right")
     table.add_row(str(summary["tasks"]), str(summary["solved"]), str(summary["refuted"]), str(summary["unsolved"]),
-                  str(summary["errors"]), f"{summary['proposals_mean']:.1f}", f"{summary['verifier_calls_mean']:.1f}",
-                  f"{summary['wall_median_s']:.2f}", f"{summary['wall_p95_s']:.2f}")
+                  str(summary["errors"]), str(len(not_run)), f"{summary['proposals_mean']:.1f}",
+                  f"{summary['verifier_calls_mean']:.1f}", f"{summary['wall_median_s']:.2f}", f"{summary['wall_p95_s']:.2f}")
     console.print(table)
     if summary["solved_by"]:
-        console.print("solved by: " + ", ".join(f"{k} {v}" for k, v in summary["solved_by"].items()))
+        console.print("solved by: " + ", ".join(f"{k} {v}" for k, v in summary["solved_by"].items()), markup=False)
     from agent.convert import write_atomically
 
     write_atomically(run_dir / "summary.json", json.dumps(summary, indent=2))
-    console.print(f"results: {run_dir / 'results.csv'}")
+    console.print(f"results: {run_dir / 'results.csv'}", markup=False)
+    if not_run:
+        console.print(f"{len(not_run)} task(s) not run for want of a tool; once it is installed, "
+                      f"--resume {run_dir} runs them", markup=False)
     return 0
 
 
@@ -323,12 +444,19 @@ def command_model(arguments: argparse.Namespace) -> int:
 
 def command_view(arguments: argparse.Namespace) -> int:
     from agent.view import show_trace, write_html
+    from agent.view.run import is_eval_run, show_run, write_run_report
 
     path = arguments.trace
+    if is_eval_run(path):
+        if arguments.html:
+            print(f"wrote {write_run_report(path, arguments.html)}")
+        else:
+            show_run(path)
+        return 0
     if path.is_dir():
         path = path / "trace.jsonl"
     if not path.is_file():
-        raise UsageError(f"{arguments.trace}: no such trace")
+        raise UsageError(f"{arguments.trace}: no such trace or eval run")
     if arguments.html:
         print(f"wrote {write_html(path, arguments.html)}")
     else:
@@ -338,36 +466,41 @@ def command_view(arguments: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m agent", description="veriloop: a model proposes, exact verifiers decide.")
+    parser.add_argument("--version", action="version", version=f"veriloop {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     solve = commands.add_parser("solve", help="solve one task file")
-    solve.add_argument("task", type=Path)
+    solve.add_argument("task", type=Path, help="a task file (YAML)")
     _add_run_options(solve)
     solve.set_defaults(handler=command_solve)
 
     evaluate = commands.add_parser("eval", help="run a suite (a folder of task files or a suite.yaml)")
-    evaluate.add_argument("suite", type=Path)
-    evaluate.add_argument("--workers", type=int, default=1)
-    evaluate.add_argument("--resume", default=None, metavar="RUN_ID", help="finish an interrupted run")
-    evaluate.add_argument("--limit", type=int, default=None, help="only the first N tasks")
-    evaluate.add_argument("--quiet", action="store_true")
+    evaluate.add_argument("suite", type=Path, help="a folder of task files or a suite.yaml")
+    evaluate.add_argument("--workers", type=_positive, default=1, help="worker processes running tasks in parallel")
+    evaluate.add_argument("--resume", default=None, metavar="RUN",
+                          help="finish an interrupted run (its folder, or its id under --runs-dir): only tasks "
+                               "without a result run, with the same suite and settings")
+    evaluate.add_argument("--limit", type=_positive, default=None, help="only the first N tasks (default: all)")
+    evaluate.add_argument("--quiet", action="store_true", help="no line per task, only the summary")
     _add_run_options(evaluate)
     evaluate.set_defaults(handler=command_eval)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of task files (or of trace events)")
-    schema.add_argument("what", nargs="?", default="task", choices=("task", "trace"))
+    schema.add_argument("what", nargs="?", default="task", choices=("task", "trace"),
+                        help="task files or trace events (default: task)")
     schema.set_defaults(handler=command_schema)
 
     convert = commands.add_parser("convert", help="build task files from a benchmark folder")
-    convert.add_argument("format", choices=("code2inv", "satlib", "minif2f", "encodings", "logic"))
+    convert.add_argument("format", choices=("code2inv", "satlib", "minif2f", "encodings", "logic"),
+                         help="the benchmark's format")
     convert.add_argument("source", type=Path,
                          help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; satlib: a folder with expected_status.csv; "
                               "minif2f: a folder with valid/NAME.lean; encodings: a spec file (tasks/specs/*.yaml); "
                               "logic: a folder with <DataSet>/dev.json")
-    convert.add_argument("destination", type=Path)
+    convert.add_argument("destination", type=Path, help="the folder the task files (and suite.yaml) are written to")
     convert.add_argument("--name", default=None, help="benchmark name, used in task ids (default: the format's name)")
     convert.add_argument("--origin", default=None, help="where the files came from (kept in each task)")
-    convert.add_argument("--license", default=None)
+    convert.add_argument("--license", default=None, help="the data's license (kept in each task)")
     convert.add_argument("--families", default=None, help="satlib: comma-separated families to convert (default: all)")
     convert.add_argument("--per-family", type=int, default=None, help="satlib: at most N files of each family")
     convert.add_argument("--data", type=Path, default=Path("../shared/data/satlib"),
@@ -376,15 +509,16 @@ def build_parser() -> argparse.ArgumentParser:
     convert.set_defaults(handler=command_convert)
 
     model = commands.add_parser("model", help="prepare the bundled model, or show what --model resolves to")
-    model.add_argument("action", choices=("prepare", "info"))
-    model.add_argument("--model", default=None)
+    model.add_argument("action", choices=("prepare", "info"),
+                       help="prepare: convert the bundled model into the cache; info: what --model resolves to")
+    model.add_argument("--model", default=None, help="as for solve (default: the bundled model)")
     model.add_argument("--force", action="store_true", help="convert again even if cached")
     model.set_defaults(handler=command_model)
 
-    view = commands.add_parser("view", help="summarise a trace in the terminal")
-    view.add_argument("trace", type=Path, help="a trace.jsonl or its run folder")
+    view = commands.add_parser("view", help="summarise a trace or an eval run in the terminal, or as HTML")
+    view.add_argument("trace", type=Path, help="a trace.jsonl, its run folder, or an eval run's folder")
     view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
-    view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead")
+    view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead (for an eval run, with a page per task beside it)")
     view.set_defaults(handler=command_view)
 
     from agent.gnn.cli import add_parser as add_gnn_parser

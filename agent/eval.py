@@ -9,10 +9,15 @@ once (lazily) and serves many tasks; pebble kills a worker whose task overruns i
 from __future__ import annotations
 
 import csv
+import ctypes
+import ctypes.util
+import fcntl
 import json
 import os
+import signal
 import statistics
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -83,11 +88,21 @@ def result_row(result: ResultEvent, task_id: str, trace: Path) -> dict[str, Any]
 
 # Worker-process state: the proposer is created once per worker by `_init_worker`.
 _worker_proposer: Any = None
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool, sae: str | None = None,
+def _die_with_parent(parent: int) -> None:
+    """The kernel kills this worker when the process that started it dies, even by SIGKILL."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool, parent: int, sae: str | None = None,
                  steer: str | None = None) -> None:
     global _worker_proposer
+    _die_with_parent(parent)
     import torch
 
     torch.set_num_threads(threads)
@@ -95,6 +110,7 @@ def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool, 
         from agent.llm import load_proposer
 
         _worker_proposer = load_proposer(model, dtype=dtype, threads=threads, sae=sae, steer=steer)
+        _worker_proposer.load()  # now, while the driver says so, rather than inside the first task
 
 
 def _run_in_worker(task_path: str, settings_json: str, trace_path: str, run_id: str) -> dict[str, Any]:
@@ -134,28 +150,51 @@ def read_results(path: Path) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(handle) if row.get("status")]
 
 
+class RunLocked(Exception):
+    """Another process holds the run folder's lock."""
+
+
+def lock_run(run_dir: Path) -> Any:
+    """Hold `run_dir/.lock` (flock) while this process runs tasks into the folder; the kernel lets go when
+    the process ends, however it ends. Returns the open file, to be kept open."""
+    handle = open(run_dir / ".lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RunLocked(f"{run_dir}: another process is running this run (it holds {run_dir / '.lock'})") from None
+    return handle
+
+
+def pending_entries(entries: list[SuiteEntry], run_dir: Path) -> list[SuiteEntry]:
+    """The entries with no row in run_dir/results.csv yet."""
+    done = {row["task_id"] for row in read_results(run_dir / "results.csv")}
+    return [entry for entry in entries if entry.task.id not in done]
+
+
 def run_suite(entries: list[SuiteEntry], settings: RunSettings, run_dir: Path, run_id: str, model: str | None,
               dtype: str, workers: int, sae: str | None = None, steer: str | None = None) -> Iterator[dict[str, Any]]:
-    """Run the entries that have no row in run_dir/results.csv yet; yield each row as it lands."""
+    """Run the entries that have no row in run_dir/results.csv yet; yield each row as it lands, in
+    completion order. The caller holds the run's lock (`lock_run`)."""
     from pebble import ProcessPool
 
-    done = {row["task_id"] for row in read_results(run_dir / "results.csv")}
-    pending = [entry for entry in entries if entry.task.id not in done]
+    pending = pending_entries(entries, run_dir)
     (run_dir / "traces").mkdir(parents=True, exist_ok=True)
     results = ResultsFile(run_dir / "results.csv")
     uses_model = "llm" in settings.sources
     threads = max(1, (os.cpu_count() or 1) // workers)
     try:
         with ProcessPool(max_workers=workers, initializer=_init_worker,
-                         initargs=(model, dtype, threads, uses_model, sae, steer)) as pool:
-            futures = []
+                         initargs=(model, dtype, threads, uses_model, os.getpid(), sae, steer)) as pool:
+            futures = {}
             for entry in pending:
                 trace = run_dir / "traces" / trace_name(entry.task.id)
                 limit = settings.budget_for(entry.task.budget).timeout_s + WORKER_GRACE_S
                 future = pool.schedule(_run_in_worker, args=(str(entry.path), settings.model_dump_json(), str(trace), run_id),
                                        timeout=limit)
-                futures.append((entry, trace, future))
-            for entry, trace, future in futures:
+                futures[future] = (entry, trace)
+            for future in as_completed(futures):
+                entry, trace = futures[future]
                 try:
                     row = future.result()
                 except FutureTimeout:
@@ -218,3 +257,22 @@ def write_run_record(run_dir: Path, record: dict[str, Any]) -> None:
     from agent.convert import write_atomically
 
     write_atomically(run_dir / "run.json", json.dumps(record, indent=2, default=str))
+
+
+# What must match between a run's run.json and a command that resumes it (workers may differ).
+RESUME_KEYS = ("suite", "task_ids", "settings", "model", "model_revision", "dtype")
+
+
+def record_difference(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """The first setting in which `current` differs from the run's record, in words; None when all match."""
+    for key in RESUME_KEYS:
+        old, new = recorded.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            for field in sorted(set(old) | set(new)):
+                if old.get(field) != new.get(field):
+                    return f"{key}.{field} was {old.get(field)!r}, now {new.get(field)!r}"
+        elif old != new:
+            if key == "task_ids":
+                return f"the tasks differ ({len(old or [])} in the run, {len(new or [])} now)"
+            return f"{key} was {old!r}, now {new!r}"
+    return None

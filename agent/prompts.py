@@ -1,4 +1,5 @@
-"""Prompt templates: Jinja2 files in `prompts/<task kind>/` rendered with StrictUndefined.
+"""Prompt templates: Jinja2 files in `prompts/<task kind>/` (package data of the `prompts` package, so an
+installed wheel has them) rendered with StrictUndefined.
 
 Each kind has `system.j2`, `user.j2` and `response_prefix.j2` (the start of the model's reply, which
 fixes the answer's format). A kind may add one worked example as a previous exchange,
@@ -15,9 +16,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+import prompts as prompt_templates
 from agent.llm.base import Prompt
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(prompt_templates.__file__).resolve().parent
 
 
 def prompts_dir() -> Path:

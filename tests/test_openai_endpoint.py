@@ -66,9 +66,92 @@ def test_endpoint_samples_with_log_probabilities(server) -> None:
 def test_unreachable_endpoint_is_a_model_error() -> None:
     from agent.llm.base import ModelError
 
-    proposer = load_proposer("http://127.0.0.1:9/v1")
     with pytest.raises(ModelError, match="not reachable"):
-        proposer.load()
+        load_proposer("http://127.0.0.1:9/v1")  # refused at once, before any task runs
+
+
+def test_cli_refuses_an_endpoint_that_does_not_answer(tmp_path, capsys) -> None:
+    from agent.__main__ import main
+
+    assert main(["solve", "tasks/code2inv/1.yaml", "--model", "http://127.0.0.1:9/v1", "--sources", "llm",
+                 "--runs-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not reachable" in error
+    assert not any(tmp_path.iterdir())
+
+
+def _serve(handler_class) -> tuple[str, object]:
+    from http.server import ThreadingHTTPServer
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_port}/v1", httpd
+
+
+class PlainServer(BaseHTTPRequestHandler):
+    """Answers like `transformers serve`: HTTP 422 for vLLM's fields, one choice whatever `n`, no
+    log-probabilities; and HTTP 429 (busy) to the first request."""
+
+    posts: list[dict] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _reply(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._reply(200, {"data": [{"id": "plain-model"}]})
+
+    def do_POST(self) -> None:
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).posts.append(payload)
+        if len(type(self).posts) == 1:
+            self._reply(429, {"error": "busy"})
+        elif "continue_final_message" in payload or "add_generation_prompt" in payload:
+            self._reply(422, {"error": "unknown field continue_final_message"})
+        else:
+            answer = f"```c\nx >= {len(type(self).posts)}\n```"
+            self._reply(200, {"choices": [{"message": {"content": answer}, "finish_reason": "stop"}]})
+
+
+def test_a_server_without_vllm_fields_still_serves_every_sample() -> None:
+    PlainServer.posts = []
+    url, httpd = _serve(PlainServer)
+    try:
+        proposer = load_proposer(url)
+        assert proposer.info.name == "plain-model"  # the trace header names the served model, not the URL
+        prompt = Prompt(messages=[{"role": "user", "content": "invariant?"}], response_prefix="```c\n")
+        completions = proposer.propose(prompt, 2, GenerationSettings(max_new_tokens=16, stop=("```",)))
+        assert [c.text.strip() for c in completions] == ["x >= 3", "x >= 4"]
+        assert all(c.logprob is None for c in completions)
+        posts = PlainServer.posts
+        assert len(posts) == 4  # busy (retried), refused fields, then two single-choice answers
+        assert "continue_final_message" not in posts[2] and "Begin your reply exactly with" in posts[2]["messages"][-1]["content"]
+        assert posts[3]["n"] == 1
+        proposer.propose(prompt, 1, GenerationSettings(max_new_tokens=16))
+        assert "continue_final_message" not in PlainServer.posts[4]  # the refusal is remembered
+    finally:
+        httpd.shutdown()
+
+
+def test_a_model_the_endpoint_does_not_serve_is_refused(server) -> None:
+    import os
+
+    from agent.llm.base import ModelError
+
+    url, _ = server
+    os.environ["VERILOOP_API_MODEL"] = "other-model"
+    try:
+        with pytest.raises(ModelError, match="does not serve 'other-model'"):
+            load_proposer(url)
+    finally:
+        del os.environ["VERILOOP_API_MODEL"]
 
 
 def test_a_slow_endpoint_is_given_up_within_the_call_time_limit() -> None:

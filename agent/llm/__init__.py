@@ -23,6 +23,8 @@ class LazyProposer:
         self.info = ModelInfo(name=self.resolved.name or self.resolved.location, revision=self.resolved.revision,
                               backend=self.resolved.backend, extra={"dtype": dtype})
         self._proposer: Proposer | None = None
+        if self.resolved.backend == "openai":
+            self.load()  # asks the endpoint at once: one that does not answer is refused before any work
 
     @property
     def loaded(self) -> bool:

@@ -1,10 +1,16 @@
 """A proposer backed by an OpenAI-compatible chat-completions server (vLLM, llama.cpp server, ...).
 
-`--model http://host:8000/v1` selects it; the served model's name comes from `VERILOOP_API_MODEL`,
-or else the first entry of `GET /models`. The response prefix is sent as a final assistant message
-with vLLM's `continue_final_message`, so the server continues it rather than starting anew.
-Connection failures are retried a few times (tenacity); every request has a time limit, and the
-retries of one call together stay within the call's `time_limit_s` (the time the task has left).
+`--model http://host:8000/v1` selects it; the endpoint is asked for `GET /models` at once, so one that
+does not answer is refused before any work. The served model's name comes from `VERILOOP_API_MODEL`
+(it must be among those served), or else the first entry of `GET /models`.
+
+The response prefix is sent as a final assistant message with vLLM's `continue_final_message`, so the
+server continues it rather than starting anew. A server that refuses those fields (HTTP 400/422, e.g.
+`transformers serve`) is remembered as such, and the prefix is then asked for in the user's message and
+cut from the reply when the model repeats it. A server that returns fewer choices than `n` is asked
+again for the rest. Connection failures, HTTP 429 and 5xx are retried with backoff (tenacity); every
+request has a time limit, and the retries of one call together stay within the call's `time_limit_s`
+(the time the task has left).
 """
 
 from __future__ import annotations
@@ -13,12 +19,24 @@ import os
 import time
 
 import httpx
-from tenacity import Retrying, retry, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
+from tenacity import Retrying, retry, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
 from agent.llm.base import Completion, GenerationSettings, ModelError, ModelInfo, Prompt, cut_at_stop
 
-_RETRIED = retry_if_exception_type((httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError))
+
+def _transient(error: BaseException) -> bool:
+    """Worth another try: the connection failed, or the server is busy (429) or failing (5xx)."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code == 429 or error.response.status_code >= 500
+    return isinstance(error, (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError))
+
+
+_RETRIED = retry_if_exception(_transient)
 _retry = retry(retry=_RETRIED, stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
+# Fields only vLLM (and servers copying it) accept: continue the final assistant message.
+CONTINUATION_FIELDS = {"continue_final_message": True, "add_generation_prompt": False}
+# Tokens allowed for the model repeating the response prefix when the server cannot continue it.
+PREFIX_TOKEN_ALLOWANCE = 16
 
 
 class OpenAIProposer:
@@ -29,19 +47,22 @@ class OpenAIProposer:
             headers["Authorization"] = f"Bearer {os.environ['VERILOOP_API_KEY']}"
         self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s)
         try:
-            self.model = model or self._first_model()
-        except httpx.HTTPError as error:
+            served = self._served_models()
+        except (httpx.HTTPError, ValueError) as error:
             raise ModelError(f"endpoint {self.base_url} is not reachable: {error}") from None
+        if not served:
+            raise ModelError(f"endpoint {self.base_url} serves no models")
+        if model and model not in served:
+            raise ModelError(f"endpoint {self.base_url} does not serve {model!r} (it serves {', '.join(served)})")
+        self.model = model or served[0]
+        self.continues_prefix: bool | None = None  # whether the server accepts CONTINUATION_FIELDS; None: not tried
         self.info = ModelInfo(name=self.model, backend="openai", extra={"endpoint": self.base_url})
 
     @_retry
-    def _first_model(self) -> str:
-        response = self.client.get("/models")
+    def _served_models(self) -> list[str]:
+        response = self.client.get("/models", timeout=10.0)
         response.raise_for_status()
-        models = response.json().get("data") or []
-        if not models:
-            raise ModelError(f"endpoint {self.base_url} serves no models")
-        return models[0]["id"]
+        return [str(entry["id"]) for entry in response.json().get("data") or [] if "id" in entry]
 
     def _post(self, payload: dict, timeout_s: float) -> dict:
         """POST the request, retried while time is left; each attempt gets the time that remains."""
@@ -59,7 +80,19 @@ class OpenAIProposer:
         return response.json()
 
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]:
-        messages = list(prompt.messages)
+        deadline = time.monotonic() + settings.time_limit_s
+        completions: list[Completion] = []
+        while len(completions) < n:  # a server may answer `n` with fewer choices: ask again for the rest
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and completions:
+                break
+            batch = self._request(prompt, n - len(completions), settings, max(remaining, 0.001))
+            if not batch:
+                break
+            completions.extend(batch[: n - len(completions)])
+        return completions
+
+    def _request(self, prompt: Prompt, n: int, settings: GenerationSettings, time_limit_s: float) -> list[Completion]:
         payload: dict = {
             "model": self.model,
             "n": n,
@@ -71,18 +104,45 @@ class OpenAIProposer:
         }
         if settings.stop:
             payload["stop"] = list(settings.stop)
-        if prompt.response_prefix:
-            messages.append({"role": "assistant", "content": prompt.response_prefix})
-            payload["continue_final_message"] = True
-            payload["add_generation_prompt"] = False
-        payload["messages"] = messages
+        prefix = prompt.response_prefix
+        started = time.monotonic()
         try:
-            body = self._post(payload, settings.time_limit_s)
+            if prefix and self.continues_prefix is not False:
+                try:
+                    body = self._post({**payload, **CONTINUATION_FIELDS, "messages": [
+                        *prompt.messages, {"role": "assistant", "content": prefix}]}, time_limit_s)
+                    self.continues_prefix = True
+                    return self._completions(body, settings, cut_prefix="")
+                except httpx.HTTPStatusError as error:
+                    if self.continues_prefix or error.response.status_code not in (400, 422):
+                        raise
+                    self.continues_prefix = False  # this server refuses vLLM's fields: ask for the prefix instead
+            messages = list(prompt.messages)
+            if prefix:
+                messages[-1] = {**messages[-1], "content": messages[-1]["content"]
+                                + f"\n\nBegin your reply exactly with:\n{prefix}"}
+                # The reply starts with the prefix, which may hold a stop string (```): stop strings are
+                # applied here after the prefix is cut, and the prefix's tokens come on top of the limit.
+                payload.pop("stop", None)
+                payload["max_tokens"] += PREFIX_TOKEN_ALLOWANCE
+            left = time_limit_s - (time.monotonic() - started)
+            if left <= 0:
+                raise httpx.ReadTimeout(f"no time left for the request (limit {time_limit_s:g} s)")
+            body = self._post({**payload, "messages": messages}, left)
         except httpx.HTTPError as error:
             raise ModelError(f"endpoint {self.base_url} failed: {error}") from None
+        return self._completions(body, settings, cut_prefix=prefix)
+
+    @staticmethod
+    def _completions(body: dict, settings: GenerationSettings, cut_prefix: str) -> list[Completion]:
+        """The choices as completions of the prefix (a repeated prefix cut off); no log-probability where
+        the server sends none."""
         completions = []
         for choice in body.get("choices", []):
             text = (choice.get("message") or {}).get("content") or ""
+            if cut_prefix and text.lstrip().startswith(cut_prefix.strip()):
+                text = text.lstrip()[len(cut_prefix.strip()):].lstrip(" ")
+                text = text[1:] if cut_prefix.endswith("\n") and text.startswith("\n") else text
             text, _ = cut_at_stop(text, settings.stop)
             entries = ((choice.get("logprobs") or {}).get("content")) or []
             logprob = sum(entry["logprob"] for entry in entries) if entries else None

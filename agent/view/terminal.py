@@ -25,6 +25,13 @@ from agent.trace import (
 )
 
 
+def deciding_round(rounds: list[VerdictEvent]) -> VerdictEvent | None:
+    """The round that stands for a proposal: its last accepted round (Houdini keeps probing smaller
+    subsets after an accepted one, and a rejected probe does not undo it), else its last round."""
+    accepted = [event for event in rounds if event.verdict.status == "accepted"]
+    return accepted[-1] if accepted else (rounds[-1] if rounds else None)
+
+
 def show_trace(path: Path, verbose: bool = False, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     events = read_trace(path)
@@ -48,10 +55,11 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
         if not isinstance(event, ProposalEvent):
             continue
         rounds = verdicts.get(event.id, [])
-        last = rounds[-1].verdict if rounds else None
+        shown = deciding_round(rounds)
+        last = shown.verdict if shown else None
         status = last.status if last else (f"not verified: {event.unverified}" if event.unverified else "-")
         if len(rounds) > 1:
-            status += f" after {len(rounds)} rounds"
+            status += f" in round {rounds.index(shown) + 1} of {len(rounds)}"
         if verbose and last:
             status += "\n" + last.feedback
         for step in steps.get(event.id, []):
@@ -61,7 +69,7 @@ def show_trace(path: Path, verbose: bool = False, console: Console | None = None
             if verbose and step.messages:
                 said += "\n" + "\n".join(step.messages)
             status = said if status == "-" else f"{said}; {status}"
-        candidate = rounds[-1].candidate if rounds else event.text
+        candidate = shown.candidate if shown else event.text
         if len(candidate) > 200 and not verbose:
             candidate = candidate[:200] + " ..."
         table.add_row(str(event.id), str(event.step), Text(event.source), Text(candidate), Text(status))
