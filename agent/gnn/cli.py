@@ -17,7 +17,8 @@ EXIT_BAD_INPUT = 2
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     gnn = commands.add_parser("gnn", help="the graph neural network that predicts SAT phases")
-    actions = gnn.add_subparsers(dest="gnn_command", required=True, parser_class=type(gnn))
+    actions = gnn.add_subparsers(dest="gnn_command", required=True, parser_class=type(gnn),
+                                 help="train the network, or predict a formula's phases")
 
     from agent.gnn.generate import FAMILIES
 
@@ -25,15 +26,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--family", action="append", choices=sorted(FAMILIES), default=None,
                        help="a family to train on (repeatable; default: all)")
     train.add_argument("--instances", type=int, default=500, help="labelled satisfiable formulas (default 500)")
-    train.add_argument("--epochs", type=int, default=15)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--hidden", type=int, default=64)
-    train.add_argument("--rounds", type=int, default=6)
+    train.add_argument("--epochs", type=int, default=15, help="passes over the training formulas")
+    train.add_argument("--seed", type=int, default=0, help="seed of the generators and the training")
+    train.add_argument("--hidden", type=int, default=64, help="width of the node embeddings")
+    train.add_argument("--rounds", type=int, default=6, help="message-passing rounds")
     train.add_argument("--out", type=Path, default=None, help="weights folder (default: the packaged one)")
     train.set_defaults(handler=command_train)
 
     predict = actions.add_parser("predict", help="predicted phases and confidences for a DIMACS file")
-    predict.add_argument("cnf", type=Path)
+    predict.add_argument("cnf", type=Path, help="a DIMACS file")
     predict.add_argument("--threshold", type=float, default=None,
                          help="only phases at least this confident (0..1)")
     predict.add_argument("--weights", type=Path, default=None, help="weights folder (default: the packaged one)")

@@ -11,25 +11,26 @@ from typing import Any
 
 def add_sae_commands(commands: Any, usage_error: type[Exception]) -> None:
     sae = commands.add_parser("sae", help="sparse autoencoders on the model's residual stream (veriloop[sae])")
-    actions = sae.add_subparsers(dest="action", required=True, parser_class=type(sae))
+    actions = sae.add_subparsers(dest="action", required=True, parser_class=type(sae),
+                                 help="collect activations, train an SAE, or report on runs")
 
     collect = actions.add_parser("collect", help="store residual-stream activations over the offline corpus")
-    collect.add_argument("--model", default=None)
+    collect.add_argument("--model", default=None, help="the model (default: the bundled one)")
     collect.add_argument("--layer", type=int, default=None, help="decoder layer (default: the middle one)")
     collect.add_argument("--tokens", type=int, default=200_000, help="training tokens (a tenth more are held out)")
-    collect.add_argument("--seed", type=int, default=0)
+    collect.add_argument("--seed", type=int, default=0, help="random seed")
     collect.add_argument("--data", type=Path, default=None, help="shared benchmark data (default ../shared/data)")
     collect.add_argument("--out", type=Path, default=None, help="folder (default ~/.cache/veriloop/sae/MODEL/layerL)")
     collect.set_defaults(handler=lambda arguments: command_collect(arguments, usage_error))
 
     train = actions.add_parser("train", help="train a TopK SAE on collected activations (SAELens)")
-    train.add_argument("--model", default=None)
-    train.add_argument("--layer", type=int, default=None)
+    train.add_argument("--model", default=None, help="the model (default: the bundled one)")
+    train.add_argument("--layer", type=int, default=None, help="decoder layer (default: the middle one)")
     train.add_argument("--activations", type=Path, default=None, help="a `sae collect` folder (default: the cache's)")
     train.add_argument("--width", type=int, default=None, help="features (default 4x the model's width)")
     train.add_argument("--k", type=int, default=32, help="active features per token")
     train.add_argument("--epochs", type=float, default=4.0, help="passes over the training activations")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="random seed")
     train.add_argument("--out", type=Path, default=Path("runs/sae"), help="where the SAE folder is written")
     train.set_defaults(handler=lambda arguments: command_train(arguments, usage_error))
 
@@ -38,7 +39,7 @@ def add_sae_commands(commands: Any, usage_error: type[Exception]) -> None:
     report.add_argument("--sae", type=Path, default=None, help="the SAE the runs used (default: from the traces)")
     report.add_argument("--html", type=Path, default=None, help="also write an offline HTML page")
     report.add_argument("--out", type=Path, default=None, help="folder for tables and plots (default: beside --html)")
-    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--seed", type=int, default=0, help="random seed")
     report.set_defaults(handler=lambda arguments: command_report(arguments, usage_error))
 
 
