@@ -54,6 +54,8 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
             current = stack.pop()
             if isinstance(current, c_ast.ID) and current.name not in allowed:
                 return False
+            if isinstance(current, c_ast.FuncCall):  # a non-deterministic value is no state predicate
+                return False
             stack.extend(child for _, child in current.children())
         return True
 
