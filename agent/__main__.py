@@ -153,7 +153,7 @@ def command_solve(arguments: argparse.Namespace) -> int:
     model = proposer.info.name if proposer else "none (model source off)"
     console.print(f"[bold]{task.id}[/bold] ({task.kind}) · model {model} · seed {settings.seed} · sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
-    style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
+    style = {"solved": "green", "refuted": "yellow", "template_wrong": "red", "unsolved": "red", "error": "red"}[result.status]
     note = CERTIFIED_NOTES.get(task.kind, "answer checked independently")
     certified = f" (certified: {note})" if result.certified and result.status == "solved" else ""
     if result.status == "refuted":

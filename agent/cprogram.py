@@ -426,3 +426,157 @@ def loop_head_states(
             break
         states.append(dict(state))
     return states
+
+
+class _ValueChoice(Exception):
+    """A non-deterministic value was asked for: the replay cannot enumerate those."""
+
+
+# Replays explore every combination of non-deterministic conditions, up to this many runs per step.
+MAX_REPLAY_BRANCHES = 4096
+
+
+def _all_outcomes(run: Callable[[Choices], object]) -> tuple[list[object], bool]:
+    """Results of `run` under every sequence of non-deterministic conditions (depth first), and
+    whether the enumeration was complete (no value choice met, no branch cap hit)."""
+    outcomes: list[object] = []
+    complete = True
+    pending: list[list[bool]] = [[]]
+    explored = 0
+    while pending:
+        if explored == MAX_REPLAY_BRANCHES:
+            return outcomes, False
+        explored += 1
+        forced = pending.pop()
+        taken: list[bool] = []
+
+        def condition() -> bool:
+            if len(taken) < len(forced):
+                taken.append(forced[len(taken)])
+            else:  # a new branching point: take False now, come back for True
+                pending.append(taken + [True])
+                taken.append(False)
+            return taken[-1]
+
+        def value() -> int:
+            raise _ValueChoice
+
+        try:
+            outcomes.append(run(Choices(condition, value)))
+        except _ValueChoice:
+            complete = False
+    return outcomes, complete
+
+
+def _reads(statements: Iterable[Statement]) -> set[str]:
+    names: set[str] = set()
+    for statement in statements:
+        nodes = [statement.value] if isinstance(statement, Assign) else \
+            [statement.condition] if isinstance(statement, (Assume, If)) and statement.condition is not None else []
+        for node in nodes:
+            names |= {child.name for child in _walk(node) if isinstance(child, c_ast.ID)}
+        if isinstance(statement, If):
+            names |= _reads(statement.then) | _reads(statement.otherwise)
+    return names
+
+
+def _writes(statements: Iterable[Statement]) -> set[str]:
+    names: set[str] = set()
+    for statement in statements:
+        if isinstance(statement, Assign):
+            names.add(statement.target)
+        elif isinstance(statement, If):
+            names |= _writes(statement.then) | _writes(statement.otherwise)
+    return names
+
+
+def _has_break(statements: Iterable[Statement]) -> bool:
+    return any(isinstance(statement, Break) or (isinstance(statement, If) and
+                                                (_has_break(statement.then) or _has_break(statement.otherwise)))
+               for statement in statements)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """Whether a run of loop-head states, ending in a violating exit, is a run of the C program:
+    `reproduced`, `impossible` (no choice of the program's non-determinism gives it: whoever produced
+    the run modelled another program) or `inconclusive` (the replay could not enumerate every choice)."""
+
+    verdict: str
+    reason: str = ""
+
+
+def replay_violation(program: Program, states: list[dict[str, int]]) -> ReplayResult:
+    """Re-run a claimed violating run (`states[0]` at loop entry, ..., the last state where the loop
+    exits with an assertion false) on the program with its own C semantics (module docstring)."""
+    missing = [name for name in program.variables if any(name not in state for state in states)]
+    if missing:
+        return ReplayResult("inconclusive", f"the run does not give `{missing[0]}`")
+    unsigned = program.unsigned
+    for index, state in enumerate(states):
+        for name in unsigned:
+            if not 0 <= state[name] < UNSIGNED_MODULUS:
+                return ReplayResult("impossible", f"`{name}` is `unsigned int` but is {state[name]} in state {index}")
+    undecided = False
+
+    def settle(outcomes: list[object], complete: bool, wanted: dict[str, int], what: str) -> ReplayResult | None:
+        nonlocal undecided
+        if any(outcome == wanted for outcome in outcomes):
+            return None
+        if complete:
+            return ReplayResult("impossible", f"no run of the program {what}")
+        undecided = True
+        return None
+
+    def run_pre(choices: Choices) -> dict[str, int] | None:
+        state = initial_state(program, states[0])
+        try:
+            execute(program.pre, state, choices, unsigned)
+        except AssumeFailed:
+            return None
+        return state
+
+    outcomes, complete = _all_outcomes(run_pre)
+    # Uninitialised variables may start with any value, so the entry state itself is a start; a
+    # pre-condition that reads a variable it also writes (`x = x + 1`) could start elsewhere.
+    complete = complete and not (_reads(program.pre) & _writes(program.pre))
+    found = settle(outcomes, complete, states[0], "enters the loop in the first state")
+    if found:
+        return found
+    for index in range(len(states) - 1):
+        def run_step(choices: Choices, before: dict[str, int] = states[index]) -> dict[str, int] | None:
+            state = dict(before)
+            try:
+                if not _condition(program.guard, state, choices, unsigned):
+                    return None
+                execute(program.body, state, choices, unsigned)
+            except _NextIteration:
+                pass
+            except (AssumeFailed, _LeaveLoop):
+                return None
+            return state
+
+        found = settle(*_all_outcomes(run_step), states[index + 1], f"goes from state {index} to state {index + 1}")
+        if found:
+            return found
+
+    def run_exit(choices: Choices) -> bool:
+        state = states[-1]
+        try:
+            if _condition(program.guard, state, choices, unsigned):
+                return False
+            return any(all(_condition(guard, state, choices, unsigned) for guard in assertion.guards)
+                       and not _condition(assertion.condition, state, choices, unsigned)
+                       for assertion in program.assertions)
+        except AssumeFailed:
+            return False
+
+    outcomes, complete = _all_outcomes(run_exit)
+    # A run that leaves the loop by `break` exits mid-body, which this exit check does not follow.
+    complete = complete and not _has_break(program.body)
+    found = settle(outcomes, complete, True, "leaves the loop in the last state with an assertion false")
+    if found:
+        return found
+    if undecided:
+        return ReplayResult("inconclusive", "the program's non-deterministic values cannot be enumerated")
+    return ReplayResult("reproduced")

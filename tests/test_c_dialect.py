@@ -111,3 +111,50 @@ def test_lam4inv_dev_programs_convert(shared_data: Path, tmp_path: Path) -> None
     assert len(report.written) == 91
     unsigned_program = parse_program((shared_data / "lam4inv" / "c" / "306.c").read_text())
     assert unsigned_program.unsigned == {"n", "j", "i", "l"}
+
+
+CODE2INV = Path(__file__).resolve().parent.parent / "tasks" / "code2inv"
+
+
+def _run(task, tmp_path: Path):
+    from agent.llm.scripted import ScriptedProposer
+    from agent.loop import RunSettings, run_task
+
+    return run_task(task, RunSettings(sources=("symbolic", "dynamic")), ScriptedProposer([]),
+                    tmp_path / "trace.jsonl", "test-run", CODE2INV / "26.yaml")
+
+
+def test_a_refutation_the_program_runs_too_is_refuted(tmp_path: Path) -> None:
+    from agent.tasks import load_task
+
+    result = _run(load_task(CODE2INV / "26.yaml"), tmp_path)
+    assert result.status == "refuted" and "the C program runs it too" in result.message
+
+
+def test_a_template_that_disagrees_with_its_program_is_reported_as_such(tmp_path: Path) -> None:
+    from agent.tasks import load_task
+
+    task = load_task(CODE2INV / "26.yaml")
+    # The program gains an assumption its template lacks: the template's violating run (n = 0)
+    # is no run of the program any more.
+    program = task.program.replace("(x = n);", "(x = n);\n  assume(n > 0);")
+    assert program != task.program
+    disagreeing = type(task).model_validate({**task.model_dump(), "program": program})
+    result = _run(disagreeing, tmp_path)
+    assert result.status == "template_wrong"
+    assert "disagree" in result.message and "no run of the program" in result.message
+
+
+def test_replay_of_claimed_runs() -> None:
+    from agent.cprogram import replay_violation
+
+    counter = parse_program("int main() { unsigned int x; x = 0; while (x < 3) { x = x + 1; } assert(x == 2); }")
+    assert replay_violation(counter, [{"x": 0}, {"x": 1}, {"x": 2}, {"x": 3}]).verdict == "reproduced"
+    assert replay_violation(counter, [{"x": 0}, {"x": 2}, {"x": 3}]).verdict == "impossible"
+    negative = replay_violation(counter, [{"x": -1}])
+    assert negative.verdict == "impossible" and "unsigned" in negative.reason
+    choosing = parse_program("int main() { int x; x = 0; while (unknown()) { if (unknown()) x++; else x--; } assert(x > -2); }")
+    assert replay_violation(choosing, [{"x": 0}, {"x": -1}, {"x": -2}]).verdict == "reproduced"
+    assert replay_violation(choosing, [{"x": 0}, {"x": -2}]).verdict == "impossible"
+    valued = parse_program("int main() { int x; x = 0; while (x < 5) { x = x + unknown(); } assert(x == 5); }")
+    assert replay_violation(valued, [{"x": 0}, {"x": 7}]).verdict == "inconclusive"

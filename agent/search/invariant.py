@@ -4,7 +4,10 @@
    (linear equalities seen on concrete runs) each propose the conjunction of their atoms; Houdini
    then refines the pooled atoms to their largest inductive subset.
 2. If nothing is proved yet, bounded model checking looks for a run that violates the assertion:
-   if one exists no invariant can prove it, and the task is `refuted` (with the run as evidence).
+   if one exists no invariant can prove it. The run (found on the SMT-LIB template) is replayed on the
+   C program with the program's own semantics: when the program runs it too the task is `refuted`
+   (with the run as evidence); when no run of the program matches, the template is wrong and the
+   task ends `template_wrong`; when the replay cannot tell, the search goes on.
 3. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
    program, the facts proved inductive so far and the latest counterexamples. Each proposal is
    verified; the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.cprogram import replay_violation
 from agent.prompts import render_prompt
 from agent.search.atoms import program_atoms
 from agent.search.dynamic import equalities, sample_states
@@ -157,8 +161,16 @@ def solve_invariant(session: Session) -> Outcome:
         if refutation is not None:
             session.trace.write(RefutationEvent(depth=refutation.depth, states=list(refutation.states),
                                                 certified=refutation.certified, elapsed_s=refutation.elapsed_s))
-            return Outcome("refuted", certified=refutation.certified, message=refutation.describe(),
-                           solved_by="refutation")
+            # The run comes from the template; it refutes the program only if the program can run it.
+            replay = replay_violation(task.parsed_program, list(refutation.states))
+            if replay.verdict == "impossible":
+                return Outcome("template_wrong", message=f"the template and the program disagree: the template's "
+                               f"run {refutation.describe()}, but {replay.reason} ({replay.verdict})",
+                               solved_by="refutation")
+            if replay.verdict == "reproduced":
+                return Outcome("refuted", certified=refutation.certified, message=refutation.describe()
+                               + "; the C program runs it too", solved_by="refutation")
+            # inconclusive: the program's own run could not be confirmed, so nothing is claimed.
 
     if not session.uses_model:
         return Outcome("unsolved", message="no proposal was accepted and no model source is enabled")
