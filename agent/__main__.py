@@ -262,6 +262,11 @@ def command_convert(arguments: argparse.Namespace) -> int:
 
         report = convert_minif2f(arguments.source, arguments.destination, benchmark=arguments.name or "minif2f-valid",
                                  origin=arguments.origin or MINIF2F_ORIGIN, license=arguments.license or "MIT")
+    elif arguments.format == "sygus":
+        from agent.convert import SYGUS_ORIGIN, convert_sygus
+
+        report = convert_sygus(arguments.source, arguments.destination, benchmark=arguments.name or "sygus",
+                               origin=arguments.origin or SYGUS_ORIGIN, license=arguments.license)
     else:
         from agent.convert import convert_code2inv
 
@@ -344,9 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=command_schema)
 
     convert = commands.add_parser("convert", help="build task files from a benchmark folder")
-    convert.add_argument("format", choices=("code2inv", "satlib", "minif2f", "encodings", "logic"))
+    convert.add_argument("format", choices=("code2inv", "sygus", "satlib", "minif2f", "encodings", "logic"))
     convert.add_argument("source", type=Path,
-                         help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; satlib: a folder with expected_status.csv; "
+                         help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; sygus: a folder of SyGuS-Inv .sl files; satlib: a folder with expected_status.csv; "
                               "minif2f: a folder with valid/NAME.lean; encodings: a spec file (tasks/specs/*.yaml); "
                               "logic: a folder with <DataSet>/dev.json")
     convert.add_argument("destination", type=Path)

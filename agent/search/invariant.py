@@ -137,6 +137,8 @@ def solve_invariant(session: Session) -> Outcome:
     # Step 0: atoms from the program.
     variables = task.program_variables
     program_sources = []
+    if task.parsed_program is None:  # a SyGuS-Inv task: no program to read or run
+        sources = [source for source in sources if source not in ("dynamic", "symbolic")]
     if "dynamic" in sources:
         states = sample_states(task.parsed_program, variables, seed=session.settings.seed)
         program_sources.append(("dynamic", equalities(states, variables)))
@@ -162,7 +164,11 @@ def solve_invariant(session: Session) -> Outcome:
             session.trace.write(RefutationEvent(depth=refutation.depth, states=list(refutation.states),
                                                 certified=refutation.certified, elapsed_s=refutation.elapsed_s))
             # The run comes from the template; it refutes the program only if the program can run it.
-            replay = replay_violation(task.parsed_program, list(refutation.states))
+            # Without a C program (SyGuS) the template is the problem itself: its run is the refutation.
+            replay = replay_violation(task.parsed_program, list(refutation.states)) if task.parsed_program else None
+            if replay is None:
+                return Outcome("refuted", certified=refutation.certified, message=refutation.describe(),
+                               solved_by="refutation")
             if replay.verdict == "impossible":
                 return Outcome("template_wrong", message=f"the template and the program disagree: the template's "
                                f"run {refutation.describe()}, but {replay.reason} ({replay.verdict})",
@@ -181,7 +187,7 @@ def solve_invariant(session: Session) -> Outcome:
         step += 1
         session.check_budget()
         prompt = render_prompt(
-            "invariant", program=task.program, description=task.description, variables=task.variables,
+            "invariant", program=task.program or task.vc_template, description=task.description, variables=task.variables,
             proved=proved, attempts=attempts[-FEEDBACK_ATTEMPTS:],
         )
         completions = session.sample(prompt, session.budget.samples_per_step, step)
