@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.cprogram import replay_violation
 from agent.prompts import render_prompt
-from agent.search.atoms import program_atoms
+from agent.search.atoms import program_atoms, template_atoms
 from agent.search.dynamic import equalities, sample_states
 from agent.search.houdini import conjunction, houdini
 from agent.search.registry import strategy
@@ -33,6 +33,7 @@ from agent.session import Outcome, Proposal, Session
 from agent.trace import RefutationEvent
 from verifiers.base import Refutes, Verdict, VerifyBudget
 from verifiers.details import InvariantDetails
+from verifiers.transition import from_template
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
 MAX_FEEDBACK_CHARS = 400
@@ -137,7 +138,9 @@ def solve_invariant(session: Session) -> Outcome:
     # Step 0: atoms from the program.
     variables = task.program_variables
     program_sources = []
-    if task.parsed_program is None:  # a SyGuS-Inv task: no program to read or run
+    if task.parsed_program is None:  # a SyGuS-Inv task: no program to run; its atoms come from the terms
+        if "symbolic" in sources:
+            program_sources.append(("symbolic", template_atoms(from_template(task.vc_template), variables)))
         sources = [source for source in sources if source not in ("dynamic", "symbolic")]
     if "dynamic" in sources:
         states = sample_states(task.parsed_program, variables, seed=session.settings.seed)
