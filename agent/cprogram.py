@@ -517,6 +517,8 @@ def replay_violation(program: Program, states: list[dict[str, int]]) -> ReplayRe
         for name in unsigned:
             if not 0 <= state[name] < UNSIGNED_MODULUS:
                 return ReplayResult("impossible", f"`{name}` is `unsigned int` but is {state[name]} in state {index}")
+    # Only the program's variables are compared: a template may declare more (Code2Inv's `tmp`).
+    states = [{name: state[name] for name in program.variables} for state in states]
     undecided = False
 
     def settle(outcomes: list[object], complete: bool, wanted: dict[str, int], what: str) -> ReplayResult | None:

@@ -150,6 +150,8 @@ def test_replay_of_claimed_runs() -> None:
 
     counter = parse_program("int main() { unsigned int x; x = 0; while (x < 3) { x = x + 1; } assert(x == 2); }")
     assert replay_violation(counter, [{"x": 0}, {"x": 1}, {"x": 2}, {"x": 3}]).verdict == "reproduced"
+    # Variables the template has and the program lacks (Code2Inv's `tmp`) do not count.
+    assert replay_violation(counter, [{"x": 0, "tmp": 5}, {"x": 1}, {"x": 2}, {"x": 3, "tmp": 1}]).verdict == "reproduced"
     assert replay_violation(counter, [{"x": 0}, {"x": 2}, {"x": 3}]).verdict == "impossible"
     negative = replay_violation(counter, [{"x": -1}])
     assert negative.verdict == "impossible" and "unsigned" in negative.reason
