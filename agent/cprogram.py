@@ -509,9 +509,14 @@ class ReplayResult:
 def replay_violation(program: Program, states: list[dict[str, int]]) -> ReplayResult:
     """Re-run a claimed violating run (`states[0]` at loop entry, ..., the last state where the loop
     exits with an assertion false) on the program with its own C semantics (module docstring)."""
-    missing = [name for name in program.variables if any(name not in state for state in states)]
-    if missing:
-        return ReplayResult("inconclusive", f"the run does not give `{missing[0]}`")
+    missing = {name for name in program.variables if any(name not in state for state in states)}
+    read = _reads(program.pre) | _reads(program.body) | {
+        child.name for node in [program.guard] + [c for a in program.assertions for c in (*a.guards, a.condition)]
+        if node is not None for child in _walk(node) if isinstance(child, c_ast.ID)}
+    if missing & read:
+        return ReplayResult("inconclusive", f"the run does not give `{sorted(missing & read)[0]}`")
+    # A variable the program never reads cannot change its runs: any value will do.
+    states = [{**{name: 0 for name in missing}, **state} for state in states]
     unsigned = program.unsigned
     for index, state in enumerate(states):
         for name in unsigned:

@@ -153,6 +153,10 @@ def test_replay_of_claimed_runs() -> None:
     # Variables the template has and the program lacks (Code2Inv's `tmp`) do not count.
     assert replay_violation(counter, [{"x": 0, "tmp": 5}, {"x": 1}, {"x": 2}, {"x": 3, "tmp": 1}]).verdict == "reproduced"
     assert replay_violation(counter, [{"x": 0}, {"x": 2}, {"x": 3}]).verdict == "impossible"
+    # A variable the program never reads may be missing from the run; one it reads may not.
+    unread = parse_program("int main() { int x; int unused; x = 0; while (x < 3) { x = x + 1; } assert(x == 2); }")
+    assert replay_violation(unread, [{"x": 0}, {"x": 1}, {"x": 2}, {"x": 3}]).verdict == "reproduced"
+    assert replay_violation(counter, [{"y": 0}]).verdict == "inconclusive"
     negative = replay_violation(counter, [{"x": -1}])
     assert negative.verdict == "impossible" and "unsigned" in negative.reason
     choosing = parse_program("int main() { int x; x = 0; while (unknown()) { if (unknown()) x++; else x--; } assert(x > -2); }")
@@ -160,3 +164,16 @@ def test_replay_of_claimed_runs() -> None:
     assert replay_violation(choosing, [{"x": 0}, {"x": -2}]).verdict == "impossible"
     valued = parse_program("int main() { int x; x = 0; while (x < 5) { x = x + unknown(); } assert(x == 5); }")
     assert replay_violation(valued, [{"x": 0}, {"x": 7}]).verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("number", [26, 27, 31, 32, 61, 62, 72, 75, 106])
+def test_every_code2inv_refutation_is_a_run_of_its_program(number: int) -> None:
+    from agent.cprogram import replay_violation
+    from agent.tasks import load_task
+    from verifiers.base import VerifyBudget
+    from verifiers.invariant import refute
+
+    task = load_task(CODE2INV / f"{number}.yaml")
+    refutation = refute(task, 10, VerifyBudget(timeout_s=10))
+    assert refutation is not None
+    assert replay_violation(task.parsed_program, list(refutation.states)).verdict == "reproduced"
