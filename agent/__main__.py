@@ -1,7 +1,7 @@
 """`python -m agent ...`: solve, eval, view, schema, convert, model.
 
 Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
-refuted or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
+refuted, template_wrong or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
 always as one line on stderr and with nothing half-written.
 """
 
