@@ -1,7 +1,7 @@
 """`python -m agent ...`: solve, eval, view, schema, convert, model, gnn, sae.
 
 Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
-refuted or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
+refuted, template_wrong or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
 always as one line on stderr and with nothing half-written.
 """
 
@@ -229,7 +229,7 @@ def command_solve(arguments: argparse.Namespace) -> int:
     console.print(f"[bold]{escape(task.id)}[/bold] ({task.kind}) · model {escape(model)} · seed {settings.seed} · "
                   f"sources {','.join(settings.sources)}")
     result = run_task(task, settings, proposer, trace_path, run_id, Path(arguments.task))
-    style = {"solved": "green", "refuted": "yellow", "unsolved": "red", "error": "red"}[result.status]
+    style = {"solved": "green", "refuted": "yellow", "template_wrong": "red", "unsolved": "red", "error": "red"}[result.status]
     note = CERTIFIED_NOTES.get(task.kind, "answer checked independently")
     certified = f" (certified: {note})" if result.certified and result.status == "solved" else ""
     if result.status == "refuted":
@@ -398,6 +398,11 @@ def command_convert(arguments: argparse.Namespace) -> int:
 
         report = convert_minif2f(arguments.source, arguments.destination, benchmark=arguments.name or "minif2f-valid",
                                  origin=arguments.origin or MINIF2F_ORIGIN, license=arguments.license or "MIT")
+    elif arguments.format == "sygus":
+        from agent.convert import SYGUS_ORIGIN, convert_sygus
+
+        report = convert_sygus(arguments.source, arguments.destination, benchmark=arguments.name or "sygus",
+                               origin=arguments.origin or SYGUS_ORIGIN, license=arguments.license)
     else:
         from agent.convert import convert_code2inv
 
@@ -491,10 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=command_schema)
 
     convert = commands.add_parser("convert", help="build task files from a benchmark folder")
-    convert.add_argument("format", choices=("code2inv", "satlib", "minif2f", "encodings", "logic"),
+    convert.add_argument("format", choices=("code2inv", "sygus", "satlib", "minif2f", "encodings", "logic"),
                          help="the benchmark's format")
     convert.add_argument("source", type=Path,
-                         help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; satlib: a folder with expected_status.csv; "
+                         help="code2inv: a folder with c/N.c and c_smt2/N.c.smt; sygus: a folder of SyGuS-Inv .sl files; satlib: a folder with expected_status.csv; "
                               "minif2f: a folder with valid/NAME.lean; encodings: a spec file (tasks/specs/*.yaml); "
                               "logic: a folder with <DataSet>/dev.json")
     convert.add_argument("destination", type=Path, help="the folder the task files (and suite.yaml) are written to")

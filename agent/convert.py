@@ -1,6 +1,8 @@
-"""Build task files and a suite from a folder laid out like Code2Inv (`c/N.c` beside `c_smt2/N.c.smt`).
+"""Build loop-invariant task files and a suite from a benchmark folder.
 
-`python -m agent convert code2inv SRC DEST` writes `DEST/N.yaml` for each program and
+`python -m agent convert code2inv SRC DEST` reads a folder laid out like Code2Inv (`c/N.c` beside
+`c_smt2/N.c.smt`); `python -m agent convert sygus SRC DEST` reads SyGuS-Inv `.sl` files (turned into
+Code2Inv-layout templates by `verifiers.transition`). Both write `DEST/N.yaml` for each problem and
 `DEST/suite.yaml` listing them. A program or template that cannot be converted is reported by name
 and the others are still converted. Files are written atomically (a temporary file, then a rename).
 """
@@ -19,8 +21,10 @@ from pydantic import ValidationError
 from agent.cprogram import ProgramError
 from agent.tasks import Budget, InvariantTask, Source, TaskFileError, dump_task, parse_task
 from verifiers.base import REGISTRY
+from verifiers.transition import SygusError, sygus_to_template
 
 CODE2INV_ORIGIN = "PL-ML/code2inv @ 336a706, benchmarks/C_instances"
+SYGUS_ORIGIN = "SyGuS-Org/benchmarks @ 13c8deb, lib/Inv_Track/from_2018"
 
 
 @dataclass
@@ -115,4 +119,35 @@ def convert_code2inv(source: Path, destination: Path, benchmark: str = "code2inv
         report.write(destination / f"{name}.yaml", dump_task(task))
     report.write_suite(destination, benchmark, f"{len(report.written)} loop-invariant tasks converted from {source.name}",
                        origin, license)
+    return report
+
+
+def convert_sygus(source: Path, destination: Path, benchmark: str = "sygus", origin: str | None = SYGUS_ORIGIN,
+                  license: str | None = None, budget: Budget | None = None) -> ConversionReport:
+    """Convert every `*.sl` SyGuS-Inv file under `source` into an invariant task without a C program."""
+    if not source.is_dir():
+        raise TaskFileError(f"{source}: no such folder (expected SyGuS-Inv .sl files)")
+    files = sorted(source.glob("*.sl"))
+    if not files:
+        raise TaskFileError(f"{source}: no .sl files")
+    verifier = REGISTRY.for_kind("invariant")
+    report = ConversionReport()
+    for path in files:
+        name = path.name[: -len(".sl")]
+        try:
+            template = sygus_to_template(path.read_text(encoding="utf-8"))
+            data = InvariantTask(
+                id=f"{benchmark}/{name}", kind="invariant", vc_template=template,
+                description="A SyGuS-Inv problem: pre-f, trans-f and post-f are given in SMT-LIB; x! is x after one step.",
+                source=Source(benchmark=benchmark, file=path.name, origin=origin, license=license),
+                budget=budget or Budget(),
+            ).model_dump(mode="json", exclude_none=True)
+            task = parse_task(data, name)
+            verifier.check_task(task)
+        except (OSError, UnicodeDecodeError, ValueError, ValidationError, SygusError, TaskFileError) as error:
+            report.fail(name, error)
+            continue
+        report.write(destination / f"{name}.yaml", dump_task(task))
+    report.write_suite(destination, benchmark, f"{len(report.written)} loop-invariant tasks converted from "
+                       f"SyGuS-Inv files in {source.name}", origin, license)
     return report

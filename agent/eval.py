@@ -237,6 +237,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "tasks": len(rows),
         "solved": statuses.count("solved"),
         "refuted": statuses.count("refuted"),
+        "template_wrong": statuses.count("template_wrong"),
         "unsolved": statuses.count("unsolved"),
         "errors": statuses.count("error"),
         "certified": sum(1 for row in rows if str(row.get("certified")) == "True" and row["status"] == "solved"),

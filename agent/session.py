@@ -78,7 +78,7 @@ class BudgetExhausted(Exception):
 class Outcome:
     """What a strategy found."""
 
-    status: Literal["solved", "refuted", "unsolved", "error"]
+    status: Literal["solved", "refuted", "template_wrong", "unsolved", "error"]
     answer: str | None = None
     certified: bool = False
     message: str = ""

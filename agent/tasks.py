@@ -62,12 +62,13 @@ class InvariantTask(TaskBase):
     model_config = ConfigDict(extra="forbid", ignored_types=(cached_property,))
 
     kind: Literal["invariant"]
-    program: str = Field(description="The C program: declarations, pre-conditions, one while loop, a final assert.")
+    program: str | None = Field(default=None, description="The C program: declarations, pre-conditions, one while "
+                                "loop, a final assert. Absent when the task comes from a SyGuS-Inv file.")
     vc_template: str = Field(description="SMT-LIB verification template in Code2Inv layout (see verifiers/invariant.py).")
 
     @cached_property
-    def parsed_program(self) -> Program:
-        return parse_program(self.program)
+    def parsed_program(self) -> Program | None:
+        return parse_program(self.program) if self.program is not None else None
 
     @cached_property
     def variables(self) -> list[str]:
@@ -78,6 +79,8 @@ class InvariantTask(TaskBase):
     @property
     def program_variables(self) -> list[str]:
         """Variables of the program that an invariant may mention, in declaration order."""
+        if self.parsed_program is None:
+            return list(self.variables)
         allowed = set(self.variables)
         return [name for name in self.parsed_program.variables if name in allowed]
 

@@ -147,7 +147,7 @@ class SearchEvent(_Event):
 
 class ResultEvent(_Event):
     type: Literal["result"] = "result"
-    status: Literal["solved", "refuted", "unsolved", "error"]
+    status: Literal["solved", "refuted", "template_wrong", "unsolved", "error"]
     answer: str | None = None
     certified: bool = False
     message: str = ""

@@ -4,16 +4,19 @@ Atoms come from what the program says: its loop guard and its negation, branch c
 `assume`s, the assertion (with its guards, as an implication), the initial assignments, and
 templates instantiated with the program's variables and constants: bounds `v <= c`, `v >= c`,
 equalities, and octagon-style relations `u - v <= c`, `u + v >= c` between pairs of variables.
-Houdini (see `houdini.py`) keeps the largest subset that is inductive.
+Houdini (see `houdini.py`) keeps the largest subset that is inductive. A task without a C program
+(SyGuS-Inv) gets the same families from its pre/trans/post terms instead (`template_atoms`).
 """
 
 from __future__ import annotations
 
 from itertools import combinations
 
+import z3
 from pycparser import c_ast
 
 from agent.cprogram import Assign, Assume, If, Program, Statement, expr_text
+from verifiers.transition import TransitionSystem
 
 
 def _paren(text: str) -> str:
@@ -53,6 +56,8 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
         while stack:
             current = stack.pop()
             if isinstance(current, c_ast.ID) and current.name not in allowed:
+                return False
+            if isinstance(current, c_ast.FuncCall):  # a non-deterministic value is no state predicate
                 return False
             stack.extend(child for _, child in current.children())
         return True
@@ -103,6 +108,89 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
     for left, right in combinations(names, 2):
         add(f"{left} == {right}")
         for constant in sorted({-1, 0, 1} | program.constants):
+            add(f"{left} - {right} <= {constant}")
+            add(f"{left} - {right} >= {constant}")
+            add(f"{left} + {right} <= {constant}")
+            add(f"{left} + {right} >= {constant}")
+    return atoms
+
+
+_C_OPERATORS = {z3.Z3_OP_LE: "<=", z3.Z3_OP_GE: ">=", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">", z3.Z3_OP_EQ: "==",
+                z3.Z3_OP_ADD: "+", z3.Z3_OP_SUB: "-", z3.Z3_OP_MUL: "*", z3.Z3_OP_AND: "&&", z3.Z3_OP_OR: "||"}
+
+
+def _c_text(term: z3.ExprRef) -> str | None:
+    """A Z3 term over integers as a C expression, or None where C syntax has no direct counterpart."""
+    if z3.is_int_value(term):
+        return str(term.as_long())
+    if z3.is_const(term) and term.sort() == z3.IntSort(term.ctx):
+        return term.decl().name()
+    kind = term.decl().kind()
+    parts = [_c_text(child) for child in term.children()]
+    if any(part is None for part in parts) or not parts:
+        return None
+    if kind == z3.Z3_OP_NOT:
+        return f"!({parts[0]})"
+    if kind == z3.Z3_OP_UMINUS:
+        return f"-({parts[0]})"
+    if kind == z3.Z3_OP_IMPLIES:
+        return f"!({parts[0]}) || ({parts[1]})"
+    if kind == z3.Z3_OP_DISTINCT and len(parts) == 2:
+        return f"{parts[0]} != {parts[1]}"
+    if kind in _C_OPERATORS and (kind != z3.Z3_OP_EQ or term.children()[0].sort() == z3.IntSort(term.ctx)):
+        return f" {_C_OPERATORS[kind]} ".join(f"({part})" for part in parts)
+    return None
+
+
+def template_atoms(system: TransitionSystem, variables: list[str]) -> list[str]:
+    """Atoms for a task without a C program (SyGuS-Inv): the post-condition, the comparisons that
+    pre/trans/post make over the current state, and bounds and differences with their constants."""
+    allowed = set(variables)
+    atoms: list[str] = []
+    seen: set[str] = set()
+    constants: set[int] = {0, 1}
+    comparisons: list[z3.ExprRef] = []
+    stack = [system.post, system.pre, system.trans]
+    while stack:
+        term = stack.pop()
+        if z3.is_int_value(term):
+            constants.add(term.as_long())
+        if z3.is_app(term) and term.decl().kind() in (z3.Z3_OP_LE, z3.Z3_OP_GE, z3.Z3_OP_LT, z3.Z3_OP_GT, z3.Z3_OP_EQ):
+            comparisons.append(term)
+        stack.extend(term.children())
+
+    def over_state(term: z3.ExprRef) -> bool:
+        names: set[str] = set()
+        pending = [term]
+        while pending:
+            current = pending.pop()
+            if z3.is_const(current) and not z3.is_int_value(current) and current.sort() == z3.IntSort(current.ctx):
+                names.add(current.decl().name())
+            pending.extend(current.children())
+        return names <= allowed
+
+    def add(text: str | None) -> None:
+        if text and text not in seen:
+            seen.add(text)
+            atoms.append(text)
+
+    if over_state(system.post):
+        add(_c_text(system.post))
+    for comparison in comparisons:
+        if over_state(comparison):
+            text = _c_text(comparison)
+            add(text)
+            if text:
+                add(f"!({text})")
+    names = list(variables)
+    bounds = sorted({c + delta for c in constants for delta in (-1, 0, 1)})
+    for name in names:
+        for constant in bounds:
+            add(f"{name} >= {constant}")
+            add(f"{name} <= {constant}")
+    for left, right in combinations(names, 2):
+        add(f"{left} == {right}")
+        for constant in sorted({-1, 0, 1} | constants):
             add(f"{left} - {right} <= {constant}")
             add(f"{left} - {right} >= {constant}")
             add(f"{left} + {right} <= {constant}")

@@ -17,7 +17,7 @@ from functools import reduce
 
 import sympy
 
-from agent.cprogram import Program, loop_head_states
+from agent.cprogram import Choices, Program, loop_head_states
 
 RANGES = (3, 10, 100)
 
@@ -36,7 +36,8 @@ def sample_states(program: Program, variables: list[str], seed: int, runs: int =
         initial = {name: rng.randint(-spread, spread) for name in program.variables}
         bias = rng.random()
         iterations = rng.randint(0, max_iterations)
-        states.extend(loop_head_states(program, initial, lambda: rng.random() < bias, iterations))
+        choices = Choices(lambda: rng.random() < bias, lambda: rng.randint(-spread, spread))
+        states.extend(loop_head_states(program, initial, choices, iterations))
     return [{name: state[name] for name in variables} for state in states]
 
 

@@ -4,7 +4,10 @@
    (linear equalities seen on concrete runs) each propose the conjunction of their atoms; Houdini
    then refines the pooled atoms to their largest inductive subset.
 2. If nothing is proved yet, bounded model checking looks for a run that violates the assertion:
-   if one exists no invariant can prove it, and the task is `refuted` (with the run as evidence).
+   if one exists no invariant can prove it. The run (found on the SMT-LIB template) is replayed on the
+   C program with the program's own semantics: when the program runs it too the task is `refuted`
+   (with the run as evidence); when no run of the program matches, the template is wrong and the
+   task ends `template_wrong`; when the replay cannot tell, the search goes on.
 3. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
    program, the facts proved inductive so far and the latest counterexamples. Each proposal is
    verified; the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
@@ -20,8 +23,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.cprogram import replay_violation
 from agent.prompts import render_prompt
-from agent.search.atoms import program_atoms
+from agent.search.atoms import program_atoms, template_atoms
 from agent.search.dynamic import equalities, sample_states
 from agent.search.houdini import conjunction, houdini
 from agent.search.registry import strategy
@@ -29,6 +33,7 @@ from agent.session import Outcome, Proposal, Session
 from agent.trace import RefutationEvent
 from verifiers.base import Refutes, Verdict, VerifyBudget
 from verifiers.details import InvariantDetails
+from verifiers.transition import from_template
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
 MAX_FEEDBACK_CHARS = 400
@@ -133,6 +138,10 @@ def solve_invariant(session: Session) -> Outcome:
     # Step 0: atoms from the program.
     variables = task.program_variables
     program_sources = []
+    if task.parsed_program is None:  # a SyGuS-Inv task: no program to run; its atoms come from the terms
+        if "symbolic" in sources:
+            program_sources.append(("symbolic", template_atoms(from_template(task.vc_template), variables)))
+        sources = [source for source in sources if source not in ("dynamic", "symbolic")]
     if "dynamic" in sources:
         states = sample_states(task.parsed_program, variables, seed=session.settings.seed)
         program_sources.append(("dynamic", equalities(states, variables)))
@@ -157,8 +166,20 @@ def solve_invariant(session: Session) -> Outcome:
         if refutation is not None:
             session.trace.write(RefutationEvent(depth=refutation.depth, states=list(refutation.states),
                                                 certified=refutation.certified, elapsed_s=refutation.elapsed_s))
-            return Outcome("refuted", certified=refutation.certified, message=refutation.describe(),
-                           solved_by="refutation")
+            # The run comes from the template; it refutes the program only if the program can run it.
+            # Without a C program (SyGuS) the template is the problem itself: its run is the refutation.
+            replay = replay_violation(task.parsed_program, list(refutation.states)) if task.parsed_program else None
+            if replay is None:
+                return Outcome("refuted", certified=refutation.certified, message=refutation.describe(),
+                               solved_by="refutation")
+            if replay.verdict == "impossible":
+                return Outcome("template_wrong", message=f"the template and the program disagree: the template's "
+                               f"run {refutation.describe()}, but {replay.reason} ({replay.verdict})",
+                               solved_by="refutation")
+            if replay.verdict == "reproduced":
+                return Outcome("refuted", certified=refutation.certified, message=refutation.describe()
+                               + "; the C program runs it too", solved_by="refutation")
+            # inconclusive: the program's own run could not be confirmed, so nothing is claimed.
 
     if not session.uses_model:
         return Outcome("unsolved", message="no proposal was accepted and no model source is enabled")
@@ -169,7 +190,7 @@ def solve_invariant(session: Session) -> Outcome:
         step += 1
         session.check_budget()
         prompt = render_prompt(
-            "invariant", program=task.program, description=task.description, variables=task.variables,
+            "invariant", program=task.program or task.vc_template, description=task.description, variables=task.variables,
             proved=proved, attempts=attempts[-FEEDBACK_ATTEMPTS:],
         )
         completions = session.sample(prompt, session.budget.samples_per_step, step)

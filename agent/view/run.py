@@ -21,7 +21,7 @@ from rich.text import Text
 from agent.trace import ProposalEvent, TraceError, VerdictEvent, read_trace
 from agent.view.terminal import deciding_round
 
-STATUSES = ("solved", "refuted", "unsolved", "error")
+STATUSES = ("solved", "refuted", "template_wrong", "unsolved", "error")
 
 
 def is_eval_run(path: Path) -> bool:
