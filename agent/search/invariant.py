@@ -171,9 +171,13 @@ def solve_invariant(session: Session) -> Outcome:
     # runs show), for loops whose invariant is not linear.
     if "polynomial" in sources:
         states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=session.settings.seed)
-        atoms = [atom for atom in equalities(states, variables) + polynomial_equalities(states, variables)
-                 if atom not in pool.origin]
-        if atoms:
+        atoms = equalities(states, variables) + polynomial_equalities(states, variables)
+        if any(atom not in pool.origin for atom in atoms):
+            # The fitted atoms alone first: with the whole pool the non-linear checks often outlast the budget.
+            proposal = session.propose("\n".join(atoms), source="polynomial", step=0, text=conjunction(atoms))
+            result = houdini(session, proposal, atoms)
+            if result.verdict is not None and result.verdict.status == "accepted":
+                return _solved(result.verdict, "houdini(polynomial)")
             pool.add(atoms, "polynomial")
             outcome = recombine(0)
             if outcome:
