@@ -173,9 +173,11 @@ def solve_invariant(session: Session) -> Outcome:
         states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=session.settings.seed)
         atoms = equalities(states, variables) + polynomial_equalities(states, variables)
         if any(atom not in pool.origin for atom in atoms):
-            # The fitted atoms alone first: with the whole pool the non-linear checks often outlast the budget.
-            proposal = session.propose("\n".join(atoms), source="polynomial", step=0, text=conjunction(atoms))
-            result = houdini(session, proposal, atoms)
+            # The fitted atoms with what is already proved inductive first: over the whole pool the
+            # non-linear checks often outlast the budget.
+            focused = list(dict.fromkeys(proved + atoms))
+            proposal = session.propose("\n".join(focused), source="polynomial", step=0, text=conjunction(focused))
+            result = houdini(session, proposal, focused)
             if result.verdict is not None and result.verdict.status == "accepted":
                 return _solved(result.verdict, "houdini(polynomial)")
             pool.add(atoms, "polynomial")
