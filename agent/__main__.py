@@ -80,8 +80,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None,
                         help="wall-clock seconds per task (default: the task's budget)")
     parser.add_argument("--temperature", type=float, default=0.8, help="model sampling temperature")
-    parser.add_argument("--sources", default="llm,symbolic,dynamic",
-                        help="comma-separated proposal sources: llm, symbolic (program-text atoms), dynamic (equalities from runs)")
+    parser.add_argument("--sources", default="llm,symbolic,dynamic,polynomial,horn",
+                        help="comma-separated proposal sources: llm, symbolic (program-text atoms), dynamic (equalities from runs), "
+                             "polynomial (equalities of degree <= 3 fitted to runs), horn (Spacer on the template as Horn clauses)")
     parser.add_argument("--no-refute", action="store_true",
                         help="invariant: do not search for a run that violates the assertion")
     parser.add_argument("--refute-depth", type=int, default=None,

@@ -23,7 +23,7 @@ from agent.tasks import Budget
 from agent.trace import FeaturesEvent, ProposalEvent, TraceWriter, VerdictEvent
 from verifiers.base import Verdict, Verifier, VerifyBudget
 
-SOURCES = ("llm", "symbolic", "dynamic")
+SOURCES = ("llm", "symbolic", "dynamic", "polynomial", "horn")
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 

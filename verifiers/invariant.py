@@ -489,3 +489,162 @@ def replay(template: VcTemplate, states: tuple[dict[str, int], ...], budget: Ver
     result, _, _ = _solve(z3.parse_smt2_string(unroller.script(assertions), ctx=context), context,
                           Deadline(budget.timeout_s))
     return result == "sat"
+
+
+# ---------------------------------------------------------------------------------------------
+# Houdini on Z3 terms: the largest inductive subset of a pool of atoms, checked directly on terms.
+# ---------------------------------------------------------------------------------------------
+
+_TRANS_CALL = re.compile(r"\(\s*trans-f\b[^()]*\)")
+
+
+@dataclass
+class InductiveSubset:
+    """What `largest_inductive_subset` found: `status` "inductive" (the survivors' conjunction holds
+    initially and is preserved by the loop, possibly `true` when nothing survives) or "unknown" (a
+    check ran out of time or Z3 could not decide: the survivors mean nothing)."""
+
+    status: str
+    survivors: list[str]
+    rounds: int
+    unreadable: int = 0  # atoms that do not parse as boolean conditions over the program's variables
+    reason: str = ""
+
+
+def _nonlinear_term(term: z3.ExprRef) -> bool:
+    """A product of two non-constants, a division or a remainder anywhere in `term` (iterative walk)."""
+    pending, seen = [term], set()
+    while pending:
+        node = pending.pop()
+        if node.get_id() in seen:
+            continue
+        seen.add(node.get_id())
+        if z3.is_div(node) or z3.is_idiv(node) or z3.is_mod(node):
+            return True
+        if z3.is_mul(node) and sum(not z3.is_int_value(child) and not z3.is_rational_value(child)
+                                   for child in node.children()) > 1:
+            return True
+        pending.extend(node.children())
+    return False
+
+
+def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: float) -> InductiveSubset:
+    """Houdini on Z3 terms: drop atoms until the conjunction of the rest is inductive.
+
+    Each atom is parsed once into a term. One solver per check holds the template's relation once
+    (`pre-f` for initiation, `trans-f` for consecution), `b_i => atom_i` for each atom's indicator
+    `b_i`, and "some atom with its indicator on is false (after the step)"; each round is one
+    `check(assumptions)` with the indicators of the atoms still in, and every atom the model falsifies
+    is dropped in one pass. Only initiation and consecution are checked: the postcondition, vacuity
+    and the cvc5 re-check are the invariant verifier's, on the final candidate.
+
+    Linear atoms on a linear template run here (Z3's linear arithmetic heeds its time-out); anything
+    non-linear runs in a child process killed at `timeout_s` (see `InvariantVerifier._decide_in_child`).
+    """
+    template = parse_template(vc_template)
+    parsed: list[tuple[str, cexpr.Expr]] = []
+    unreadable = 0
+    for text in dict.fromkeys(atoms):
+        try:
+            parsed.append((text, cexpr.parse_boolean(text, template.variables)))
+        except cexpr.ExprError:
+            unreadable += 1
+    linear_atoms = all(cexpr.is_linear(expr) for _, expr in parsed)
+    try:
+        if linear_atoms and not _template_nonlinear(vc_template):
+            return _houdini_terms(template, parsed, unreadable, Deadline(timeout_s))
+    except (z3.Z3Exception, TemplateError) as error:
+        message = z3_message(error) if isinstance(error, z3.Z3Exception) else str(error)
+        return InductiveSubset("unknown", [], 0, unreadable, f"the search failed: {message}")
+    try:
+        answer = call_in_child("verifiers.invariant:houdini_in_child",
+                               {"vc_template": vc_template, "atoms": [text for text, _ in parsed],
+                                "timeout_s": timeout_s}, timeout_s)
+    except ChildTimeout as timeout:
+        return InductiveSubset("unknown", [], 0, unreadable, f"the search {timeout}")
+    except ChildFailure as failure:
+        return InductiveSubset("unknown", [], 0, unreadable, f"the search process {failure}")
+    return InductiveSubset(**{**answer, "unreadable": unreadable})
+
+
+def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float) -> dict[str, Any]:
+    """Runs in the child process (`verifiers.child`): `largest_inductive_subset` on non-linear terms."""
+    template = parse_template(vc_template)
+    parsed = [(text, cexpr.parse_boolean(text, template.variables)) for text in atoms]
+    answer = _houdini_terms(template, parsed, 0, Deadline(timeout_s))
+    return {"status": answer.status, "survivors": answer.survivors, "rounds": answer.rounds, "reason": answer.reason}
+
+
+@lru_cache(maxsize=256)
+def _template_nonlinear(vc_template: str) -> bool:
+    template = parse_template(vc_template)
+    context = z3.Context()
+    pre, trans = _relations(template, context)
+    return _nonlinear_term(pre) or _nonlinear_term(trans)
+
+
+def _relations(template: VcTemplate, context: z3.Context) -> tuple[z3.BoolRef, z3.BoolRef]:
+    """The template's `pre-f` and `trans-f` applications as terms over its declared constants."""
+    trans_call = _TRANS_CALL.search(template.checks["consecution"])
+    if not trans_call:
+        raise TemplateError("the consecution check does not apply trans-f")
+    pre, trans = z3.parse_smt2_string(
+        template.definitions("true") + f"(assert {template.precondition_call})(assert {trans_call.group(0)})",
+        ctx=context)
+    return pre, trans
+
+
+def _houdini_terms(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], unreadable: int,
+                   deadline: Deadline) -> InductiveSubset:
+    # The solvers' assertions are written as SMT-LIB and parsed by Z3 in one call per script: building
+    # thousands of terms through the Python API costs seconds, Z3's parser milliseconds.
+    context = z3.Context()
+    trans_call = _TRANS_CALL.search(template.checks["consecution"])
+    if not trans_call:
+        raise TemplateError("the consecution check does not apply trans-f")
+    now = [cexpr.to_smtlib(expr) for _, expr in parsed]
+    primed = [cexpr.to_smtlib(expr, lambda name: name + "!") for _, expr in parsed]
+    names = [f"|houdini indicator {index}|" for index in range(len(parsed))]
+    header = template.definitions("true") + "".join(f"(declare-const {name} Bool)" for name in names)
+
+    def script(relation: str, assumed: list[str], goal: list[str]) -> str:
+        implications = "".join(f"(assert (=> {name} {term}))" for name, term in zip(names, assumed))
+        violated = " ".join(f"(and {name} (not {term}))" for name, term in zip(names, goal))
+        return f"{header}(assert {relation}){implications}(assert (or false {violated}))"
+
+    def solver_for(text: str) -> z3.Solver:
+        solver = z3.Solver(ctx=context)
+        solver.add(z3.parse_smt2_string(text, ctx=context))
+        return solver
+
+    def terms(smt: list[str]) -> list[z3.BoolRef]:
+        return list(z3.parse_smt2_string(header + "".join(f"(assert {term})" for term in smt), ctx=context)) \
+            if smt else []
+
+    indicators = [z3.Bool(name[1:-1], ctx=context) for name in names]
+    negated = [z3.Not(indicator) for indicator in indicators]
+    checks = ((solver_for(script(template.precondition_call, [], now)), terms(now)),
+              (solver_for(script(trans_call.group(0), now, primed)), terms(primed)))
+    alive = set(range(len(parsed)))
+    rounds = 0
+    # Initiation first (no atom is assumed there), then consecution; atoms dropped by consecution
+    # cannot make initiation fail again, so one pass over each suffices.
+    for solver, goal in checks:
+        while alive:
+            rounds += 1
+            if deadline.left() < MIN_CALL_S:
+                return InductiveSubset("unknown", [], rounds, unreadable, OUT_OF_TIME)
+            assumptions = [indicators[index] if index in alive else negated[index]
+                           for index in range(len(parsed))]
+            status, reason = z3_check(solver, context, deadline.left(), tuple(assumptions))
+            if status == "unsat":
+                break
+            if status != "sat":
+                return InductiveSubset("unknown", [], rounds, unreadable, reason)
+            model = solver.model()
+            falsified = {index for index in alive if z3.is_false(model.eval(goal[index], model_completion=True))}
+            if not falsified:  # the model satisfies the goal through an atom Z3 cannot evaluate
+                return InductiveSubset("unknown", [], rounds, unreadable, "a counterexample falsifies no atom")
+            alive -= falsified
+    return InductiveSubset("inductive", [parsed[index][0] for index in sorted(alive)], rounds, unreadable)
+

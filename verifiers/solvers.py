@@ -89,14 +89,15 @@ def z3_message(error: z3.Z3Exception) -> str:
     return " ".join(message.split())
 
 
-def z3_check(solver: z3.Solver, context: z3.Context, timeout_s: float) -> tuple[str, str]:
-    """`solver.check()` under a solver time-out and a watchdog; ("sat"|"unsat"|"unknown", reason)."""
+def z3_check(solver: z3.Solver, context: z3.Context, timeout_s: float,
+             assumptions: tuple[z3.BoolRef, ...] = ()) -> tuple[str, str]:
+    """`solver.check(*assumptions)` under a solver time-out and a watchdog; ("sat"|"unsat"|"unknown", reason)."""
     solver.set("timeout", max(1, int(timeout_s * 1000)))
     watchdog = threading.Timer(timeout_s + WATCHDOG_GRACE_S, context.interrupt)
     watchdog.daemon = True
     watchdog.start()
     try:
-        result = solver.check()
+        result = solver.check(*assumptions)
     except z3.Z3Exception as error:
         return "unknown", f"interrupted: {z3_message(error)}"
     finally:

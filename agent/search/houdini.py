@@ -1,11 +1,12 @@
 """Houdini: the largest inductive subset of a pool of candidate conjuncts.
 
-Start from the conjunction of the whole pool; while the verifier finds a state where initiation
-fails, or a step after which consecution fails, drop the conjuncts that state falsifies (the
-verifier names them in its typed details, `InvariantDetails.checks`) and try again. What survives is
-inductive; it proves the assertion exactly when some subset of the pool does (the largest inductive
-subset is the strongest one). Every round is a verifier call on the session, so it is traced and
-budgeted like any other.
+The search runs on Z3 terms (`verifiers.invariant.largest_inductive_subset`): every atom is parsed
+once, one solver per check holds the transition relation once and an indicator literal per atom, and
+each round drops every atom a counterexample falsifies. What survives is inductive; it proves the
+assertion exactly when some subset of the pool does (the largest inductive subset is the strongest
+one). Only the survivors' conjunction goes to the session's verifier, which checks it in full
+(postcondition, vacuity, cvc5) and traces it like any proposal; nothing is accepted on the search's
+word.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from agent.session import BudgetExhausted, Proposal, Session
 from verifiers.base import Verdict
 from verifiers.details import InvariantDetails
+from verifiers.invariant import largest_inductive_subset
 
 
 @dataclass
 class HoudiniResult:
-    verdict: Verdict | None  # the last verdict
+    verdict: Verdict | None  # the verifier's verdict on the survivors (None when the search gave up)
     survivors: list[str]  # the inductive conjuncts (empty when none survive or Houdini stopped early)
     inductive: bool  # initiation and consecution hold for `survivors`
     rounds: int
@@ -30,26 +32,20 @@ def conjunction(conjuncts: list[str]) -> str:
 
 
 def houdini(session: Session, proposal: Proposal, pool: list[str]) -> HoudiniResult:
-    """Refine `pool` (whose conjunction is `proposal.text`) until it is inductive or empty."""
-    current = list(pool)
-    verdict: Verdict | None = None
-    rounds = 0
-    while current:
-        rounds += 1
-        verdict = session.verify(proposal, conjunction(current), round=rounds)
-        details = verdict.details if isinstance(verdict.details, InvariantDetails) else None
-        if verdict.status == "accepted" and details is not None:
-            verdict, current = minimize(session, proposal, verdict, details.conjuncts, rounds)
-            return HoudiniResult(verdict, current, True, rounds)
-        if verdict.status != "rejected" or details is None or details.checks is None:
-            return HoudiniResult(verdict, [], False, rounds)  # unknown, error or a parse failure: stop
-        if details.checks.inductive:
-            return HoudiniResult(verdict, details.conjuncts, True, rounds)
-        failing = details.checks.failing_conjuncts()
-        if not failing:  # a failure no single conjunct explains (an `unknown` check): cannot refine
-            return HoudiniResult(verdict, [], False, rounds)
-        current = [text for text in details.conjuncts if text not in failing]
-    return HoudiniResult(verdict, [], False, rounds)
+    """Refine `pool` (whose conjunction is `proposal.text`) to its largest inductive subset, then
+    verify that subset (and, once accepted, drop the conjuncts it does not need)."""
+    session.check_budget()
+    timeout = max(0.05, min(session.budget.verifier_timeout_s, session.time_left()))
+    subset = largest_inductive_subset(session.task.vc_template, pool, timeout)
+    if subset.status != "inductive":
+        return HoudiniResult(None, [], False, subset.rounds)
+    verdict = session.verify(proposal, conjunction(subset.survivors), round=subset.rounds)
+    details = verdict.details if isinstance(verdict.details, InvariantDetails) else None
+    if verdict.status == "accepted" and details is not None:
+        verdict, kept = minimize(session, proposal, verdict, details.conjuncts, subset.rounds)
+        return HoudiniResult(verdict, kept, True, subset.rounds)
+    inductive = details is not None and details.checks is not None and details.checks.inductive
+    return HoudiniResult(verdict, details.conjuncts if inductive else [], inductive, subset.rounds)
 
 
 def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts: list[str],

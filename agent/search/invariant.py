@@ -8,7 +8,11 @@
    C program with the program's own semantics: when the program runs it too the task is `refuted`
    (with the run as evidence); when no run of the program matches, the template is wrong and the
    task ends `template_wrong`; when the replay cannot tell, the search goes on.
-3. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
+3. The `polynomial` source: equalities of degree up to 3 fitted to runs that start from models of
+   the pre-condition join the pool, and Houdini recombines it.
+4. The `horn` source: Spacer solves the template posed as Horn clauses, in a child process under a
+   share of the time left; its invariant, written in C, is verified like any proposal.
+5. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
    program, the facts proved inductive so far and the latest counterexamples. Each proposal is
    verified; the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
    whenever it grows.
@@ -26,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.cprogram import replay_violation
 from agent.prompts import render_prompt
 from agent.search.atoms import program_atoms, template_atoms
-from agent.search.dynamic import equalities, sample_states
+from agent.search.dynamic import equalities, polynomial_equalities, sample_states, states_from_precondition
+from agent.search.horn import horn_invariant
 from agent.search.houdini import conjunction, houdini
 from agent.search.registry import strategy
 from agent.session import Outcome, Proposal, Session
@@ -59,6 +64,8 @@ class InvariantSettings(BaseModel):
 
     refute: bool = Field(default=True, description="Look for a run that violates the assertion (bounded model checking).")
     refute_depth: int = Field(default=10, ge=0, description="Loop iterations the refutation search unrolls.")
+    horn_share: float = Field(default=0.25, gt=0, le=1,
+                              description="Share of the time left that the `horn` source (Spacer) may use.")
 
 
 @dataclass
@@ -180,6 +187,38 @@ def solve_invariant(session: Session) -> Outcome:
                 return Outcome("refuted", certified=refutation.certified, message=refutation.describe()
                                + "; the C program runs it too", solved_by="refutation")
             # inconclusive: the program's own run could not be confirmed, so nothing is claimed.
+
+    # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
+    # runs show), for loops whose invariant is not linear.
+    if "polynomial" in sources and task.parsed_program is not None:
+        states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=session.settings.seed)
+        atoms = equalities(states, variables) + polynomial_equalities(states, variables)
+        if any(atom not in pool.origin for atom in atoms):
+            # The fitted atoms with what is already proved inductive first: over the whole pool the
+            # non-linear checks often outlast the budget.
+            focused = list(dict.fromkeys(proved + atoms))
+            proposal = session.propose("\n".join(focused), source="polynomial", step=0, text=conjunction(focused))
+            result = houdini(session, proposal, focused)
+            if result.verdict is not None and result.verdict.status == "accepted":
+                return _solved(result.verdict, "houdini(polynomial)")
+            pool.add(atoms, "polynomial")
+            outcome = recombine(0)
+            if outcome:
+                return outcome
+
+    # Spacer on the template as Horn clauses; its invariant is verified like any proposal.
+    if "horn" in sources:
+        session.check_budget()
+        text = horn_invariant(task.vc_template, session.time_left() * settings.horn_share)
+        if text is not None:
+            before = len(pool.atoms)
+            verdict = try_proposal(session.propose(text, source="horn", step=0, text=text), "horn")
+            if verdict.status == "accepted":
+                return _solved(verdict, "horn")
+            if len(pool.atoms) > before:
+                outcome = recombine(0)
+                if outcome:
+                    return outcome
 
     if not session.uses_model:
         return Outcome("unsolved", message="no proposal was accepted and no model source is enabled")

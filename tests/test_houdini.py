@@ -1,0 +1,54 @@
+"""Houdini on Z3 terms (`verifiers.invariant.largest_inductive_subset`, `agent.search.houdini`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.tasks import load_task
+from verifiers.base import VerifyBudget
+from verifiers.invariant import InvariantVerifier, largest_inductive_subset
+
+TASKS = Path(__file__).resolve().parent.parent / "tasks" / "code2inv"
+
+
+def task(number: int):
+    return load_task(TASKS / f"{number}.yaml")
+
+
+def test_a_pool_of_thousands_of_atoms_is_refined_to_its_inductive_subset():
+    # Program 1: x = 1, y = 0; while (y < 100000) { x += y; y++; } assert(x >= y).
+    # Bounds on x, y and x - y at 700 constants each: 2,100 atoms, far past the old parser's limit.
+    pool = [f"{term} >= {constant}" for term in ("x", "y", "x - y") for constant in range(-350, 350)]
+    assert len(pool) >= 2000
+    subset = largest_inductive_subset(task(1).vc_template, pool, timeout_s=60)
+    assert subset.status == "inductive"
+    # Exactly the lower bounds that hold on entry survive: x >= c for c <= 1, y >= c and x - y >= c for c <= 0.
+    expected = {f"x >= {c}" for c in range(-350, 2)} | {f"y >= {c}" for c in range(-350, 1)} \
+        | {f"x - y >= {c}" for c in range(-350, 1)}
+    assert set(subset.survivors) == expected
+    # The survivors' conjunction (about 1,000 conjuncts) is what the verifier then checks in full.
+    verdict = InvariantVerifier().verify(task(1), " && ".join(subset.survivors), VerifyBudget(timeout_s=60))
+    assert verdict.status == "accepted"
+
+
+def test_atoms_falsified_initially_or_after_a_step_are_dropped_and_unreadable_ones_counted():
+    pool = ["x >= y", "y >= 0", "x <= 5", "y == 0", "x >= 1", "x >= 2", "x >=", "q > 0"]
+    subset = largest_inductive_subset(task(1).vc_template, pool, timeout_s=10)
+    assert subset.status == "inductive"
+    # x >= 2 is false on entry; x <= 5 and y == 0 break after a step.
+    assert subset.survivors == ["x >= y", "y >= 0", "x >= 1"]
+    assert subset.unreadable == 2
+
+
+def test_non_linear_atoms_are_decided_in_a_child_and_the_result_is_the_same():
+    linear = largest_inductive_subset(task(1).vc_template, ["x >= y", "y >= 0", "x <= 5", "x >= 1"], timeout_s=10)
+    mixed = largest_inductive_subset(task(1).vc_template, ["x >= y", "y >= 0", "x <= 5", "x >= 1", "x * y >= 0"],
+                                     timeout_s=20)
+    assert linear.status == mixed.status == "inductive" and linear.survivors
+    assert mixed.survivors == linear.survivors + ["x * y >= 0"]
+
+
+def test_a_search_that_runs_out_of_time_is_unknown_not_inductive():
+    subset = largest_inductive_subset(task(1).vc_template, ["x >= y", "x * x * x >= y * y * y % (x + 7)"],
+                                      timeout_s=0.001)
+    assert subset.status == "unknown" and subset.survivors == []

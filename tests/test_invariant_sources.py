@@ -1,0 +1,52 @@
+"""The `polynomial` and `horn` invariant sources (agent/search/dynamic.py, agent/search/horn.py)."""
+
+from __future__ import annotations
+
+import z3
+
+from agent.search.dynamic import polynomial_equalities
+from agent.search.horn import Untranslatable, to_c
+from verifiers import cexpr
+
+
+def test_polynomial_equalities_of_degree_three_are_fitted_from_states():
+    # States of cohencu's loop (x = n^3, y = 3n^2 + 3n + 1, z = 6n + 6) for n = 0..59.
+    states = [{"n": n, "x": n ** 3, "y": 3 * n * n + 3 * n + 1, "z": 6 * n + 6} for n in range(60)]
+    atoms = polynomial_equalities(states, ["n", "x", "y", "z"])
+    assert atoms
+    solver = z3.Solver()
+    n, x, y, z = z3.Ints("n x y z")
+    fitted = z3.And(*[z3.parse_smt2_string(
+        "(declare-const n Int)(declare-const x Int)(declare-const y Int)(declare-const z Int)"
+        f"(assert {cexpr.to_smtlib(cexpr.parse_boolean(atom, ['n', 'x', 'y', 'z']))})")[0] for atom in atoms])
+    # Every fitted equality holds on the loop's states, and together with z = 6n + 6 they pin x = n^3.
+    solver.add(fitted, z == 6 * n + 6, y == 3 * n * n + 3 * n + 1, n >= 1, x != n * n * n)
+    assert solver.check() == z3.unsat
+    for state in states:
+        for atom in atoms:
+            assert eval(atom, {}, dict(state))  # C and Python agree on these integer expressions
+
+
+def test_too_few_states_fit_nothing():
+    assert polynomial_equalities([{"a": 1, "b": 2}, {"a": 2, "b": 4}], ["a", "b"]) == []
+
+
+def test_spacer_terms_become_c_with_the_same_meaning():
+    x, y = z3.Ints("x y")
+    for term in (z3.Not(x - y <= -1), z3.Implies(x > 0, y % 3 == 1), z3.And(x / 4 == y, x != 2 * y),
+                 z3.If(x > y, x, y) >= 0, (x >= 0) == (y >= 0)):
+        text = to_c(term)
+        back = z3.parse_smt2_string("(declare-const x Int)(declare-const y Int)"
+                                    f"(assert {cexpr.to_smtlib(cexpr.parse_boolean(text, ['x', 'y']))})")[0]
+        solver = z3.Solver()
+        solver.add(back != term)
+        assert solver.check() == z3.unsat, text
+
+
+def test_spacer_division_by_a_variable_is_not_translated():
+    x, y = z3.Ints("x y")
+    try:
+        to_c(x % y == 0)
+    except Untranslatable:
+        return
+    raise AssertionError("x mod y has no faithful C counterpart")
