@@ -511,20 +511,26 @@ class InductiveSubset:
     reason: str = ""
 
 
-def _nonlinear_term(term: z3.ExprRef) -> bool:
-    """A product of two non-constants, a division or a remainder anywhere in `term` (iterative walk)."""
+def subterms(term: z3.ExprRef):
+    """Every distinct node of `term`, each once (an iterative walk: deep terms cannot exhaust the stack)."""
     pending, seen = [term], set()
     while pending:
         node = pending.pop()
         if node.get_id() in seen:
             continue
         seen.add(node.get_id())
+        yield node
+        pending.extend(node.children())
+
+
+def _nonlinear_term(term: z3.ExprRef) -> bool:
+    """A product of two non-constants, a division or a remainder anywhere in `term`."""
+    for node in subterms(term):
         if z3.is_div(node) or z3.is_idiv(node) or z3.is_mod(node):
             return True
         if z3.is_mul(node) and sum(not z3.is_int_value(child) and not z3.is_rational_value(child)
                                    for child in node.children()) > 1:
             return True
-        pending.extend(node.children())
     return False
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import z3
 
 from verifiers.child import ChildFailure, call_in_child
-from verifiers.invariant import parse_template
+from verifiers.invariant import parse_template, subterms
 
 _CALL = {name: re.compile(r"\(\s*" + name + r"\b[^()]*\)") for name in ("trans-f", "post-f")}
 
@@ -66,17 +66,9 @@ def spacer_in_child(vc_template: str, timeout_s: float) -> dict[str, Any]:
 
 
 def _constants(term: z3.ExprRef) -> list[z3.ExprRef]:
-    """The uninterpreted integer constants of `term` (iterative walk)."""
-    found: dict[str, z3.ExprRef] = {}
-    pending, seen = [term], set()
-    while pending:
-        node = pending.pop()
-        if node.get_id() in seen:
-            continue
-        seen.add(node.get_id())
-        if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            found[str(node)] = node
-        pending.extend(node.children())
+    """The uninterpreted integer constants of `term`."""
+    found = {str(node): node for node in subterms(term)
+             if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED}
     return list(found.values())
 
 
