@@ -32,12 +32,13 @@ from typing import Any, Literal, Protocol
 import z3
 
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
-from verifiers.child import ChildFailure, ChildTimeout, call_in_child
+from verifiers.child import ChildFailure, call_in_child
 from verifiers.details import LogicDetails
 from verifiers.encoding import (PROGRAM_WALL_S, ProgramRun, Rejection, SolverFault, Undecided, program_limits,
                                 run_program, unsandboxed_note)
 from verifiers.encoding_runtime import OPTION_PREFIX, STATEMENT_NAME
 from verifiers.sandbox import SandboxError, default_sandbox
+from verifiers.smt import z3_child_reply
 
 TRUTH_WORDS = {"true": "True", "false": "False", "unknown": "Unknown", "uncertain": "Unknown"}
 MAX_FEEDBACK = 600
@@ -90,16 +91,7 @@ class _Queries:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.05:
             raise Undecided("the verifier's time ran out")
-        try:
-            reply = call_in_child("verifiers.solver_children:z3_queries", {**request, "timeout_s": remaining}, remaining)
-        except ChildTimeout:
-            raise Undecided("Z3's parse and solve (in a child process) ran past the time limit") from None
-        except ChildFailure as failure:
-            raise SolverFault(f"Z3 on the formalisation: the child process {failure}") from None
-        if "rejection" in reply:
-            raise Rejection(reply["rejection"], "parse")
-        if "fault" in reply:
-            raise SolverFault(reply["fault"])
+        reply = z3_child_reply("verifiers.solver_children:z3_queries", request, remaining, "on the formalisation")
         self.answers = {answer["label"]: answer for answer in reply["answers"]}
         self.log[:] = [{"query": answer["label"], "z3": answer["status"], "cvc5": "not run"} for answer in reply["answers"]]
         self.printed = reply["script"]

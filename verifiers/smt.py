@@ -45,7 +45,9 @@ def check_smtlib(text: str) -> None:
         raise Rejection(str(problem), "parse") from None
 
 
-def _child_reply(target: str, request: dict[str, Any], timeout_s: float, what: str) -> dict[str, Any]:
+def z3_child_reply(target: str, request: dict[str, Any], timeout_s: float, what: str) -> dict[str, Any]:
+    """Run `target` (a function of `verifiers.solver_children`) on untrusted SMT-LIB in a child process killed at
+    `timeout_s`, turning its time-out, crash, rejection or fault into this module's exceptions."""
     try:
         reply = call_in_child(target, {**request, "timeout_s": timeout_s}, timeout_s)
     except ChildTimeout:
@@ -56,6 +58,11 @@ def _child_reply(target: str, request: dict[str, Any], timeout_s: float, what: s
         raise Rejection(reply["rejection"], "parse")
     if "fault" in reply:
         raise SolverFault(reply["fault"])
+    return reply
+
+
+def _child_reply(target: str, request: dict[str, Any], timeout_s: float, what: str) -> dict[str, Any]:
+    reply = z3_child_reply(target, request, timeout_s, what)
     if reply["status"] == "unknown":
         raise Undecided(f"Z3 could not decide {what} ({reply['reason']})")
     return reply
