@@ -80,11 +80,12 @@ def test_an_honest_proof_passes_the_source_checks(proof: str) -> None:
     assembled = assemble(HEADER, STATEMENT, NAME, body)
     lines = assembled.text.split("\n")
     # The header and statement are there unchanged, autoImplicit is off before the statement,
-    # the proof is indented under `:= by`, and the axioms are printed after it.
+    # the proof is indented inside `:= (by` ... `)`, and the axioms are printed after it.
     assert assembled.text.startswith(HEADER.rstrip() + "\n")
-    assert lines[assembled.statement_line - 1] == STATEMENT + " := by"
+    assert lines[assembled.statement_line - 1] == STATEMENT + " := (by"
     assert "set_option autoImplicit false" in lines[:assembled.statement_line - 1]
-    assert all(line.startswith("  ") or not line for line in lines[assembled.proof_line - 1:assembled.axioms_line - 2])
+    assert all(line.startswith("  ") or not line for line in lines[assembled.proof_line - 1:assembled.axioms_line - 3])
+    assert lines[assembled.axioms_line - 3:assembled.axioms_line - 1] == [")", ""]
     assert lines[assembled.axioms_line - 1] == f"#print axioms {NAME}"
 
 

@@ -3,27 +3,43 @@
 Model-written Lean proofs have been accepted wrongly elsewhere through `sorry`/`admit`, `native_decide`
 (whose `Lean.ofReduceBool` trusts the compiler), new `axiom`s, `set_option debug.skipKernelTC`,
 `implemented_by`/`extern` and `unsafe`/`partial` definitions, extra commands after the proof (a second
-theorem, `#exit`, a fake `#print` output), or a quietly changed statement. The defence has two layers:
+theorem, `#exit`, a fake `#print` output), or a quietly changed statement. The defence has three layers,
+each built from what is allowed, not from what is forbidden:
 
-1. Source level (this module, no Lean needed): the proof is a tactic block and nothing else. The text
-   is read by `lex`, a lexer that follows Lean's rules for names, numbers and (nested) comments, under
-   allow-lists: only the characters in `_allowed_character` (printable ASCII and the mathematical
-   symbols, Greek letters, sub- and superscripts that proofs use; no look-alike letters such as a
-   Cyrillic `ѕ`, no invisible characters, no `«»` quoting), no string or character literals, no
-   quotations (`` ` ``), no `#` commands or `@[...]` attributes, and `set_option` only with an option
-   named in ALLOWED_PROOF_OPTIONS (read as Lean reads it, past comments). Where a tactic stands (the
-   start of a line of a tactic block, after `by`, `;`, `<;>`, `·`, a combinator), only a name in
-   TACTICS may stand: a command there (one that ends the tactic block, declares or runs code) is
-   refused whether or not it is known. Elsewhere names are terms (Mathlib lemmas, the proof's own
-   hypotheses), which no list holds without Lean, so they are checked against a list of forbidden
-   words (escape hatches, every command keyword); words inside comments are checked too, so a proof
-   that mentions, say, `sorry` in a comment is rejected (with a message saying so). The task's header
-   is parsed command by command (`check_header`): imports, then `open`, `namespace`, `section`,
-   `end`, `universe` and allowed `set_option`s, each with exactly the arguments it takes.
-2. Lean level (`judge`): the file that is compiled is assembled here from the task's header and
-   statement, unchanged, with `set_option autoImplicit false` between them and `#print axioms` after
-   the proof. Lean must report no error, no `sorry`, and exactly one axioms report, on that command's
-   own line, naming only `propext`, `Classical.choice` and `Quot.sound`.
+1. Structure (`assemble`, `_bracket_problem`): the proof is compiled as `theorem ... := (by PROOF
+   )`, and its brackets must match. Lean ends a tactic block at the first token that continues
+   neither a tactic nor a term; inside those parentheses only the closing `)` may follow, so a
+   command written anywhere in the proof (`theorem`, `end`, a Mathlib command no list here names)
+   is a parse error, and a file with an error is never accepted.
+2. Source (this module, no Lean needed). `lex` reads the text as Lean's tokenizer does (nested `/- -/`
+   comments, doc comments, string and character literals, `«»` names, identifiers by Lean's
+   `isLetterLike` and subscript rules, numbers). Allowed are:
+   - characters: printable ASCII; the Greek letters except those drawn like Latin ones (omicron and
+     the capitals Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ); ℕ ℤ ℚ ℝ ℂ ℓ and script capitals (𝓝); sub- and
+     superscripts; arrows, mathematical operators and mathlib's brackets. So no look-alike letters
+     (Cyrillic `ѕ`, full-width or bold letters), no invisible characters, no `«»` quoting;
+   - tokens: names, numbers, symbols, plain comments. No string or character literals, quotations
+     (`` ` ``), `#` commands, `@[...]` attributes, doc comments (`/--`, `/-!`: Lean parses those);
+   - where a tactic stands (the start of a line of a tactic block; after `by`, `;`, `<;>`, `·`, `(`,
+     `{`, a combinator, the `=>` of `case`/`next`, the `in` of `open`/`set_option`): only TACTICS;
+   - `set_option OPTION VALUE in` for an OPTION in ALLOWED_PROOF_OPTIONS, and `open NAMESPACE... in`
+     for capitalised namespaces other than `Lean`, nothing else after these two words.
+   Elsewhere names are terms (Mathlib lemmas, the proof's own hypotheses), which no list holds
+   without Lean. There a name may be neither an escape hatch (ESCAPE_HATCHES, ESCAPE_PARTS) nor a
+   keyword of Lean's own command grammar (COMMAND_KEYWORDS). Layer 1 already makes any command a
+   parse error, but Lean's error recovery still elaborates a command that follows one, so a command
+   that runs code must never reach Lean: every way to run new code at compile time starts with a core
+   keyword (`run_cmd`, `elab`, `macro`, `initialize`, a declaration, `attribute`) or `#` or `@[`,
+   which is why that list can be closed; Mathlib's own commands run only Mathlib's code. Words in
+   comments are checked too (a comment that hid one would be read differently by Lean).
+   The task's header is parsed by a grammar (`check_header`): `import Module` lines, then `open
+   [scoped] Namespace...`, `namespace`/`section`/`end` [Namespace], `universe u...` and `set_option
+   OPTION VALUE` for an allowed option; namespaces are capitalised names (a command keyword never
+   is), so `open Nat in axiom ...` or `open Nat unif_hint ...` does not parse.
+3. Lean (`judge`): the file compiled is assembled here from the task's header and statement,
+   unchanged, with `set_option autoImplicit false` between them and `#print axioms` after the proof.
+   Lean must report no error, no `sorry`, and exactly one axioms report, on that command's own line,
+   naming only `propext`, `Classical.choice` and `Quot.sound`.
 """
 
 from __future__ import annotations
@@ -44,41 +60,53 @@ ALLOWED_PROOF_OPTIONS = frozenset({
 # Options a task's header may set; autoImplicit is switched off after the header in any case.
 ALLOWED_HEADER_OPTIONS = ALLOWED_PROOF_OPTIONS | {"autoImplicit", "relaxedAutoImplicit"}
 
-# Whole name components that may not appear in a proof: escape hatches, and every keyword that starts
-# a new command (a proof is a tactic block; a second declaration or `end` would change what is checked).
-FORBIDDEN_WORDS = {
+# Whole name components that make Lean accept what is not a proof (the axioms audit refuses most of
+# them too; refusing them here gives the model the reason at once).
+ESCAPE_HATCHES = {
     "sorry": "`sorry` is never accepted",
     "admit": "`admit` is `sorry` under another name",
     "stop": "`stop` discards the rest of the proof with `sorry`",
     "native_decide": "`native_decide` trusts the compiler (Lean.ofReduceBool)",
     "native": "native evaluation (`+native`, `native := true`) trusts the compiler",
-    "axiom": "a proof may not declare axioms",
     "axioms": "a proof may not declare axioms",
-    "unsafe": "`unsafe` code is not checked by the kernel",
-    "partial": "`partial` definitions are opaque to the kernel",
     "implemented_by": "`implemented_by` swaps in unchecked code",
     "extern": "`extern` swaps in unchecked code",
-    "opaque": "a proof may not declare constants",
 }
-for keyword in ("theorem", "lemma", "def", "abbrev", "instance", "example", "structure", "inductive", "class",
-                "coinductive", "namespace", "section", "end", "mutual", "macro", "macro_rules", "syntax",
-                "elab", "elab_rules", "notation", "infix", "infixl", "infixr", "prefix", "postfix",
-                "attribute", "import", "export", "universe", "variable", "initialize", "builtin_initialize",
-                "run_tac", "run_cmd", "run_elab", "run_meta", "by_elab", "simproc", "dsimproc",
-                "declare_syntax_cat", "register_simp_attr", "alias", "irreducible_def", "add_decl_doc",
-                "deriving", "noncomputable", "private", "protected", "local", "scoped", "omit", "include",
-                "seal", "unseal", "recall", "proof_wanted", "compile_inductive", "assert_not_exists",
-                "library_note", "where", "nonrec", "termination_by", "decreasing_by", "declare_config_elab",
-                "register_option", "register_builtin_option", "initialize_simps_projections", "elab_as_elim",
-                "suppress_compilation", "unsuppress_compilation", "open_locale", "set_premise", "grind_pattern"):
-    FORBIDDEN_WORDS[keyword] = f"`{keyword}` starts a command or runs meta-code; a proof is a tactic block only"
+# Substrings that may not appear inside any name component.
+ESCAPE_PARTS = {
+    "sorry": "`sorry` (here inside a name such as sorryAx) is never accepted",
+    "ofReduceBool": "Lean.ofReduceBool trusts the compiler",
+    "ofReduceNat": "Lean.ofReduceNat trusts the compiler",
+    "reduceBool": "Lean.reduceBool trusts the compiler",
+    "reduceNat": "Lean.reduceNat trusts the compiler",
+    "trustCompiler": "Lean.trustCompiler trusts the compiler",
+    "skipKernelTC": "debug.skipKernelTC turns the kernel's check off",
+    "implemented_by": "`implemented_by` swaps in unchecked code",
+    "unsafe": "unsafe code is not checked by the kernel",
+    "lcProof": "lcProof is an axiom of the compiler",
+}
+# The keywords of Lean's command grammar (src/Lean/Parser/Command.lean, Syntax.lean, Term.lean:
+# declarations and their modifiers, scopes, syntax extension, code run at compile time) and the
+# declaration-like commands of Batteries and Mathlib. A name component equal to one (trailing `?`/`!`
+# aside, so `variable?` too) is refused anywhere in a proof.
+COMMAND_KEYWORDS = frozenset("""
+    theorem lemma def abbrev instance example opaque axiom structure class inductive coinductive mutual
+    private public protected noncomputable unsafe partial nonrec meta deriving where termination_by
+    decreasing_by namespace section end export universe variable include omit import attribute local
+    scoped syntax macro macro_rules elab elab_rules notation infix infixl infixr prefix postfix
+    declare_syntax_cat binder_predicate run_cmd run_elab run_meta run_tac by_elab initialize
+    builtin_initialize simproc dsimproc simproc_decl builtin_simproc builtin_dsimproc register_simp_attr
+    register_option register_builtin_option declare_config_elab declare_command_config_elab
+    register_tactic_tag tactic_extension add_decl_doc seal unseal init_quot with_weak_namespace
+    gen_injective_theorems grind_pattern unif_hint recommended_spelling register_error_explanation
+    assert_not_exists assert_not_imported test_extern irreducible_def alias library_note proof_wanted
+    recall suppress_compilation unsuppress_compilation compile_inductive compile_def notation3
+    initialize_simps_projections register_label_attr mk_iff_of_inductive_prop open_locale whatsnew
+    add_aesop_rules erase_aesop_rules declare_aesop_rule_sets
+""".split())
 
 # Where a tactic is expected (see `_tactic_positions`) only these names may stand: Lean's and Mathlib's
-# proof tactics, their combinators, and `open ... in` / `set_option ... in`. A command keyword that
-# would end the tactic block there (`theorem`, `unif_hint`, `notation3`, `variable?`, ...) is refused
-# because it is not in this list, whether or not FORBIDDEN_WORDS knows it. Elsewhere names are terms
-# (lemma names from Mathlib, hypotheses the proof introduces): no list of them exists without Lean, so
-# there only the FORBIDDEN_WORDS / FORBIDDEN_PARTS deny-lists apply.
+# proof tactics, their combinators, and `open ... in` / `set_option ... in`.
 TACTICS = frozenset("""
     abel abel1 abel_nf absurd ac_rfl aesop aesop? all_goals and_intros any_goals apply apply? apply_assumption
     apply_fun apply_mod_cast apply_rules assumption assumption_mod_cast bound by_cases by_contra by_contra!
@@ -96,34 +124,26 @@ TACTICS = frozenset("""
     split_ifs subst subst_vars suffices swap symm tauto trans trivial try unfold unfold_let use use!
     wlog zify
 """.split())
-# Tactics after which another tactic follows on the same line (`try simp`, `all_goals ring`).
+# Tactics after which another tactic follows on the same line (`try simp`, `all_goals ring`,
+# `iterate 3 rw [h]`).
 TACTIC_COMBINATORS = frozenset({"try", "repeat", "repeat'", "all_goals", "any_goals", "focus", "first", "iterate"})
 
-# Names that, written right before `%`, are term elaborators that evaluate code (`eval% e`).
-TERM_ELABORATORS = frozenset({"eval", "decide", "native", "run"})
-
-# Substrings that may not appear inside any name component.
-FORBIDDEN_PARTS = {
-    "sorry": "`sorry` (here inside a name such as sorryAx) is never accepted",
-    "ofReduceBool": "Lean.ofReduceBool trusts the compiler",
-    "ofReduceNat": "Lean.ofReduceNat trusts the compiler",
-    "reduceBool": "Lean.reduceBool trusts the compiler",
-    "reduceNat": "Lean.reduceNat trusts the compiler",
-    "trustCompiler": "Lean.trustCompiler trusts the compiler",
-    "skipKernelTC": "debug.skipKernelTC turns the kernel's check off",
-    "implemented_by": "`implemented_by` swaps in unchecked code",
-    "unsafe": "unsafe code is not checked by the kernel",
-    "lcProof": "lcProof is an axiom of the compiler",
-}
+# Names that, written right before `%` and a space, are term elaborators that evaluate code (`eval% e`).
+TERM_ELABORATORS = frozenset({"eval", "decide", "native", "run", "elab", "by_elab"})
 
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9]*\s*\n?|\n?\s*```\s*$")
 _DECLARATION = re.compile(r"^\s*(?:@\[[^\]]*\]\s*)?(?:private\s+|protected\s+)?(theorem|lemma|example)\b")
 _STATEMENT_HEAD = re.compile(r"^\s*(theorem|lemma)\s+([^\s(:{\[⦃]+)")
+# A namespace or module name: capitalised components (Lean's and Mathlib's convention; no command
+# keyword is capitalised). A universe: a lower-case letter with digits, subscripts or `_`.
+_NAMESPACE = re.compile(r"[A-Z][A-Za-z0-9_']*(?:\.[A-Z][A-Za-z0-9_']*)*")
+_UNIVERSE = re.compile(r"[a-z][0-9_'₀-₉]*")
 
 # Letters and symbols allowed besides printable ASCII. Omicron and the Greek capitals that look like
 # Latin ones (Α, Β, Ε, ...) are left out.
 _GREEK = "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ"
 _SYMBOLS = "¬·×÷‖•′″ℕℤℚℝℂℓ⟨⟩⟪⟫⟦⟧⦃⦄⌊⌋⌈⌉▸⁅⁆ᶜᵀ∘√∞"
+_SUBSCRIPT_LETTERS = "ᵢᵣᵤᵥᵦᵧᵨᵩᵪⱼ"  # Lean's isSubScriptAlnum beyond U+2080..U+209C
 _RANGES = ((0x2070, 0x209F),  # superscripts and subscripts
            (0x2190, 0x21FF),  # arrows
            (0x2200, 0x22FF),  # mathematical operators
@@ -132,12 +152,13 @@ _RANGES = ((0x2070, 0x209F),  # superscripts and subscripts
            (0x1D49C, 0x1D4B5), (0x1D4D0, 0x1D4E9))  # script capitals (𝓝 for neighbourhoods)
 # What Lean reads as letters in names (its `isLetterLike`): λ, Π and Σ are binders, not letters.
 _LETTERS = (set(_GREEK) - set("λΠΣ")) | {"ℕ", "ℤ", "ℚ", "ℝ", "ℂ", "ℓ"}
+_BRACKETS = {")": "(", "]": "[", "}": "{", "⟩": "⟨", "⦄": "⦃"}
 
 
 def _allowed_character(char: str) -> bool:
     if " " <= char <= "~" or char in "\n\t\r":
         return True
-    if char in _GREEK or char in _SYMBOLS or char in "¹²³":
+    if char in _GREEK or char in _SYMBOLS or char in _SUBSCRIPT_LETTERS or char in "¹²³":
         return True
     return any(low <= ord(char) <= high for low, high in _RANGES)
 
@@ -147,24 +168,66 @@ def _letter(char: str) -> bool:
 
 
 def _name_rest(char: str) -> bool:
-    return _letter(char) or (char.isascii() and char.isdigit()) or char in "'!?" or 0x2080 <= ord(char) <= 0x209C
+    return (_letter(char) or (char.isascii() and char.isdigit()) or char in "'!?" or char in _SUBSCRIPT_LETTERS
+            or 0x2080 <= ord(char) <= 0x209C)
 
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # "name" | "number" | "comment" | "string" | "char" | "symbol"
+    kind: str  # "name" | "number" | "comment" | "doc" | "string" | "char" | "symbol"
     text: str
     line: int
+    offset: int = 0  # where it starts in the text
+
+
+class SourceProblem(ValueError):
+    """A proposal refused before Lean sees it; the message (one line) is the model's feedback."""
+
+
+def _number_end(text: str, index: int) -> int:
+    """Where Lean's number literal starting at `index` ends: `0x`/`0b`/`0o` with their digits, or
+    decimal digits with an optional fraction (`.` and a digit) and exponent."""
+    if text[index] == "0" and text[index + 1:index + 2] in ("x", "X", "b", "B", "o", "O"):
+        digits = {"x": "0123456789abcdefABCDEF", "b": "01", "o": "01234567"}[text[index + 1].lower()]
+        end = index + 2
+        while end < len(text) and (text[end] in digits or text[end] == "_"):
+            end += 1
+        return end
+    end = index
+    while end < len(text) and text[end].isascii() and text[end].isdigit():
+        end += 1
+    if text[end:end + 1] == "." and text[end + 1:end + 2].isdigit():
+        end += 1
+        while end < len(text) and text[end].isascii() and text[end].isdigit():
+            end += 1
+    exponent = re.match(r"[eE][+-]?[0-9]+", text[end:])
+    return end + exponent.end() if exponent else end
+
+
+def _comment_end(text: str, index: int, what: str, line: int) -> int:
+    """The end of the block comment opened at `index` (they nest, as in Lean)."""
+    depth, index = 1, index + 2
+    while depth and index < len(text):
+        if text.startswith("/-", index):
+            depth, index = depth + 1, index + 2
+        elif text.startswith("-/", index):
+            depth, index = depth - 1, index + 2
+        else:
+            index += 1
+    if depth:
+        raise SourceProblem(f"{what} has a comment `/-` on line {line} that is never closed")
+    return index
 
 
 def lex(text: str, what: str) -> list[Token]:
     """Lean tokens of `text` (spaces dropped), by Lean's rules for names, numbers and comments (block
-    comments nest). Raises SourceProblem for a character outside the allow-list or an unclosed comment."""
+    comments nest; `/--` and `/-!` open doc comments, which Lean parses as syntax). Raises
+    SourceProblem for a character outside the allow-list or an unclosed comment."""
     for index, char in enumerate(text):
         if not _allowed_character(char):
             line = text.count("\n", 0, index) + 1
-            raise SourceProblem(f"{what} contains the character {char!r} (U+{ord(char):04X}) on line {line}; only ASCII"
-                                " and common mathematical symbols are allowed")
+            raise SourceProblem(f"{what} contains the character {char!r} (U+{ord(char):04X}) on line {line}; only ASCII,"
+                                " Greek letters and common mathematical symbols are allowed")
     tokens: list[Token] = []
     index, line = 0, 1
     while index < len(text):
@@ -174,89 +237,127 @@ def lex(text: str, what: str) -> list[Token]:
         elif text.startswith("--", index):
             index = text.find("\n", index)
             index = len(text) if index < 0 else index
-            tokens.append(Token("comment", text[start:index], line))
+            tokens.append(Token("comment", text[start:index], line, start))
         elif text.startswith("/-", index):
-            depth, index = 1, index + 2
-            while depth and index < len(text):
-                if text.startswith("/-", index):
-                    depth, index = depth + 1, index + 2
-                elif text.startswith("-/", index):
-                    depth, index = depth - 1, index + 2
-                else:
-                    index += 1
-            if depth:
-                raise SourceProblem(f"{what} has a comment `/-` on line {line} that is never closed")
-            tokens.append(Token("comment", text[start:index], line))
+            doc = text[index + 2:index + 3] in ("-", "!") and not text.startswith("/--/", index)
+            index = _comment_end(text, index, what, line)
+            tokens.append(Token("doc" if doc else "comment", text[start:index], line, start))
         elif char == '"':
             index += 1
             while index < len(text) and text[index] != '"':
                 index += 2 if text[index] == "\\" else 1
             index += 1
-            tokens.append(Token("string", text[start:index], line))
+            tokens.append(Token("string", text[start:index], line, start))
         elif char == "'" and (text[index + 2:index + 3] == "'" or text[index + 1:index + 2] == "\\"):
             index = text.find("'", index + 2) + 1 or len(text)  # a character literal such as 'a' or '\n'
-            tokens.append(Token("char", text[start:index], line))
+            tokens.append(Token("char", text[start:index], line, start))
         elif _letter(char):
             index += 1
             while index < len(text) and (_name_rest(text[index]) or (
                     text[index] == "." and index + 1 < len(text) and _letter(text[index + 1]))):
                 index += 1
-            tokens.append(Token("name", text[start:index], line))
-        elif char.isdigit():
-            while index < len(text) and (text[index].isalnum() or text[index] == "."):
-                index += 1
-            tokens.append(Token("number", text[start:index], line))
+            tokens.append(Token("name", text[start:index], line, start))
+        elif char.isascii() and char.isdigit():
+            index = _number_end(text, index)
+            tokens.append(Token("number", text[start:index], line, start))
         else:
             index += 1
-            tokens.append(Token("symbol", char, line))
+            tokens.append(Token("symbol", char, line, start))
         line += text.count("\n", start, index)
     return tokens
-
-
-class SourceProblem(ValueError):
-    """A proposal refused before Lean sees it; the message (one line) is the model's feedback."""
 
 
 def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def _word_problems(name: str) -> list[str]:
+def _name_problems(name: str) -> list[str]:
+    """Why a name may not appear in a proof (empty when it may)."""
     problems = []
     components = name.split(".")
     for component in components:
-        if component in FORBIDDEN_WORDS:
-            problems.append(f"`{component}`: {FORBIDDEN_WORDS[component]}")
-        for part, reason in FORBIDDEN_PARTS.items():
-            if part in component and component not in FORBIDDEN_WORDS:
-                problems.append(f"`{component}`: {reason}")
-    if components[0] == "Lean" and len(components) > 1:
+        word = component.rstrip("?!")
+        if component in ESCAPE_HATCHES:
+            problems.append(f"`{component}`: {ESCAPE_HATCHES[component]}")
+        elif word in COMMAND_KEYWORDS:
+            problems.append(f"`{component}` starts a command or runs meta-code; a proof is a tactic block only")
+        else:
+            problems.extend(f"`{component}`: {reason}" for part, reason in ESCAPE_PARTS.items() if part in component)
+    if [part for part in components if part != "_root_"][:1] == ["Lean"] and len(components) > 1:
         problems.append(f"`{name}`: the Lean meta-level namespace may not be used in a proof")
     return problems
 
 
-def _tactic_positions(code: list[Token], offsets: list[int], text: str) -> set[int]:
+def _bracket_problem(code: list[Token]) -> str | None:
+    """Brackets must match, as Lean requires: it is what keeps the proof inside the parentheses
+    `assemble` puts around it (a stray `)` would close them and let a command follow)."""
+    opened: list[Token] = []
+    for token in code:
+        if token.kind != "symbol":
+            continue
+        if token.text in _BRACKETS.values():
+            opened.append(token)
+        elif token.text in _BRACKETS:
+            if not opened or opened[-1].text != _BRACKETS[token.text]:
+                return f"line {token.line}: `{token.text}` closes no open `{_BRACKETS[token.text]}`"
+            opened.pop()
+    return f"line {opened[-1].line}: `{opened[-1].text}` is never closed" if opened else None
+
+
+def _scoped_prefix_problem(code: list[Token], at: int) -> tuple[str | None, int]:
+    """`set_option OPTION VALUE in` / `open [scoped] Namespace... in` starting at `code[at]`: the
+    problem (None if it is well formed) and the index of its `in`."""
+    def text(index: int) -> str:
+        return code[index].text if index < len(code) else "nothing"
+
+    keyword = code[at].text
+    if keyword == "set_option":
+        option = text(at + 1)
+        if option not in ALLOWED_PROOF_OPTIONS:
+            return (f"`set_option {option}`: only {', '.join(sorted(ALLOWED_PROOF_OPTIONS))} may be set in a proof",
+                    at)
+        value = code[at + 2] if at + 2 < len(code) else None
+        if value is None or not (value.kind == "number" or value.text in ("true", "false")):
+            return f"`set_option {option}` needs a number or true/false", at
+        end = at + 3
+    else:
+        end = at + 1 + (text(at + 1) == "scoped")
+        first = end
+        while end < len(code) and code[end].kind == "name" and _NAMESPACE.fullmatch(code[end].text):
+            if code[end].text.split(".")[0] == "Lean":
+                return "`open Lean`: the Lean meta-level namespace may not be used in a proof", at
+            end += 1
+        if end == first:
+            return f"`open {text(first)}`: `open` takes capitalised namespace names", at
+    if text(end) != "in":
+        return f"`{keyword}` in a proof must be followed by `in` and a tactic or term, not `{text(end)}`", at
+    return None, end
+
+
+def _tactic_positions(code: list[Token], text: str, tactic_block: bool = True) -> set[int]:
     """Indices of the tokens of `code` (comments dropped) that stand where Lean expects a tactic: the
-    proof's first token; the first token of a line at the column of an open tactic block (Lean's
-    `sepByIndent`: the tactics of a block start at one column; a more indented line continues a
-    term); the token after `by`, after `;` and `<;>` outside brackets, after `·`, `{` and a
-    combinator standing where a tactic is expected, after `=>` of `case`/`next`/`on_goal`, and on
+    proof's first token (when `text` is a tactic block); the first token of a line at the column of an
+    open tactic block (Lean's `sepByIndent`: the tactics of a block start at one column; a more
+    indented line continues a term); the token after `by`, after `;` and `<;>` outside brackets,
+    after `·`, `(`, `{` and a combinator (and its count) standing where a tactic is expected, after
+    `=>` of `case`/`next`/`on_goal`, after the `in` of an `open`/`set_option` standing there, and on
     the line after one that ends in `by` or in the `=>` of an alternative (`| succ n ih =>`)."""
     line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
 
     def column(token_index: int) -> int:
-        return offsets[token_index] - line_starts[code[token_index].line - 1]
+        return code[token_index].offset - line_starts[code[token_index].line - 1]
 
     positions: set[int] = set()
     blocks: list[int] = []
     depth = 0
-    opens_next_line = True
+    opens_next_line = tactic_block
     line_head: Token | None = None
+    awaiting_in: int | None = None  # the index of the `in` of an `open`/`set_option` at a tactic position
     for index, token in enumerate(code):
         first_on_line = index == 0 or code[index - 1].line != token.line
         if first_on_line:
             line_head = token
-            if depth == 0:
+            if depth == 0 and (tactic_block or blocks or opens_next_line):
                 here = column(index)
                 if opens_next_line:
                     blocks.append(here)
@@ -272,14 +373,19 @@ def _tactic_positions(code: list[Token], offsets: list[int], text: str) -> set[i
         previous = code[index - 1] if index else None
         if previous is not None and not first_on_line and (
                 previous.text == "by"
-                or (depth == 0 and previous.text == ";")
+                or (depth == 0 and (blocks or tactic_block) and previous.text == ";")
                 or (depth == 0 and index >= 3 and [t.text for t in code[index - 3:index]] == ["<", ";", ">"])
-                or (index - 1 in positions and previous.text in ("·", ".", "{") + tuple(TACTIC_COMBINATORS))
+                or (index - 1 in positions and previous.text in ("·", ".", "{", "(") + tuple(TACTIC_COMBINATORS))
+                or (previous.kind == "number" and index - 2 in positions and code[index - 2].text == "iterate")
+                or index - 1 == awaiting_in
                 or (previous.text == "=>" and line_head is not None and line_head.text in ("case", "case'", "next", "on_goal"))):
             positions.add(index)
-        if token.kind == "symbol" and token.text in "([{⟨⦃":
+        if index in positions and token.text in ("open", "set_option"):
+            malformed, end = _scoped_prefix_problem(code, index)
+            awaiting_in = None if malformed else end
+        if token.kind == "symbol" and token.text in _BRACKETS.values():
             depth += 1
-        elif token.kind == "symbol" and token.text in ")]}⟩⦄":
+        elif token.kind == "symbol" and token.text in _BRACKETS:
             depth = max(0, depth - 1)
         last_on_line = index + 1 == len(code) or code[index + 1].line != token.line
         if last_on_line and depth == 0 and (token.text == "by" or (
@@ -288,51 +394,48 @@ def _tactic_positions(code: list[Token], offsets: list[int], text: str) -> set[i
     return positions
 
 
-def _token_offsets(tokens: list[Token], text: str) -> list[int]:
-    """Where each token starts in `text`: `tokens` are all of `lex`'s, comments included, in order, so a
-    forward search finds each one itself (never its text inside an earlier comment)."""
-    offsets, cursor = [], 0
-    for token in tokens:
-        cursor = text.index(token.text, cursor)
-        offsets.append(cursor)
-        cursor += len(token.text)
-    return offsets
-
-
-def scan_proof(proof: str) -> list[str]:
-    """Every reason the proof text is refused (empty when it passes the source-level checks)."""
+def _screen(text: str, what: str, tactic_block: bool, skip: int = 0) -> list[str]:
+    """Every reason `text` is refused (empty when it passes): a proof (`tactic_block`) or a statement
+    (a term, with tactic blocks only after `by`); the first `skip` code tokens are not screened."""
     problems: list[str] = []
 
-    def problem(text: str) -> None:
-        if text not in problems:
-            problems.append(text)
+    def problem(found: str) -> None:
+        if found not in problems:
+            problems.append(found)
 
     try:
-        tokens = lex(proof, "the proof")
+        tokens = lex(text, what)
     except SourceProblem as refused:
         return [str(refused)]
-    offsets = [offset for offset, token in zip(_token_offsets(tokens, proof), tokens) if token.kind != "comment"]
     code = [token for token in tokens if token.kind != "comment"]
-    for position in sorted(_tactic_positions(code, offsets, proof)):
+    unbalanced = _bracket_problem(code)
+    if unbalanced:
+        problem(unbalanced)
+    for position in sorted(_tactic_positions(code, text, tactic_block)):
         token = code[position]
-        if token.kind == "name" and token.text not in TACTICS and not _word_problems(token.text):
+        if position >= skip and token.kind == "name" and token.text not in TACTICS and not _name_problems(token.text):
             problem(f"line {token.line}: `{token.text}` stands where a tactic is expected, and it is not a tactic"
                     " (a proof is a tactic block; commands and unknown tactics are refused)")
     for token in tokens:
         if token.kind == "comment":
             for word in re.findall(r"[A-Za-z_][\w'!?]*(?:\.[A-Za-z_][\w'!?]*)*", token.text):
-                for found in _word_problems(word):
+                for found in _name_problems(word):
                     problem(found + " (here in a comment)")
-    for position, token in enumerate(code):
+    for position, token in enumerate(code[skip:], start=skip):
         following = code[position + 1] if position + 1 < len(code) else None
         if token.kind == "name":
-            for found in _word_problems(token.text):
+            for found in _name_problems(token.text):
                 problem(found)
-            if token.text == "set_option":
-                option = following.text if following is not None and following.kind == "name" else None
-                if option not in ALLOWED_PROOF_OPTIONS:
-                    shown = option or (following.text if following else "nothing")
-                    problem(f"`set_option {shown}`: only {', '.join(sorted(ALLOWED_PROOF_OPTIONS))} may be set in a proof")
+            if token.text in ("set_option", "open"):
+                found, _ = _scoped_prefix_problem(code, position)
+                if found:
+                    problem(f"line {token.line}: {found}")
+            if following is not None and following.text == "%" and following.offset == token.offset + len(token.text) \
+                    and token.text.split(".")[-1] in TERM_ELABORATORS:
+                problem(f"`{token.text}%`: term elaborators that run code may not appear in a proof")
+        elif token.kind == "doc":
+            problem(f"line {token.line}: doc comments (`/--`, `/-!`) are declarations' syntax, not comments;"
+                    " write `--` or `/- -/`")
         elif token.kind in ("string", "char"):
             problem(f"line {token.line}: string and character literals may not appear in a proof")
         elif token.text == "`":
@@ -342,10 +445,12 @@ def scan_proof(proof: str) -> list[str]:
             problem(f"`#{shown}...`: commands such as #print, #eval or #exit may not appear in a proof")
         elif token.text == "@" and following is not None and following.text == "[":
             problem("`@[...]`: attributes may not appear in a proof")
-        elif token.text == "%" and position > 0 and code[position - 1].kind == "name" \
-                and code[position - 1].text.split(".")[-1] in TERM_ELABORATORS:
-            problem(f"`{code[position - 1].text}%`: term elaborators that run code may not appear in a proof")
     return problems
+
+
+def scan_proof(proof: str) -> list[str]:
+    """Every reason the proof text is refused (empty when it passes the source-level checks)."""
+    return _screen(proof, "the proof", tactic_block=True)
 
 
 def check_statement(statement: str, theorem_name: str) -> None:
@@ -357,64 +462,70 @@ def check_statement(statement: str, theorem_name: str) -> None:
         raise SourceProblem(f"the statement declares {head.group(2)!r}, not the task's theorem_name {theorem_name!r}")
     if ":=" in statement or re.search(r"\bby\s*$", statement):
         raise SourceProblem("the statement must stop before `:= by` (the proof is not part of it)")
-    problems = [p for p in scan_proof(statement) if not p.startswith(f"`{head.group(1)}`")]
+    problems = _screen(statement, "the statement", tactic_block=False, skip=1)
     if problems:
         raise SourceProblem(f"the statement uses {problems[0]}")
 
 
-# Commands a task's header may hold, besides `import`s at its start.
-HEADER_COMMANDS = frozenset({"open", "namespace", "section", "noncomputable", "end", "universe", "set_option"})
-
-
 def check_header(header: str) -> None:
     """A header holds imports, then `open`s, namespaces/sections, universes and a few options: nothing
-    that could declare an axiom or change the checker. It is parsed command by command; every
-    argument must be a plain name (no keyword, so no `open X in <command>`), and `set_option` takes
-    an allowed option and one value."""
+    that could declare an axiom or change the checker. It is parsed by this grammar, each command
+    with exactly the arguments it takes:
+
+        header   := ("import" Module)* command*
+        command  := "open" ["scoped"] Namespace+ | "namespace" Namespace | ["noncomputable"] "section" [Namespace]
+                  | "end" [Namespace] | "universe" universe+ | "set_option" OPTION (number | "true" | "false")
+
+    Module and Namespace are capitalised dotted names; OPTION is in ALLOWED_HEADER_OPTIONS."""
     tokens = [token for token in lex(header, "the header") if token.kind != "comment"]
     position = 0
 
-    def names_from(start: int, at_most: int | None = None) -> int:
+    def at(index: int) -> Token | None:
+        return tokens[index] if index < len(tokens) else None
+
+    def names(start: int, shape: re.Pattern, at_most: int | None = None) -> int:
         end = start
-        while end < len(tokens) and tokens[end].kind == "name" and tokens[end].text not in HEADER_COMMANDS \
+        while (token := at(end)) is not None and token.kind == "name" and shape.fullmatch(token.text) \
                 and (at_most is None or end - start < at_most):
-            if tokens[end].text == "in" or _word_problems(tokens[end].text):
-                raise SourceProblem(f"header line {tokens[end].line}: `{tokens[end].text}` is not allowed here")
+            if token.text.split(".")[0] == "Lean":
+                raise SourceProblem(f"header line {token.line}: the Lean meta-level namespace may not be opened")
             end += 1
         return end
 
-    while position < len(tokens) and tokens[position].text == "import":
-        after = names_from(position + 1)
+    while (token := at(position)) is not None and token.text == "import":
+        after = names(position + 1, _NAMESPACE, at_most=1)
         if after == position + 1:
-            raise SourceProblem(f"header line {tokens[position].line}: `import` names no module")
+            raise SourceProblem(f"header line {token.line}: `import` must name one module (a capitalised name)")
         position = after
-    while position < len(tokens):
-        token = tokens[position]
-        command = token.text
-        if token.kind != "name" or command not in HEADER_COMMANDS:
-            raise SourceProblem(f"header line {token.line}: `{command}` is not an import, open, namespace, section, "
-                                "end, universe or allowed set_option")
+    while (token := at(position)) is not None:
+        command = token.text if token.kind == "name" else None
+        if command == "noncomputable" and (following := at(position + 1)) is not None and following.text == "section":
+            position, command = position + 1, "section"
         if command == "set_option":
-            option, value = tokens[position + 1:position + 2], tokens[position + 2:position + 3]
-            if not option or option[0].text not in ALLOWED_HEADER_OPTIONS:
-                shown = option[0].text if option else "nothing"
-                raise SourceProblem(f"header line {token.line}: `set_option {shown}` is not allowed")
-            if not value or value[0].kind not in ("number", "name") or (
-                    value[0].kind == "name" and value[0].text not in ("true", "false")):
-                raise SourceProblem(f"header line {token.line}: `set_option {option[0].text}` needs a number or true/false")
+            option, value = at(position + 1), at(position + 2)
+            if option is None or option.text not in ALLOWED_HEADER_OPTIONS:
+                raise SourceProblem(f"header line {token.line}: `set_option {option.text if option else ''}` is not allowed")
+            if value is None or not (value.kind == "number" or value.text in ("true", "false")):
+                raise SourceProblem(f"header line {token.line}: `set_option {option.text}` needs a number or true/false")
             position += 3
-            continue
-        if command == "noncomputable":
-            if position + 1 >= len(tokens) or tokens[position + 1].text != "section":
-                raise SourceProblem(f"header line {token.line}: `noncomputable` must be followed by `section`")
-            position += 1
-        at_least, at_most = {"open": (1, None), "universe": (1, None)}.get(command, (0, 1))
-        if command == "open" and position + 1 < len(tokens) and tokens[position + 1].text == "scoped":
-            position += 1
-        after = names_from(position + 1, at_most)
-        if after - (position + 1) < at_least:
-            raise SourceProblem(f"header line {token.line}: `{command}` names nothing")
-        position = after
+        elif command == "open":
+            first = position + 1 + (getattr(at(position + 1), "text", None) == "scoped")
+            position = names(first, _NAMESPACE)
+            if position == first:
+                raise SourceProblem(f"header line {token.line}: `open` must name capitalised namespaces")
+        elif command == "universe":
+            start, position = position, names(position + 1, _UNIVERSE)
+            if position == start + 1:
+                raise SourceProblem(f"header line {token.line}: `universe` must name universes (u, v, u₁, ...)")
+        elif command == "namespace":
+            if names(position + 1, _NAMESPACE, at_most=1) == position + 1:
+                raise SourceProblem(f"header line {token.line}: `namespace` must name a capitalised namespace")
+            position += 2
+        elif command in ("section", "end"):
+            position = names(position + 1, _NAMESPACE, at_most=1)
+        else:
+            raise SourceProblem(f"header line {token.line}: `{token.text}` is not an import, open, namespace, section, "
+                                "end, universe or allowed set_option (or it stands where none of them may)")
 
 
 def extract_proof(proposal: str, statement: str) -> str:
@@ -473,9 +584,11 @@ class Assembled:
 def assemble(header: str, statement: str, theorem_name: str, proof: str) -> Assembled:
     head = header.rstrip() + "\n\nset_option autoImplicit false\n\n" if header.strip() else "set_option autoImplicit false\n\n"
     statement_line = head.count("\n") + 1
-    body = head + statement.rstrip() + " := by\n"
+    # The proof stands inside parentheses it cannot close (its brackets match): a command written in it
+    # is a parse error, not a command (see the module's docstring).
+    body = head + statement.rstrip() + " := (by\n"
     proof_line = body.count("\n") + 1
-    body += textwrap.indent(proof.rstrip(), "  ", lambda line: True) + "\n\n"
+    body += textwrap.indent(proof.rstrip(), "  ", lambda line: True) + "\n)\n\n"
     axioms_line = body.count("\n") + 1
     body += f"#print axioms {theorem_name}\n"
     return Assembled(body, statement_line, proof_line, axioms_line)
@@ -528,4 +641,5 @@ def judge(messages: Iterable[Message], assembled: Assembled, theorem_name: str) 
         why = "it uses `sorry`" if "sorryAx" in extra else "only propext, Classical.choice and Quot.sound are allowed"
         return Judgement("rejected", f"the proof depends on the axiom(s) {', '.join(extra)}: {why}", axioms=axioms)
     return Judgement("accepted", "Lean compiled the file from scratch without errors; axioms: "
-                     + (", ".join(axioms) or "none"), axioms=axioms)
+                     + (", ".join(axioms) or "none") + " (only propext, Classical.choice and Quot.sound are allowed)",
+                     axioms=axioms)
