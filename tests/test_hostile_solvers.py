@@ -189,6 +189,18 @@ HONEST_PROOFS = [
     "interval_cases x <;> simp_all\ntry omega",
     "refine ⟨fun h => ?_, fun h => ?_⟩\n· exact h.1\n· exact ⟨h, le_refl _⟩",
     "obtain ⟨k, hk⟩ := h\nuse k + 1\nsubst hk\nexact_mod_cast Nat.succ_pos k",
+    # `open`/`set_option ... in`, counts, parenthesised tactic blocks, numbers and brackets as Lean reads them
+    "open Real in\nnlinarith [sq_nonneg (x - 1), Real.sqrt_nonneg 2]",
+    "set_option maxRecDepth 10000 in\nnorm_num [Nat.factorial]",
+    "iterate 2 rw [Finset.sum_range_succ]\nnorm_num",
+    "(norm_num; linarith)",
+    "have : (1.5e3 : ℝ) = 1500 := by norm_num\nhave : 0x1F = 31 := by norm_num\nsimp_all",
+    "have h : n % 2 = 0 ∨ n%2 = 1 := Nat.mod_two_eq_zero_or_one n\nrcases h with h | h <;> simp [h]",
+    "exact absurd ‹x < 0› (by linarith)",
+    "exact fun ⦃a b⦄ hab => le_trans hab (le_refl b)",
+    "rw [show (4 : ℝ) = 2 ^ 2 by norm_num]\nexact Real.sqrt_sq (by norm_num)",
+    "conv => lhs; rw [mul_comm]",
+    "norm_num [Nat.succ_le_iff] at h₀ ⊢\nexact h₀.1.le",
 ]
 
 

@@ -8,6 +8,7 @@ recorded messages from the REPL's test suite where they exist (a kernel failure,
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +25,7 @@ from verifiers.lean.trust import (
     check_statement,
     extract_proof,
     judge,
+    lex,
     scan_proof,
 )
 from verifiers.lean.types import Message, Position
@@ -235,3 +237,56 @@ def test_a_clean_recorded_compile_without_an_axioms_report_is_not_accepted() -> 
     messages = recorded_command_messages("Mathlib/H20231020.in", 1)
     assert messages == []
     assert judge(messages, recorded_assembly(), "mathd_numbertheory_188").status == "rejected"
+
+
+def clean_recorded_theorems() -> list[tuple[str, str]]:
+    """(statement, proposal) for every `theorem`/`example ... := by PROOF` command of the REPL's
+    transcripts that Lean elaborated without an error or a `sorry`: real, honest proofs."""
+    found = []
+    for transcript in sorted((DATA / "lean_repl").rglob("*.in")):
+        commands, replies = recorded(transcript)
+        for command, reply in zip(commands, replies):
+            text = command.get("cmd", "")
+            answer = json.loads(reply)
+            if not re.match(r"(theorem|example)\b", text.strip()) or ":= by" not in text or answer.get("sorries") \
+                    or any(m["severity"] == "error" or "sorry" in m["data"] for m in answer.get("messages", [])):
+                continue
+            found.append((text[:text.index(":= by")], text))
+    return found
+
+
+@pytest.mark.skipif(DATA is None, reason="the shared benchmark data is not present")
+def test_honest_proofs_lean_accepted_in_the_repl_transcripts_pass_the_screen() -> None:
+    theorems = clean_recorded_theorems()
+    assert len(theorems) >= 10
+    refused = {}
+    for statement, proposal in theorems:
+        problems = scan_proof(extract_proof(proposal, statement))
+        if problems:
+            refused[proposal] = problems
+    # Only `trace "!"` is refused: string literals never appear in a proof.
+    assert all('trace "' in proposal for proposal in refused), refused
+
+
+def test_the_proof_is_compiled_inside_parentheses_it_cannot_close() -> None:
+    # Any command in the proof is then a parse error; a `)` that would close them is refused first.
+    proof = "norm_num\n    unif_hint_like_command_no_list_names (n : Nat)"
+    assembled = assemble(HEADER, STATEMENT, NAME, proof)
+    statement_line, proof_end = assembled.statement_line - 1, assembled.axioms_line - 3
+    lines = assembled.text.split("\n")
+    assert lines[statement_line].endswith(":= (by") and lines[proof_end] == ")"
+    assert "\n".join(lines[statement_line + 1:proof_end]) == "  norm_num\n      unif_hint_like_command_no_list_names (n : Nat)"
+    for escape in ("norm_num)\n    reassoc_axiom cheat\n(exact trivial", "exact (trivial]", "exact ⟨1, 2"):
+        assert any("closes no open" in p or "never closed" in p for p in scan_proof(escape)), escape
+
+
+@pytest.mark.parametrize("text, kinds", [
+    ("/-- doc -/ norm_num", ["doc", "name"]),
+    ("/-! module -/", ["doc"]),
+    ("/- a /- nested -/ comment -/ rfl", ["comment", "name"]),
+    ("1.sorry", ["number", "symbol", "name"]),
+    ("0x1F 1.5e3 2.x", ["number", "number", "number", "symbol", "name"]),
+    ("h₀.1.le x'", ["name", "symbol", "number", "symbol", "name", "name"]),
+])
+def test_the_lexer_reads_tokens_as_lean_does(text: str, kinds: list[str]) -> None:
+    assert [token.kind for token in lex(text, "t")] == kinds

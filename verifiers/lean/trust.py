@@ -142,7 +142,7 @@ _UNIVERSE = re.compile(r"[a-z][0-9_'₀-₉]*")
 # Letters and symbols allowed besides printable ASCII. Omicron and the Greek capitals that look like
 # Latin ones (Α, Β, Ε, ...) are left out.
 _GREEK = "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ"
-_SYMBOLS = "¬·×÷‖•′″ℕℤℚℝℂℓ⟨⟩⟪⟫⟦⟧⦃⦄⌊⌋⌈⌉▸⁅⁆ᶜᵀ∘√∞"
+_SYMBOLS = "¬·×÷‖•′″‹›ℕℤℚℝℂℓ⟨⟩⟪⟫⟦⟧⦃⦄⌊⌋⌈⌉▸⁅⁆ᶜᵀ∘√∞"
 _SUBSCRIPT_LETTERS = "ᵢᵣᵤᵥᵦᵧᵨᵩᵪⱼ"  # Lean's isSubScriptAlnum beyond U+2080..U+209C
 _RANGES = ((0x2070, 0x209F),  # superscripts and subscripts
            (0x2190, 0x21FF),  # arrows
@@ -488,7 +488,7 @@ def check_header(header: str) -> None:
         while (token := at(end)) is not None and token.kind == "name" and shape.fullmatch(token.text) \
                 and (at_most is None or end - start < at_most):
             if token.text.split(".")[0] == "Lean":
-                raise SourceProblem(f"header line {token.line}: the Lean meta-level namespace may not be opened")
+                raise SourceProblem(f"header line {token.line}: the Lean meta-level namespace may not be imported or opened")
             end += 1
         return end
 
