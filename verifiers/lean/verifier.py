@@ -5,7 +5,8 @@
 1. source checks (`verifiers.lean.trust`): the proposal is a tactic block (or the task's theorem restated
    word for word) with no forbidden construct;
 2. the file is assembled from the task's header and statement, unchanged, `set_option autoImplicit
-   false`, the proof, and `#print axioms NAME`;
+   false`, the proof inside `:= (by` ... `)` (its brackets match, so a command in it is a parse error),
+   and `#print axioms NAME`;
 3. `lake env lean --json` compiles it in a fresh process in the user's Lean project, under a time limit;
 4. Lean must report no error and no `sorry`, and the axioms report on the `#print axioms` line must name
    nothing beyond propext, Classical.choice and Quot.sound.
