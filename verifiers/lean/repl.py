@@ -322,14 +322,16 @@ class ReplDriver:
     def check_proof(self, header: str, statement: str, proof: str, timeout_s: float) -> tuple[Message, ...]:
         """Elaborate a whole proof in the header's environment (a quick look before the from-scratch
         compile): Lean's messages, positions counted from the statement's first line (the proof, indented
-        under `:= by`, starts on the line after the statement)."""
+        under `:= (by`, starts on the line after the statement)."""
         from lean_interact import Command
 
         refused = refusal(proof)
         if refused:
             return (Message("error", refused.message, Position(statement.count("\n") + 2, 0)),)
         env = self._header_env(header, timeout_s)
-        code = self._limited(f"{statement} := by\n" + textwrap.indent(textwrap.dedent(proof).strip("\n"), "  "))
+        # Inside parentheses the proof cannot close (as in the compiled file): a command in it is a parse error.
+        body = textwrap.indent(textwrap.dedent(proof).strip("\n"), "  ")
+        code = self._limited(f"{statement} := (by\n{body}\n)")
         response = self.process.request(Command(cmd=code) if env is None else Command(cmd=code, env=env), timeout_s)
         from lean_interact.interface import LeanError as ReplError
 
