@@ -17,7 +17,9 @@ each built from what is allowed, not from what is forbidden:
    - characters: printable ASCII; the Greek letters except those drawn like Latin ones (omicron and
      the capitals Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ); ℕ ℤ ℚ ℝ ℂ ℓ and script capitals (𝓝); sub- and
      superscripts; arrows, mathematical operators and mathlib's brackets. So no look-alike letters
-     (Cyrillic `ѕ`, full-width or bold letters), no invisible characters, no `«»` quoting;
+     (Cyrillic `ѕ`, full-width or bold letters), no invisible characters, no `«»` quoting: to Lean a
+     look-alike `ѕorry` is merely an unknown name, but it would fool the name checks below and a
+     human reading the trace;
    - tokens: names, numbers, symbols, plain comments. No string or character literals, quotations
      (`` ` ``), `#` commands, `@[...]` attributes, doc comments (`/--`, `/-!`: Lean parses those);
    - where a tactic stands (the start of a line of a tactic block; after `by`, `;`, `<;>`, `·`, `(`,
@@ -31,7 +33,8 @@ each built from what is allowed, not from what is forbidden:
    that runs code must never reach Lean: every way to run new code at compile time starts with a core
    keyword (`run_cmd`, `elab`, `macro`, `initialize`, a declaration, `attribute`) or `#` or `@[`,
    which is why that list can be closed; Mathlib's own commands run only Mathlib's code. Words in
-   comments are checked too (a comment that hid one would be read differently by Lean).
+   comments are checked too, so a comment that Lean and this lexer might end in different places
+   cannot hide one.
    The task's header is parsed by a grammar (`check_header`): `import Module` lines, then `open
    [scoped] Namespace...`, `namespace`/`section`/`end` [Namespace], `universe u...` and `set_option
    OPTION VALUE` for an allowed option; namespaces are capitalised names (a command keyword never
