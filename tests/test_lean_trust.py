@@ -27,6 +27,7 @@ from verifiers.lean.trust import (
     judge,
     lex,
     scan_proof,
+    without_comments,
 )
 from verifiers.lean.types import Message, Position
 from verifiers.lean.verifier import LeanVerifier
@@ -43,6 +44,7 @@ HONEST = [
     f"{STATEMENT} := by\n  norm_num [abs_of_nonneg]",
     "nlinarith [sq_nonneg (3 : ℝ), sq_abs (10 : ℝ)]",
     "simp only [abs_eq_self.mpr (by norm_num : (0 : ℝ) ≤ 10)]\nnorm_num -- a closing comment",
+    "-- Recall the lemma: for example, in the end no `sorry` is needed.\nnorm_num [abs_of_nonneg] /- where -/",
 ]
 
 EXPLOITS = {
@@ -290,3 +292,13 @@ def test_the_proof_is_compiled_inside_parentheses_it_cannot_close() -> None:
 ])
 def test_the_lexer_reads_tokens_as_lean_does(text: str, kinds: list[str]) -> None:
     assert [token.kind for token in lex(text, "t")] == kinds
+
+
+def test_comments_never_reach_lean() -> None:
+    # Whatever a comment holds (and wherever Lean would end it), the compiled file has only spaces there.
+    proof = "norm_num /- /- -/ sorry -/ -- admit\n/- end\n theorem t : False := sorry -/ simp"
+    assert scan_proof(proof) == []
+    blanked = without_comments(proof)
+    assert [line.strip() for line in blanked.split("\n")] == ["norm_num", "", "simp"]
+    assert [len(line) for line in blanked.split("\n")] == [len(line) for line in proof.split("\n")]
+    assert "sorry" not in assemble(HEADER, STATEMENT, NAME, proof).text

@@ -38,7 +38,7 @@ import psutil
 from pydantic import ValidationError
 
 from verifiers.lean.project import LeanProject
-from verifiers.lean.trust import SORRY_WARNINGS, scan_proof
+from verifiers.lean.trust import SORRY_WARNINGS, scan_proof, without_comments
 from verifiers.lean.types import (
     LeanCrashed,
     LeanError,
@@ -329,8 +329,9 @@ class ReplDriver:
         if refused:
             return (Message("error", refused.message, Position(statement.count("\n") + 2, 0)),)
         env = self._header_env(header, timeout_s)
-        # Inside parentheses the proof cannot close (as in the compiled file): a command in it is a parse error.
-        body = textwrap.indent(textwrap.dedent(proof).strip("\n"), "  ")
+        # As in the compiled file: comments blanked, inside parentheses the proof cannot close (a command
+        # in it is a parse error).
+        body = textwrap.indent(textwrap.dedent(without_comments(proof)).strip("\n"), "  ")
         code = self._limited(f"{statement} := (by\n{body}\n)")
         response = self.process.request(Command(cmd=code) if env is None else Command(cmd=code, env=env), timeout_s)
         from lean_interact.interface import LeanError as ReplError

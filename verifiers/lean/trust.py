@@ -7,7 +7,7 @@ theorem, `#exit`, a fake `#print` output), or a quietly changed statement. The d
 each built from what is allowed, not from what is forbidden:
 
 1. Structure (`assemble`, `_bracket_problem`): the proof is compiled as `theorem ... := (by PROOF
-   )`, and its brackets must match. Lean ends a tactic block at the first token that continues
+   )`, its comments blanked out, and its brackets must match. Lean ends a tactic block at the first token that continues
    neither a tactic nor a term; inside those parentheses only the closing `)` may follow, so a
    command written anywhere in the proof (`theorem`, `end`, a Mathlib command no list here names)
    is a parse error, and a file with an error is never accepted.
@@ -32,9 +32,8 @@ each built from what is allowed, not from what is forbidden:
    parse error, but Lean's error recovery still elaborates a command that follows one, so a command
    that runs code must never reach Lean: every way to run new code at compile time starts with a core
    keyword (`run_cmd`, `elab`, `macro`, `initialize`, a declaration, `attribute`) or `#` or `@[`,
-   which is why that list can be closed; Mathlib's own commands run only Mathlib's code. Words in
-   comments are checked too, so a comment that Lean and this lexer might end in different places
-   cannot hide one.
+   which is why that list can be closed; Mathlib's own commands run only Mathlib's code. Comments
+   are free text: `assemble` blanks them out, so whatever one holds never reaches Lean.
    The task's header is parsed by a grammar (`check_header`): `import Module` lines, then `open
    [scoped] Namespace...`, `namespace`/`section`/`end` [Namespace], `universe u...` and `set_option
    OPTION VALUE` for an allowed option; namespaces are capitalised names (a command keyword never
@@ -419,11 +418,6 @@ def _screen(text: str, what: str, tactic_block: bool, skip: int = 0) -> list[str
         if position >= skip and token.kind == "name" and token.text not in TACTICS and not _name_problems(token.text):
             problem(f"line {token.line}: `{token.text}` stands where a tactic is expected, and it is not a tactic"
                     " (a proof is a tactic block; commands and unknown tactics are refused)")
-    for token in tokens:
-        if token.kind == "comment":
-            for word in re.findall(r"[A-Za-z_][\w'!?]*(?:\.[A-Za-z_][\w'!?]*)*", token.text):
-                for found in _name_problems(word):
-                    problem(found + " (here in a comment)")
     for position, token in enumerate(code[skip:], start=skip):
         following = code[position + 1] if position + 1 < len(code) else None
         if token.kind == "name":
@@ -584,6 +578,17 @@ class Assembled:
     axioms_line: int  # the line of `#print axioms`
 
 
+def without_comments(proof: str) -> str:
+    """The proof with its comments blanked out (newlines kept, so lines and columns stay as they
+    were). Lean reads a comment as white space; blanking them means Lean sees exactly the tokens that
+    were screened, whatever a comment holds and wherever Lean would have ended it."""
+    text = list(proof)
+    for token in lex(proof, "the proof"):
+        if token.kind == "comment":
+            text[token.offset:token.offset + len(token.text)] = re.sub(r"[^\n]", " ", token.text)
+    return "".join(text)
+
+
 def assemble(header: str, statement: str, theorem_name: str, proof: str) -> Assembled:
     head = header.rstrip() + "\n\nset_option autoImplicit false\n\n" if header.strip() else "set_option autoImplicit false\n\n"
     statement_line = head.count("\n") + 1
@@ -591,7 +596,7 @@ def assemble(header: str, statement: str, theorem_name: str, proof: str) -> Asse
     # is a parse error, not a command (see the module's docstring).
     body = head + statement.rstrip() + " := (by\n"
     proof_line = body.count("\n") + 1
-    body += textwrap.indent(proof.rstrip(), "  ", lambda line: True) + "\n)\n\n"
+    body += textwrap.indent(without_comments(proof).rstrip(), "  ", lambda line: True) + "\n)\n\n"
     axioms_line = body.count("\n") + 1
     body += f"#print axioms {theorem_name}\n"
     return Assembled(body, statement_line, proof_line, axioms_line)
