@@ -149,7 +149,9 @@ _SUBSCRIPT_LETTERS = "ᵢᵣᵤᵥᵦᵧᵨᵩᵪⱼ"  # Lean's isSubScriptAlnum
 _RANGES = ((0x2070, 0x209F),  # superscripts and subscripts
            (0x2190, 0x21FF),  # arrows
            (0x2200, 0x22FF),  # mathematical operators
+           (0x27C0, 0x27EF),  # miscellaneous mathematical symbols A (⟂, ⟦⟧, ⟨⟩)
            (0x27F0, 0x27FF),  # supplemental arrows
+           (0x2980, 0x29FF),  # miscellaneous mathematical symbols B (⦃⦄, ⧸ for quotients)
            (0x2A00, 0x2AFF),  # supplemental mathematical operators
            (0x1D49C, 0x1D4B5), (0x1D4D0, 0x1D4E9))  # script capitals (𝓝 for neighbourhoods)
 # What Lean reads as letters in names (its `isLetterLike`): λ, Π and Σ are binders, not letters.
