@@ -1,4 +1,4 @@
-"""`python -m agent ...`: solve, eval, view, schema, convert, model, gnn, sae.
+"""`python -m agent ...`: solve, eval, view, export, schema, convert, model, gnn, sae.
 
 Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
 refuted, template_wrong or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
@@ -483,6 +483,16 @@ def command_view(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_export(arguments: argparse.Namespace) -> int:
+    from agent.export_inspect import InspectUnavailable, export_inspect
+
+    try:
+        print(f"wrote {export_inspect(arguments.run, arguments.out)}")
+    except InspectUnavailable as error:
+        raise UsageError(str(error)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m agent", description="veriloop: a model proposes, exact verifiers decide.")
     parser.add_argument("--version", action="version", version=f"veriloop {_version()}")
@@ -543,6 +553,13 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
     view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead (for an eval run, with a page per task beside it)")
     view.set_defaults(handler=command_view)
+
+    export = commands.add_parser("export", help="write an eval run in another tool's format")
+    export.add_argument("format", choices=("inspect",), help="inspect: an Inspect AI eval log (veriloop[inspect])")
+    export.add_argument("run", type=Path, metavar="RUN_DIR", help="an eval run's folder")
+    export.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="the log file, *.eval or *.json (default: RUN_DIR/inspect/<run id>.eval)")
+    export.set_defaults(handler=command_export)
 
     from agent.gnn.cli import add_parser as add_gnn_parser
     from agent.sae.cli import add_sae_commands

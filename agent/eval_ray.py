@@ -54,7 +54,8 @@ def ray_session(address: str, workers: int) -> Iterator[None]:
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address == "local":
-            ray.init(num_cpus=workers, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)
+            ray.init(address="local", num_cpus=workers, include_dashboard=False,
+                     object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)
         else:
             ray.init(address=address, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as error:
