@@ -42,7 +42,8 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     model_dir = prepare_bundled()
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # One thread: on CPUs shared with other work, torch's threads mostly wait for each other.
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     with log.open("w") as output:
         server = subprocess.Popen(
             [sys.executable, "-c", "import sys; from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; main()",
