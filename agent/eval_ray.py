@@ -31,6 +31,7 @@ from agent.loop import RunSettings
 # The object store only carries rows and trace texts: keep its shared-memory share small.
 LOCAL_OBJECT_STORE_BYTES = 200 * 1024 * 1024
 CONNECT_TIMEOUT_S = 5.0
+WORKER_NICENESS_VARIABLE = "RAY_worker_niceness"
 
 
 class RayUnavailable(Exception):
@@ -54,6 +55,8 @@ def ray_session(address: str, workers: int) -> Iterator[None]:
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address == "local":
+            # Ray's workers would run 15 nice levels below this process; the local pool's run at its level.
+            os.environ.setdefault(WORKER_NICENESS_VARIABLE, "0")
             ray.init(address="local", num_cpus=workers, include_dashboard=False,
                      object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)
         else:
