@@ -7,7 +7,7 @@ Each round runs every configuration once; round 2 runs them in the reverse order
 order again, and so on, so that a load that drifts during the run weighs on every configuration alike.
 Prints a Markdown table for BENCHMARKS.md: the median wall time of the whole eval over the rounds (Ray's
 includes starting and stopping the local Ray), speed-up over one local worker, Ray against the local
-pool with as many workers, whether every configuration reached the same status on every task, and the
+pool with as many workers, the seconds the tasks took inside the command (without start-up), whether every configuration reached the same status on every task, and the
 load average (`uptime`) before each configuration's runs."""
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ def label(workers: int, on_ray: bool) -> str:
     return f"Ray, {workers} worker(s)" if on_ray else f"local pool, {workers} worker(s)"
 
 
-def run(suite: Path, workers: int, on_ray: bool, sources: str, runs: Path) -> tuple[float, dict[str, str]]:
-    """Wall seconds of the whole `agent eval` command (for Ray: with starting and stopping Ray) and the statuses."""
+def run(suite: Path, workers: int, on_ray: bool, sources: str, runs: Path) -> tuple[float, float, dict[str, str]]:
+    """Wall seconds of the whole `agent eval` command (for Ray: with starting and stopping Ray), the seconds
+    the tasks took within it (summary.json's `elapsed_s`: from the first task handed out to the last
+    row), and the statuses."""
     before = set(runs.iterdir()) if runs.exists() else set()
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "agent", "eval", str(suite), "--workers", str(workers), "--sources", sources,
@@ -50,8 +52,8 @@ def run(suite: Path, workers: int, on_ray: bool, sources: str, runs: Path) -> tu
     run_dir = next(iter(set(runs.iterdir()) - before))
     with (run_dir / "results.csv").open(newline="") as handle:
         statuses = {row["task_id"]: row["status"] for row in csv.DictReader(handle)}
-    json.loads((run_dir / "summary.json").read_text())  # the run finished and summarised
-    return elapsed, statuses
+    in_run = json.loads((run_dir / "summary.json").read_text())["elapsed_s"]
+    return elapsed, in_run, statuses
 
 
 def main() -> None:
@@ -63,6 +65,7 @@ def main() -> None:
     arguments = parser.parse_args()
     configs = [parse_config(part.strip()) for part in arguments.configs.split(",")]
     walls: dict[tuple[int, bool], list[float]] = {config: [] for config in configs}
+    task_walls: dict[tuple[int, bool], list[float]] = {config: [] for config in configs}
     loads: dict[tuple[int, bool], list[float]] = {config: [] for config in configs}
     statuses: dict[tuple[int, bool], list[dict[str, str]]] = {config: [] for config in configs}
     with tempfile.TemporaryDirectory() as work:
@@ -75,25 +78,30 @@ def main() -> None:
         for number in range(arguments.rounds):
             for config in (configs if number % 2 == 0 else configs[::-1]):
                 loads[config].append(os.getloadavg()[0])
-                elapsed, reached = run(suite, *config, arguments.sources, Path(work) / "runs")
+                elapsed, in_run, reached = run(suite, *config, arguments.sources, Path(work) / "runs")
                 walls[config].append(elapsed)
+                task_walls[config].append(in_run)
                 statuses[config].append(reached)
                 print(f"round {number + 1}: {label(*config)}: {elapsed:.1f} s, load {loads[config][-1]:.1f}",
                       file=sys.stderr, flush=True)
     reference = statuses[configs[0]][0]
     median = {config: statistics.median(values) for config, values in walls.items()}
+    task_median = {config: statistics.median(values) for config, values in task_walls.items()}
     baseline = median.get((1, False)) or median[configs[0]]
     print(f"{len(tasks)} Code2Inv tasks, sources {arguments.sources}, {arguments.rounds} round(s); {cpu_model()}, "
           f"{os.cpu_count()} CPUs")
     print("\n| executor | wall s (median) | runs | speed-up over 1 local worker | vs local pool, same workers "
-          "| same statuses | load average before |\n|---|---|---|---|---|---|---|")
+          "| tasks' s (median; Ray: vs pool) | same statuses | load average before |\n|---|---|---|---|---|---|---|---|")
     for config in configs:
         workers, on_ray = config
         pool = median.get((workers, False))
         versus = f"{median[config] / pool:.2f}x the time" if on_ray and pool else "-"
+        pool_tasks = task_median.get((workers, False))
+        tasks_versus = f" ({task_median[config] / pool_tasks:.2f}x)" if on_ray and pool_tasks else ""
         same = all(reached == reference for reached in statuses[config])
         print(f"| {label(*config)} | {median[config]:.1f} | {', '.join(f'{v:.1f}' for v in walls[config])} "
-              f"| {baseline / median[config]:.2f}x | {versus} | {'yes' if same else 'NO'} "
+              f"| {baseline / median[config]:.2f}x | {versus} | {task_median[config]:.1f}{tasks_versus} "
+              f"| {'yes' if same else 'NO'} "
               f"| {', '.join(f'{v:.1f}' for v in loads[config])} |")
 
 
