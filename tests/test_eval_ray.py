@@ -61,3 +61,23 @@ def test_ray_refusals_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "veriloop[ray]" in error
     assert not runs.exists()
+
+
+def test_a_ray_task_over_its_limit_is_cancelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psutil
+
+    import agent.eval
+    from agent.eval import load_suite, run_suite
+    from agent.session import RunSettings
+
+    _, entries = load_suite(suite_of(tmp_path / "suite", "1"))
+    settings = RunSettings(sources=("symbolic",), timeout_s=5.0)
+    monkeypatch.setattr(agent.eval, "WORKER_GRACE_S", -4.5)  # the driver allows the task half a second
+    run_dir = tmp_path / "run"
+    rows = list(run_suite(entries, settings, run_dir, "run", None, "float32", 1, ray_address="local"))
+
+    assert [(row["task_id"], row["status"]) for row in rows] == [("code2inv/1", "error")]
+    assert "overran its time limit" in rows[0]["message"]
+    assert [row["status"] for row in rows_of(run_dir)] == ["error"]
+    leftover = [process for process in psutil.process_iter(["name"]) if "raylet" in (process.info["name"] or "")]
+    assert not leftover, "the local Ray was not stopped"
