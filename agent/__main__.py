@@ -1,4 +1,4 @@
-"""`python -m agent ...`: solve, eval, view, schema, convert, model, gnn, sae.
+"""`python -m agent ...`: solve, eval, view, export, schema, convert, model, gnn, sae.
 
 Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
 refuted, template_wrong or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
@@ -284,6 +284,18 @@ def _resumed_run(arguments: argparse.Namespace) -> tuple[str, Path]:
 
 
 def command_eval(arguments: argparse.Namespace) -> int:
+    if arguments.ray is None:
+        return _eval(arguments)
+    from agent.eval_ray import RayUnavailable, ray_session
+
+    try:
+        with ray_session(arguments.ray, arguments.workers):  # connected first, so a bad address fails before any work
+            return _eval(arguments)
+    except RayUnavailable as error:
+        raise UsageError(str(error)) from None
+
+
+def _eval(arguments: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -305,7 +317,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
         "task_ids": [entry.task.id for entry in entries],
         "settings": settings.model_dump(mode="json"), "model": proposer.info.name if proposer else None,
         "model_revision": proposer.info.revision if proposer else None, "dtype": arguments.dtype,
-        "workers": arguments.workers, "sae": arguments.sae, "steer": arguments.steer,
+        "workers": arguments.workers, "ray": arguments.ray, "sae": arguments.sae, "steer": arguments.steer,
     }
     if arguments.resume:
         run_id, run_dir = _resumed_run(arguments)
@@ -323,7 +335,8 @@ def command_eval(arguments: argparse.Namespace) -> int:
     with lock:
         write_run_record(run_dir, {"run_id": run_id, **record})
         pending = pending_entries(runnable, run_dir)
-        console.print(f"[bold]{escape(suite_name)}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s) · "
+        where = f" on Ray ({escape(arguments.ray)})" if arguments.ray else ""
+        console.print(f"[bold]{escape(suite_name)}[/bold]: {len(entries)} tasks · {arguments.workers} worker(s){where} · "
                       f"run {escape(run_id)}" + (f" · resuming, {len(pending)} to run" if arguments.resume else ""))
         for task_id, reason in not_run.items():
             console.print(f"  {task_id:<24} not run: {reason}", markup=False)
@@ -337,7 +350,7 @@ def command_eval(arguments: argparse.Namespace) -> int:
         with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             bar = progress.add_task("tasks", total=len(pending), solved=0)
             for row in run_suite(runnable, settings, run_dir, run_id, arguments.model, arguments.dtype, arguments.workers,
-                                 sae=arguments.sae, steer=arguments.steer):
+                                 sae=arguments.sae, steer=arguments.steer, ray_address=arguments.ray):
                 solved += row["status"] == "solved"
                 progress.update(bar, advance=1, solved=solved)
                 if not arguments.quiet:
@@ -470,6 +483,16 @@ def command_view(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def command_export(arguments: argparse.Namespace) -> int:
+    from agent.export_inspect import InspectUnavailable, export_inspect
+
+    try:
+        print(f"wrote {export_inspect(arguments.run, arguments.out)}")
+    except InspectUnavailable as error:
+        raise UsageError(str(error)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m agent", description="veriloop: a model proposes, exact verifiers decide.")
     parser.add_argument("--version", action="version", version=f"veriloop {_version()}")
@@ -488,6 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "without a result run, with the same suite and settings")
     evaluate.add_argument("--limit", type=_positive, default=None, help="only the first N tasks (default: all)")
     evaluate.add_argument("--quiet", action="store_true", help="no line per task, only the summary")
+    evaluate.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                          help="run the tasks as Ray tasks, --workers at a time: on the cluster at ADDRESS "
+                               "(auto, host:6379, ray://host:10001), or on a Ray started here when none is given "
+                               "(veriloop[ray])")
     _add_run_options(evaluate)
     evaluate.set_defaults(handler=command_eval)
 
@@ -526,6 +553,13 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("-v", "--verbose", action="store_true", help="show every verdict's feedback")
     view.add_argument("--html", type=Path, default=None, metavar="FILE", help="write a static HTML page instead (for an eval run, with a page per task beside it)")
     view.set_defaults(handler=command_view)
+
+    export = commands.add_parser("export", help="write an eval run in another tool's format")
+    export.add_argument("format", choices=("inspect",), help="inspect: an Inspect AI eval log (veriloop[inspect])")
+    export.add_argument("run", type=Path, metavar="RUN_DIR", help="an eval run's folder")
+    export.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="the log file, *.eval or *.json (default: RUN_DIR/inspect/<run id>.eval)")
+    export.set_defaults(handler=command_export)
 
     from agent.gnn.cli import add_parser as add_gnn_parser
     from agent.sae.cli import add_sae_commands

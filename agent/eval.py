@@ -1,9 +1,10 @@
-"""Suites: run many tasks in parallel worker processes, resumably, and summarise the results.
+"""Suites: run many tasks in parallel worker processes (or as Ray tasks), resumably, and summarise the results.
 
 A run writes `runs/<run_id>/`: `run.json` (settings and suite), `traces/<task>.jsonl` and
 `results.csv`, one row appended and flushed per finished task, so an interrupted run loses nothing
 and `--resume RUN_ID` runs only the tasks that have no row yet. Each worker process loads the model
 once (lazily) and serves many tasks; pebble kills a worker whose task overruns its wall-clock limit.
+Ray tasks (agent/eval_ray.py) return their rows and traces to this process, which writes them the same way.
 """
 
 from __future__ import annotations
@@ -86,7 +87,40 @@ def result_row(result: ResultEvent, task_id: str, trace: Path) -> dict[str, Any]
     }
 
 
-# Worker-process state: the proposer is created once per worker by `_init_worker`.
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every worker needs to build its proposer (once, for the many tasks it serves)."""
+    model: str | None
+    dtype: str
+    threads: int
+    uses_model: bool
+    sae: str | None = None
+    steer: str | None = None
+
+    def proposer(self) -> Any:
+        import torch
+
+        torch.set_num_threads(self.threads)
+        if not self.uses_model:
+            return None
+        from agent.llm import load_proposer
+
+        proposer = load_proposer(self.model, dtype=self.dtype, threads=self.threads, sae=self.sae, steer=self.steer)
+        proposer.load()  # now, while the driver says so, rather than inside the first task
+        return proposer
+
+
+def run_one(task_path: str, settings_json: str, trace_path: str, run_id: str, proposer: Any) -> dict[str, Any]:
+    """One task in a worker: its trace written to trace_path, its results row returned."""
+    task = load_task(task_path)
+    settings = RunSettings.model_validate_json(settings_json)
+    trace = Path(trace_path)
+    trace.unlink(missing_ok=True)  # a task re-run after an interruption starts its trace afresh
+    result = run_task(task, settings, proposer, trace, run_id, Path(task_path))
+    return result_row(result, task.id, trace)
+
+
+# Worker-process state of the local pool: the proposer is created once per worker by `_init_worker`.
 _worker_proposer: Any = None
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -99,27 +133,14 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _init_worker(model: str | None, dtype: str, threads: int, uses_model: bool, parent: int, sae: str | None = None,
-                 steer: str | None = None) -> None:
+def _init_worker(setup: WorkerSetup, parent: int) -> None:
     global _worker_proposer
     _die_with_parent(parent)
-    import torch
-
-    torch.set_num_threads(threads)
-    if uses_model:
-        from agent.llm import load_proposer
-
-        _worker_proposer = load_proposer(model, dtype=dtype, threads=threads, sae=sae, steer=steer)
-        _worker_proposer.load()  # now, while the driver says so, rather than inside the first task
+    _worker_proposer = setup.proposer()
 
 
 def _run_in_worker(task_path: str, settings_json: str, trace_path: str, run_id: str) -> dict[str, Any]:
-    task = load_task(task_path)
-    settings = RunSettings.model_validate_json(settings_json)
-    trace = Path(trace_path)
-    trace.unlink(missing_ok=True)  # a task re-run after an interruption starts its trace afresh
-    result = run_task(task, settings, _worker_proposer, trace, run_id, Path(task_path))
-    return result_row(result, task.id, trace)
+    return run_one(task_path, settings_json, trace_path, run_id, _worker_proposer)
 
 
 class ResultsFile:
@@ -173,41 +194,64 @@ def pending_entries(entries: list[SuiteEntry], run_dir: Path) -> list[SuiteEntry
 
 
 def run_suite(entries: list[SuiteEntry], settings: RunSettings, run_dir: Path, run_id: str, model: str | None,
-              dtype: str, workers: int, sae: str | None = None, steer: str | None = None) -> Iterator[dict[str, Any]]:
-    """Run the entries that have no row in run_dir/results.csv yet; yield each row as it lands, in
-    completion order. The caller holds the run's lock (`lock_run`)."""
-    from pebble import ProcessPool
-
+              dtype: str, workers: int, sae: str | None = None, steer: str | None = None,
+              ray_address: str | None = None) -> Iterator[dict[str, Any]]:
+    """Run the entries that have no row in run_dir/results.csv yet, in a local pool of `workers` processes,
+    or as Ray tasks when `ray_address` is given ("local": a Ray started here); yield each row as it lands,
+    in completion order, after writing it to results.csv. The caller holds the run's lock (`lock_run`)."""
     pending = pending_entries(entries, run_dir)
     (run_dir / "traces").mkdir(parents=True, exist_ok=True)
-    results = ResultsFile(run_dir / "results.csv")
-    uses_model = "llm" in settings.sources
     threads = max(1, (os.cpu_count() or 1) // workers)
+    setup = WorkerSetup(model, dtype, threads, "llm" in settings.sources, sae, steer)
+    if ray_address is None:
+        rows = _pool_rows(pending, settings, run_dir, run_id, setup, workers)
+    else:
+        from agent.eval_ray import ray_rows
+
+        rows = ray_rows(pending, settings, run_dir, run_id, setup, workers, ray_address)
+    results = ResultsFile(run_dir / "results.csv")
     try:
-        with ProcessPool(max_workers=workers, initializer=_init_worker,
-                         initargs=(model, dtype, threads, uses_model, os.getpid(), sae, steer)) as pool:
-            futures = {}
-            for entry in pending:
-                trace = run_dir / "traces" / trace_name(entry.task.id)
-                limit = settings.budget_for(entry.task.budget).timeout_s + WORKER_GRACE_S
-                future = pool.schedule(_run_in_worker, args=(str(entry.path), settings.model_dump_json(), str(trace), run_id),
-                                       timeout=limit)
-                futures[future] = (entry, trace)
+        for row in rows:
+            results.append(row)
+            yield row
+    finally:
+        rows.close()  # stops the workers when the caller stops early (Ctrl-C)
+        results.close()
+
+
+def task_limit_s(entry: SuiteEntry, settings: RunSettings) -> float:
+    """Wall-clock seconds a worker gets for the task before it is killed."""
+    return settings.budget_for(entry.task.budget).timeout_s + WORKER_GRACE_S
+
+
+def _pool_rows(pending: list[SuiteEntry], settings: RunSettings, run_dir: Path, run_id: str, setup: WorkerSetup,
+               workers: int) -> Iterator[dict[str, Any]]:
+    """The local pool: pebble kills a worker whose task overruns its limit; rows in completion order."""
+    from pebble import ProcessPool
+
+    with ProcessPool(max_workers=workers, initializer=_init_worker, initargs=(setup, os.getpid())) as pool:
+        futures = {}
+        for entry in pending:
+            trace = run_dir / "traces" / trace_name(entry.task.id)
+            future = pool.schedule(_run_in_worker, args=(str(entry.path), settings.model_dump_json(), str(trace), run_id),
+                                   timeout=task_limit_s(entry, settings))
+            futures[future] = (entry, trace)
+        try:
             for future in as_completed(futures):
                 entry, trace = futures[future]
                 try:
                     row = future.result()
                 except FutureTimeout:
-                    row = _failed_row(entry, trace, "the worker overran its time limit and was killed")
+                    row = failed_row(entry, trace, "the worker overran its time limit and was killed")
                 except Exception as error:  # a crashed worker costs its task, not the run
-                    row = _failed_row(entry, trace, f"{type(error).__name__}: {error}")
-                results.append(row)
+                    row = failed_row(entry, trace, f"{type(error).__name__}: {error}")
                 yield row
-    finally:
-        results.close()
+        except BaseException:  # Ctrl-C, or the caller stopped early: kill the workers rather than wait for them
+            pool.stop()
+            raise
 
 
-def _failed_row(entry: SuiteEntry, trace: Path, message: str) -> dict[str, Any]:
+def failed_row(entry: SuiteEntry, trace: Path, message: str) -> dict[str, Any]:
     row = {column: "" for column in RESULT_COLUMNS}
     row.update(task_id=entry.task.id, status="error", certified=False, proposals=0, verifier_calls=0,
                message=message, trace=str(trace))

@@ -1,10 +1,14 @@
-"""Suite throughput by worker count: the same Code2Inv tasks run by `python -m agent eval` with 1 and 2
-local workers (more with --workers), one after the other in one run, with the machine's load.
+"""Suite throughput by executor: the same Code2Inv tasks run by `python -m agent eval` with 1 and 2 local
+workers and with 2 workers on a local Ray (`--ray`), side by side in one run, with the machine's load.
 
-    python benchmarks/eval_workers.py [--tasks N] [--workers 1,2] [--sources symbolic,dynamic]
+    python benchmarks/eval_workers.py [--tasks N] [--configs 1,2,ray2] [--rounds R] [--sources symbolic,dynamic]
 
-Prints a Markdown table for BENCHMARKS.md: wall time of the whole eval, speed-up over one worker, and
-whether every configuration reached the same status on every task."""
+Each round runs every configuration once; round 2 runs them in the reverse order, round 3 in the first
+order again, and so on, so that a load that drifts during the run weighs on every configuration alike.
+Prints a Markdown table for BENCHMARKS.md: the median wall time of the whole eval over the rounds (Ray's
+includes starting and stopping the local Ray), speed-up over one local worker, Ray against the local
+pool with as many workers, the seconds the tasks took inside the command (without start-up), whether every configuration reached the same status on every task, and the
+load average (`uptime`) before each configuration's runs."""
 
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,43 +29,80 @@ from cpu import cpu_model  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run(suite: Path, workers: int, sources: str, runs: Path) -> tuple[float, dict[str, str]]:
+def parse_config(text: str) -> tuple[int, bool]:
+    """"2" -> two local workers; "ray2" -> two workers on a local Ray."""
+    on_ray = text.startswith("ray")
+    return int(text.removeprefix("ray") or 1), on_ray
+
+
+def label(workers: int, on_ray: bool) -> str:
+    return f"Ray, {workers} worker(s)" if on_ray else f"local pool, {workers} worker(s)"
+
+
+def run(suite: Path, workers: int, on_ray: bool, sources: str, runs: Path) -> tuple[float, float, dict[str, str]]:
+    """Wall seconds of the whole `agent eval` command (for Ray: with starting and stopping Ray), the seconds
+    the tasks took within it (summary.json's `elapsed_s`: from the first task handed out to the last
+    row), and the statuses."""
     before = set(runs.iterdir()) if runs.exists() else set()
+    started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "agent", "eval", str(suite), "--workers", str(workers), "--sources", sources,
-                    "--runs-dir", str(runs), "--quiet"], cwd=REPO, check=True, capture_output=True, timeout=7200,
-                   env={**os.environ, "PYTHONPATH": str(REPO)})
+                    "--runs-dir", str(runs), "--quiet", *(["--ray"] if on_ray else [])], cwd=REPO, check=True,
+                   capture_output=True, timeout=7200, env={**os.environ, "PYTHONPATH": str(REPO)})
+    elapsed = time.perf_counter() - started
     run_dir = next(iter(set(runs.iterdir()) - before))
-    summary = json.loads((run_dir / "summary.json").read_text())
     with (run_dir / "results.csv").open(newline="") as handle:
         statuses = {row["task_id"]: row["status"] for row in csv.DictReader(handle)}
-    return summary["elapsed_s"], statuses
+    in_run = json.loads((run_dir / "summary.json").read_text())["elapsed_s"]
+    return elapsed, in_run, statuses
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=0, help="the first N Code2Inv tasks (default: all)")
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument("--configs", default="1,2,ray2", help="comma-separated: N local workers, or rayN")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of every configuration, in alternating order")
     parser.add_argument("--sources", default="symbolic,dynamic", help="proposal sources (default: no model)")
     arguments = parser.parse_args()
+    configs = [parse_config(part.strip()) for part in arguments.configs.split(",")]
+    walls: dict[tuple[int, bool], list[float]] = {config: [] for config in configs}
+    task_walls: dict[tuple[int, bool], list[float]] = {config: [] for config in configs}
+    loads: dict[tuple[int, bool], list[float]] = {config: [] for config in configs}
+    statuses: dict[tuple[int, bool], list[dict[str, str]]] = {config: [] for config in configs}
     with tempfile.TemporaryDirectory() as work:
         suite = Path(work) / "suite"
         suite.mkdir()
         tasks = sorted((p for p in (REPO / "tasks" / "code2inv").glob("*.yaml") if p.stem.isdigit()),
-                       key=lambda p: int(p.stem))
-        for task in tasks[: arguments.tasks or None]:
+                       key=lambda p: int(p.stem))[: arguments.tasks or None]
+        for task in tasks:
             (suite / task.name).write_bytes(task.read_bytes())
-        load = os.getloadavg()[0]
-        rows, baseline, reference = [], None, None
-        for workers in (int(part) for part in arguments.workers.split(",")):
-            elapsed, statuses = run(suite, workers, arguments.sources, Path(work) / "runs")
-            baseline = baseline or elapsed
-            reference = reference or statuses
-            rows.append((workers, elapsed, baseline / elapsed, statuses == reference))
-    print(f"{len(list(tasks[: arguments.tasks or None]))} Code2Inv tasks, sources {arguments.sources}; "
-          f"{cpu_model()}, {os.cpu_count()} CPUs, load average {load:.1f} at the start")
-    print("\n| workers | wall s | speed-up | same statuses |\n|---|---|---|---|")
-    for workers, elapsed, speedup, same in rows:
-        print(f"| {workers} | {elapsed:.1f} | {speedup:.2f}x | {'yes' if same else 'NO'} |")
+        for number in range(arguments.rounds):
+            for config in (configs if number % 2 == 0 else configs[::-1]):
+                loads[config].append(os.getloadavg()[0])
+                elapsed, in_run, reached = run(suite, *config, arguments.sources, Path(work) / "runs")
+                walls[config].append(elapsed)
+                task_walls[config].append(in_run)
+                statuses[config].append(reached)
+                print(f"round {number + 1}: {label(*config)}: {elapsed:.1f} s, load {loads[config][-1]:.1f}",
+                      file=sys.stderr, flush=True)
+    reference = statuses[configs[0]][0]
+    median = {config: statistics.median(values) for config, values in walls.items()}
+    task_median = {config: statistics.median(values) for config, values in task_walls.items()}
+    baseline = median.get((1, False)) or median[configs[0]]
+    print(f"{len(tasks)} Code2Inv tasks, sources {arguments.sources}, {arguments.rounds} round(s); {cpu_model()}, "
+          f"{os.cpu_count()} CPUs")
+    print("\n| executor | wall s (median) | runs | speed-up over 1 local worker | vs local pool, same workers "
+          "| tasks' s (median; Ray: vs pool) | same statuses | load average before |\n|---|---|---|---|---|---|---|---|")
+    for config in configs:
+        workers, on_ray = config
+        pool = median.get((workers, False))
+        versus = f"{median[config] / pool:.2f}x the time" if on_ray and pool else "-"
+        pool_tasks = task_median.get((workers, False))
+        tasks_versus = f" ({task_median[config] / pool_tasks:.2f}x)" if on_ray and pool_tasks else ""
+        same = all(reached == reference for reached in statuses[config])
+        print(f"| {label(*config)} | {median[config]:.1f} | {', '.join(f'{v:.1f}' for v in walls[config])} "
+              f"| {baseline / median[config]:.2f}x | {versus} | {task_median[config]:.1f}{tasks_versus} "
+              f"| {'yes' if same else 'NO'} "
+              f"| {', '.join(f'{v:.1f}' for v in loads[config])} |")
 
 
 if __name__ == "__main__":

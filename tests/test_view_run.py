@@ -14,25 +14,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-CODE2INV = REPO / "tasks" / "code2inv"
 
 
 def agent(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent", *arguments], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
-
-
-@pytest.fixture(scope="module")
-def eval_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A two-task run: code2inv/1 (solved by Houdini) and code2inv/26 (refuted)."""
-    work = tmp_path_factory.mktemp("run")
-    suite = work / "suite"
-    suite.mkdir()
-    for number in ("1", "26"):
-        shutil.copy(CODE2INV / f"{number}.yaml", suite)
-    done = agent("eval", str(suite), "--sources", "symbolic", "--runs-dir", str(work / "runs"))
-    assert done.returncode == 0, done.stderr
-    return next((work / "runs").iterdir())
 
 
 class Elements(HTMLParser):

@@ -57,7 +57,7 @@ def verdict_kinds(run_dir: Path, results: pd.DataFrame) -> dict[str, int]:
     """Over every proposal of every task: the deciding verdict's status, or why none was given."""
     kinds: dict[str, int] = {}
     for trace in results["trace"]:
-        path = _trace_path(run_dir, str(trace))
+        path = row_trace_path(run_dir, str(trace))
         if path is None:
             continue
         try:
@@ -76,7 +76,7 @@ def verdict_kinds(run_dir: Path, results: pd.DataFrame) -> dict[str, int]:
     return dict(sorted(kinds.items()))
 
 
-def _trace_path(run_dir: Path, recorded: str) -> Path | None:
+def row_trace_path(run_dir: Path, recorded: str) -> Path | None:
     """A row's trace: where it was written, or (for a run folder that was moved) its name under traces/."""
     for candidate in (Path(recorded), run_dir / "traces" / Path(recorded).name):
         if recorded and candidate.is_file():
@@ -228,7 +228,7 @@ def write_run_report(run_dir: Path, destination: Path) -> Path:
     pages = destination.parent / f"{destination.stem}_tasks"
     rows = []
     for row in results.to_dict("records"):
-        trace = _trace_path(run_dir, str(row["trace"]))
+        trace = row_trace_path(run_dir, str(row["trace"]))
         row["page"] = None
         if trace is not None:
             page = pages / (trace_name(row["task_id"]).removesuffix(".jsonl") + ".html")
