@@ -57,6 +57,15 @@ class LazyProposer:
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]:
         return self.load().propose(prompt, n, settings)
 
+    def grammar_backend(self) -> str | None:
+        """What enforces `GenerationSettings.grammar` (see agent.llm.constrained); a local model needs no
+        loading to tell, an endpoint is asked once."""
+        if self.resolved.backend == "openai":
+            return self.load().grammar_backend()  # type: ignore[attr-defined]
+        from agent.llm.constrained import local_grammar_backend
+
+        return local_grammar_backend()
+
 
 def load_proposer(spec: str | None, dtype: str = "float32", threads: int | None = None,
                   sae: str | None = None, steer: str | None = None) -> LazyProposer:

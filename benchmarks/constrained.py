@@ -1,0 +1,188 @@
+"""Grammar-constrained decoding side by side: the bundled model alone (`--sources llm`) with and without
+`--constrained`, on the same tasks in one run, A/B interleaved (the order alternates task by task).
+
+    python benchmarks/constrained.py                        # 5 Code2Inv + 5 LaM4Inv programs, 12 proposals each
+    python benchmarks/constrained.py --per-suite 2 --no-write
+    python benchmarks/constrained.py --report-only          # rewrite the BENCHMARKS.md section from the JSON
+
+Per arm: share of the model's proposals that parse (the verifier's parse stage passed: the text is a
+well-typed boolean expression over the program's variables), share accepted, tasks solved, proposals
+per solved task, and generation throughput (tokens written / seconds in the model). The load average
+is read before and after every task: the machine may be shared. Tasks are evenly spaced picks from
+each suite (every k-th file), none of which the bundled model was trained on. Figures go to
+benchmarks/results/constrained.json (rewritten after every task) and BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import json
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from agent.eval import load_suite  # noqa: E402
+from agent.loop import RunSettings, run_task  # noqa: E402
+from agent.trace import ProposalEvent, VerdictEvent, read_trace  # noqa: E402
+from cpu import cpu_model  # noqa: E402  (benchmarks/, the script's own folder)
+
+ARMS = {"free": False, "constrained": True}
+START, END = "<!-- constrained:start -->", "<!-- constrained:end -->"
+RESULTS = REPO / "benchmarks" / "results" / "constrained.json"
+
+
+def pick(entries: list, count: int) -> list:
+    """`count` entries evenly spaced over the sorted suite."""
+    if count >= len(entries):
+        return entries
+    step = len(entries) / count
+    return [entries[int(index * step)] for index in range(count)]
+
+
+def trace_figures(path: Path) -> dict:
+    """The model's proposals in one trace and what the verifier said of each (its first verdict)."""
+    events = read_trace(path)
+    llm = {event.id: event for event in events if isinstance(event, ProposalEvent) and event.source == "llm"}
+    first: dict[int, VerdictEvent] = {}
+    for event in events:
+        if isinstance(event, VerdictEvent) and event.proposal_id in llm and event.round is None:
+            first.setdefault(event.proposal_id, event)
+    verified = [first[key] for key in llm if key in first]
+    parse_rejected = [v for v in verified if getattr(v.verdict.details, "stage", None) == "parse"]
+    return {"proposals": len(llm), "verified": len(verified), "parsed": len(verified) - len(parse_rejected),
+            "accepted": sum(v.verdict.status == "accepted" for v in verified),
+            "tokens": sum(event.tokens or 0 for event in llm.values()),
+            "examples": [llm[v.proposal_id].raw for v in parse_rejected[:2]]}
+
+
+def run(arguments: argparse.Namespace) -> dict:
+    from agent.llm import load_proposer
+
+    tasks = []
+    for suite in arguments.suites:
+        _, entries = load_suite(REPO / "tasks" / suite)
+        tasks += pick(entries, arguments.per_suite)
+    proposer = load_proposer("bundled", threads=arguments.threads)
+    proposer.load()
+    runs_dir = Path(tempfile.mkdtemp(prefix="constrained-bench-"))
+    report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "arguments": " ".join(sys.argv[1:]),
+              "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+                          "torch_threads": arguments.threads},
+              "budget": {"max_proposals": arguments.max_proposals, "timeout_s": arguments.timeout},
+              "rows": []}
+    started = time.perf_counter()
+    for index, entry in enumerate(tasks):
+        order = list(ARMS) if index % 2 == 0 else list(reversed(ARMS))
+        for arm in order:
+            settings = RunSettings(sources=("llm",), seed=arguments.seed, max_proposals=arguments.max_proposals,
+                                   timeout_s=arguments.timeout,
+                                   strategies={"invariant": {"constrained": ARMS[arm]}})
+            trace = runs_dir / arm / (entry.task.id.replace("/", "__") + ".jsonl")
+            load_before = os.getloadavg()[0]
+            result = run_task(entry.task, settings, proposer, trace, f"bench-{arm}", entry.path)
+            row = {"task": entry.task.id, "arm": arm, "status": result.status, "solved_by": result.solved_by,
+                   "wall_s": result.wall_s, "model_s": result.model_s,
+                   "load": [round(load_before, 2), round(os.getloadavg()[0], 2)], **trace_figures(trace)}
+            report["rows"].append(row)
+            print(f"  {entry.task.id:<16} {arm:<12} {result.status:<9} {row['parsed']}/{row['verified']} parsed "
+                  f"{row['accepted']} accepted  {result.wall_s:7.1f} s  load {row['load']}", flush=True)
+        report["elapsed_min"] = (time.perf_counter() - started) / 60
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(report, indent=2))
+    return report
+
+
+def summary(rows: list[dict]) -> dict:
+    verified = sum(row["verified"] for row in rows)
+    solved = sum(row["status"] == "solved" for row in rows)
+    proposals = sum(row["proposals"] for row in rows)
+    model_s = sum(row["model_s"] for row in rows)
+    return {"tasks": len(rows), "solved": solved, "proposals": proposals, "verified": verified,
+            "parsed": sum(row["parsed"] for row in rows), "accepted": sum(row["accepted"] for row in rows),
+            "per_solved": proposals / solved if solved else None,
+            "tokens_per_s": sum(row["tokens"] for row in rows) / model_s if model_s else 0.0}
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({100 * part / whole:.0f}%)" if whole else "-"
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    rows = report["rows"]
+    tasks = sorted({row["task"] for row in rows})
+    loads = [value for row in rows for value in row["load"]]
+    lines = [START,
+             f"Run {report['date']} with `python benchmarks/constrained.py {report['arguments']}`".rstrip() +
+             f" ({report.get('elapsed_min', 0):.0f} min). Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
+             f"torch with {m['torch_threads']} thread(s), no GPU. **The machine was shared** with other jobs: the load "
+             f"average (1 min) read around each task ranged {min(loads):.1f}-{max(loads):.1f} (median "
+             f"{sorted(loads)[len(loads) // 2]:.1f}), so throughput is comparable only between the two arms of this run.",
+             "",
+             f"The bundled model alone (`--sources llm`, seed 0) on {len(tasks)} programs it was never trained on "
+             f"({', '.join(tasks)}), {report['budget']['max_proposals']} proposals and {report['budget']['timeout_s']:g} s "
+             "per task (generous for the load), A/B interleaved task by task.",
+             "",
+             "| arm | solved | proposals | parse (of verified) | accepted (of verified) | proposals per solved task | tokens/s |",
+             "|---|---|---|---|---|---|---|"]
+    figures = {}
+    for arm in ARMS:
+        s = summary([row for row in rows if row["arm"] == arm])
+        figures[arm] = s
+        per = f"{s['per_solved']:.1f}" if s["per_solved"] else "-"
+        lines.append(f"| {'`--constrained`' if ARMS[arm] else 'unconstrained'} | {s['solved']}/{s['tasks']} | "
+                     f"{s['proposals']} | {_share(s['parsed'], s['verified'])} | {_share(s['accepted'], s['verified'])} "
+                     f"| {per} | {s['tokens_per_s']:.1f} |")
+    lines += ["", "Per task (status, parsed/verified, accepted):", "",
+              "| task | " + " | ".join(ARMS) + " |", "|---|" + "---|" * len(ARMS)]
+    for task in tasks:
+        cells = []
+        for arm in ARMS:
+            row = next((r for r in rows if r["task"] == task and r["arm"] == arm), None)
+            cells.append(f"{row['status']} {row['parsed']}/{row['verified']}, {row['accepted']}" if row else "-")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    examples = [text for row in rows if row["arm"] == "free" for text in row["examples"]][:3]
+    if examples:
+        lines += ["", "Unconstrained proposals the parser rejected, for example: "
+                  + "; ".join(f"`{' '.join(text.split())[:60]}`" for text in examples) + "."]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    path = REPO / "BENCHMARKS.md"
+    current = path.read_text(encoding="utf-8")
+    if START in current and END in current:
+        updated = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: text, current, flags=re.S)
+    else:
+        updated = current.rstrip() + "\n\n## Grammar-constrained decoding (`--constrained`)\n\n" + text + "\n"
+    path.write_text(updated, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suites", nargs="+", default=["code2inv", "lam4inv"])
+    parser.add_argument("--per-suite", type=int, default=5)
+    parser.add_argument("--max-proposals", type=int, default=12)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 suits a shared machine)")
+    parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    parser.add_argument("--report-only", action="store_true", help="the section from the saved JSON, no new run")
+    arguments = parser.parse_args()
+    report = json.loads(RESULTS.read_text()) if arguments.report_only else run(arguments)
+    text = markdown(report)
+    print(text)
+    if not arguments.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
