@@ -199,8 +199,8 @@ def test_every_constrained_sample_of_the_bundled_model_parses_over_program_varia
     prompt = render_prompt("invariant", program=task.program, description="", variables=task.variables, proved=[],
                            attempts=[])
     proposer = load_proposer("bundled")
-    settings = GenerationSettings(max_new_tokens=24, seed=3, grammar=invariant_grammar(task.variables), time_limit_s=600)
-    completions = proposer.propose(prompt, 3, settings)
+    settings = GenerationSettings(max_new_tokens=20, seed=3, grammar=invariant_grammar(task.variables), time_limit_s=600)
+    completions = proposer.propose(prompt, 2, settings)
     finished = [completion for completion in completions if completion.finish_reason == "stop"]
     assert finished  # the grammar's newline ends a sample
     for completion in finished:
