@@ -126,9 +126,15 @@ def test_constrained_reaches_the_proposer_and_the_header_and_reruns_from_it(tmp_
     assert header.model_settings["constrained_decoding"] == UNSUPPORTED  # this proposer cannot enforce it
     assert settings_from_header(header).strategies["invariant"]["constrained"] is True
 
+    by_default = RecordingProposer(["x >= y"])
+    run_task(task, RunSettings(sources=("llm",)), by_default, tmp_path / "default.jsonl", "default")
+    assert by_default.settings[0].grammar == invariant_grammar(task.variables)  # on by default
     unconstrained = RecordingProposer(["x >= y"])
-    run_task(task, RunSettings(sources=("llm",)), unconstrained, tmp_path / "free.jsonl", "free")
+    free = RunSettings(sources=("llm",), strategies={"invariant": {"constrained": False}})
+    run_task(task, free, unconstrained, tmp_path / "free.jsonl", "free")
     assert unconstrained.settings[0].grammar is None
+    header = next(event for event in read_trace(tmp_path / "free.jsonl") if isinstance(event, Header))
+    assert "constrained_decoding" not in header.model_settings
 
 
 def test_the_cli_flag_sets_the_strategy_setting() -> None:

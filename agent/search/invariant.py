@@ -67,8 +67,9 @@ class InvariantSettings(BaseModel):
     refute_depth: int = Field(default=10, ge=0, description="Loop iterations the refutation search unrolls.")
     horn_share: float = Field(default=0.25, gt=0, le=1,
                               description="Share of the time left that the `horn` source (Spacer) may use.")
-    constrained: bool = Field(default=False, description="Sample the model under the task's invariant grammar "
-                              "(agent.llm.constrained), so every proposal parses and names only its variables.")
+    constrained: bool = Field(default=True, description="Sample the model under the task's invariant grammar "
+                              "(agent.llm.constrained), so every proposal parses and names only its variables; on by "
+                              "default since it measured better (BENCHMARKS.md), `--no-constrained` turns it off.")
 
 
 @dataclass
