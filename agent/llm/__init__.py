@@ -60,10 +60,11 @@ class LazyProposer:
     def grammar_backend(self) -> str | None:
         """What enforces `GenerationSettings.grammar` (see agent.llm.constrained); a local model needs no
         loading to tell, an endpoint is asked once."""
-        if self.resolved.backend == "openai":
-            return self.load().grammar_backend()  # type: ignore[attr-defined]
-        from agent.llm.constrained import local_grammar_backend
+        from agent.llm.constrained import FollowsGrammars, local_grammar_backend
 
+        if self.resolved.backend == "openai":
+            proposer = self.load()
+            return proposer.grammar_backend() if isinstance(proposer, FollowsGrammars) else None
         return local_grammar_backend()
 
 

@@ -107,10 +107,11 @@ def _compiled(grammar: str) -> str:
 
 
 class GrammarLogitsProcessor:
-    """A transformers logits processor (`logits_processor=[...]`) for a batched `generate` call: before each token is sampled, the tokens that would take a sequence
-    out of the grammar get -inf. Put in `logits_processor`, it runs before temperature and top-p
-    (transformers appends its own warpers after the caller's processors), so those renormalise over the
-    allowed tokens only. A sequence whose grammar is complete may only end (EOS)."""
+    """A transformers logits processor for a batched `generate` call (`num_return_sequences=rows`): before
+    each token is sampled, the tokens that would take a sequence out of the grammar get -inf. Given as
+    `logits_processor`, it runs before temperature and top-p (transformers appends its own warpers after the
+    caller's processors), so those renormalise over the allowed tokens only. A sequence whose grammar is
+    complete may only end (EOS)."""
 
     def __init__(self, tokenizer: llguidance.LLTokenizer, grammar: str, rows: int, prompt_length: int) -> None:
         compiled = _compiled(grammar)
