@@ -87,6 +87,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="invariant: do not search for a run that violates the assertion")
     parser.add_argument("--refute-depth", type=int, default=None,
                         help="invariant: loop iterations the refutation search unrolls (default 10)")
+    parser.add_argument("--constrained", action=argparse.BooleanOptionalAction, default=None,
+                        help="invariant: sample the model under the task's invariant grammar, so every proposal "
+                             "parses and names only program variables (the default; llguidance, or an endpoint's "
+                             "guided decoding)")
     parser.add_argument("--search-mode", choices=("best_first", "whole_proof"), default=None,
                         help="Lean: best-first search over proof states, or whole proofs repaired with Lean's errors")
     parser.add_argument("--expansions", type=int, default=None, help="Lean: proof states expanded per task")
@@ -109,6 +113,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 STRATEGY_OPTIONS = {
     "no_refute": [("invariant", "refute")],
     "refute_depth": [("invariant", "refute_depth")],
+    "constrained": [("invariant", "constrained")],
     "search_mode": [("lean", "mode")],
     "expansions": [("lean", "expansions")],
     "guide": [("cnf", "guide"), ("encoding", "guide")],

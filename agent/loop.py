@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.llm.base import GenerationSettings, Proposer
+from agent.llm.constrained import ConstrainsDecoding, grammar_support
 from agent.search.registry import get_strategy, strategy_for
 from agent.session import SOURCES, BudgetExhausted, Outcome, RunSettings, Session
 from agent.tasks import Budget, task_digest
@@ -50,12 +51,15 @@ def run_task(task: Any, settings: RunSettings, proposer: Proposer | None, trace_
     uses_model = "llm" in settings.sources and chosen.needs_model
     with TraceWriter(trace_path) as trace:
         info = proposer.info if (proposer is not None and uses_model) else None
+        model_settings = dict(info.extra) if info else {}
+        if info and isinstance(strategy_settings, ConstrainsDecoding) and strategy_settings.constrained:
+            model_settings["constrained_decoding"] = grammar_support(proposer)
         trace.write(Header(
             run_id=run_id, task_id=task.id, task_kind=task.kind,
             task_path=str(task_path) if task_path else None,
             task_sha256=task_digest(task_path) if task_path else None,
             model=info.name if info else None, model_revision=info.revision if info else None,
-            model_backend=info.backend if info else None, model_settings=dict(info.extra) if info else {},
+            model_backend=info.backend if info else None, model_settings=model_settings,
             seed=settings.seed, generation=generation_record(settings, budget), sources=list(settings.sources),
             budget=budget.model_dump(), strategy=chosen.name,
             strategy_settings=strategy_settings.model_dump(mode="json"),

@@ -226,10 +226,11 @@ class Session:
         return verdict
 
     def sample(self, prompt: Prompt, n: int, step: int, stop: tuple[str, ...] | None = None,
-               time_limit_s: float = 60.0) -> list[Completion]:
+               time_limit_s: float = 60.0, grammar: str | None = None) -> list[Completion]:
         """`n` completions from the proposer in one batched call, seeded by the run's seed and the step;
         `stop` replaces the default stop strings (a multi-line program must not stop at a newline) and
-        `time_limit_s` bounds the call (longer for programs than for one-line formulas). The call never
+        `time_limit_s` bounds the call (longer for programs than for one-line formulas); `grammar` (GBNF)
+        constrains the samples where the proposer can (`--constrained`). The call never
         outlives the task's budget; completions that come back with no time left to verify them are
         written as unverified proposals and BudgetExhausted is raised."""
         if self.proposer is None:
@@ -244,7 +245,7 @@ class Session:
         settings = GenerationSettings(
             temperature=self.settings.temperature, top_p=self.settings.top_p,
             max_new_tokens=self.budget.max_new_tokens, seed=self.settings.seed * 100_003 + step,
-            time_limit_s=max(0.01, min(time_limit_s, self.time_left())),
+            time_limit_s=max(0.01, min(time_limit_s, self.time_left())), grammar=grammar,
             **({"stop": stop} if stop is not None else {}),
         )
         started = time.perf_counter()

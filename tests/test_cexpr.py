@@ -43,6 +43,7 @@ def test_conjuncts_are_the_top_level_ands() -> None:
     ("x == (y > 0)", "compares `x` (an integer) with `y > 0` (a boolean)"),
     ("0 <= x <= n", "chains comparisons, which in C compares a boolean with an integer; write `0 <= x && x <= n`"),
     ("!x", "operand of `!` at column 1 must be a boolean, but `x` is an integer"),
+    ("x == 08", "the number `08` at column 6 has a leading zero, which C reads as octal"),
     ("", "the proposal is empty"),
 ])
 def test_bad_proposals_are_rejected_with_a_precise_message(text: str, message: str) -> None:

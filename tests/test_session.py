@@ -143,7 +143,8 @@ def test_the_registry_serves_each_kind_once_and_knows_which_need_no_model() -> N
     assert {"invariant", "cnf", "lean", "sat_encoding", "smt_encoding", "logic"} <= set(kinds)
     assert model_free_kinds() == {"cnf"}
     assert strategy_for("lean").settings.model_fields.keys() == {"mode", "expansions"}
-    assert get_strategy("invariant").settings.model_fields.keys() == {"refute", "refute_depth", "horn_share"}
+    assert get_strategy("invariant").settings.model_fields.keys() == {"refute", "refute_depth", "horn_share",
+                                                                      "constrained"}
 
 
 # One run per registered strategy: a task, a script, and settings away from the defaults.
@@ -156,7 +157,7 @@ def _lean_driver(monkeypatch: pytest.MonkeyPatch) -> None:
 RUNS: dict[str, dict[str, Any]] = {
     "invariant": dict(task=CODE2INV_1, script=["x >= 2", "x >= y", INVARIANT_1],
                       settings=dict(sources=("llm", "symbolic"), samples=2, seed=3,
-                                    strategies={"invariant": {"refute": False, "refute_depth": 4}})),
+                                    strategies={"invariant": {"refute": False, "refute_depth": 4, "constrained": True}})),
     "cnf": dict(task=REPO / "tasks" / "cnf" / "flat30-1.yaml", script=[], settings=dict(sources=("symbolic",))),
     "encoding": dict(task=REPO / "tasks" / "sat" / "queens-6.yaml",
                      script=[SAT["queens"].replace('n = instance["n"]', 'n = instance["size"]'), SAT["queens"]],

@@ -135,6 +135,9 @@ class _ToAst(Transformer_NonRecursive):
     def number(self, token: Token) -> Num:
         if len(token) > MAX_DIGITS:
             raise ExprError(f"the number at column {token.column} has more than {MAX_DIGITS} digits")
+        if len(token) > 1 and token[0] == "0" and token[1] not in "xX":
+            raise ExprError(f"the number `{token}` at column {token.column} has a leading zero, which C reads as "
+                            f"octal; write it without the zero")
         return Num(int(token, 0), token.column)
 
     def true(self, token: Token) -> BoolLit:

@@ -57,6 +57,16 @@ class LazyProposer:
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]:
         return self.load().propose(prompt, n, settings)
 
+    def grammar_backend(self) -> str | None:
+        """What enforces `GenerationSettings.grammar` (see agent.llm.constrained); a local model needs no
+        loading to tell, an endpoint is asked once."""
+        from agent.llm.constrained import FollowsGrammars, local_grammar_backend
+
+        if self.resolved.backend == "openai":
+            proposer = self.load()
+            return proposer.grammar_backend() if isinstance(proposer, FollowsGrammars) else None
+        return local_grammar_backend()
+
 
 def load_proposer(spec: str | None, dtype: str = "float32", threads: int | None = None,
                   sae: str | None = None, steer: str | None = None) -> LazyProposer:

@@ -22,6 +22,8 @@ class GenerationSettings(BaseModel):
     stop: tuple[str, ...] = ("\n", "```")
     time_limit_s: float = Field(default=60.0, gt=0, description="Limit for one batched generation call, prompt "
                                                                "encoding and prefill included.")
+    grammar: str | None = Field(default=None, description="A GBNF grammar every sample must follow (see "
+                                "agent.llm.constrained); a proposer that cannot enforce it samples freely.")
 
 
 @dataclass(frozen=True)

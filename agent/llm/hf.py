@@ -47,6 +47,7 @@ class TransformersProposer:
         self.sae_hook = sae_hook
         if sae_hook is not None:
             self.info.extra["sae"] = sae_hook.name
+        self._grammar_tokenizer: Any = None  # llguidance's view of the tokenizer, built on the first grammar
 
     def render(self, prompt: Prompt) -> str:
         if self.tokenizer.chat_template:
@@ -57,7 +58,7 @@ class TransformersProposer:
 
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]:
         import torch
-        from transformers import MaxTimeCriteria, StoppingCriteriaList
+        from transformers import LogitsProcessorList, MaxTimeCriteria, StoppingCriteriaList
 
         # The clock starts before the prompt is encoded, so encoding and prefill count against the
         # limit: the criterion stops the batch at the first token after it (every sequence at once).
@@ -67,6 +68,7 @@ class TransformersProposer:
         prompt_length = encoded["input_ids"].shape[1]
         torch.manual_seed(settings.seed)
         sampling = settings.temperature > 0
+        processors = [self._grammar_processor(settings.grammar, n, prompt_length)] if settings.grammar else None
         recording = self.sae_hook.recording(self.model) if self.sae_hook is not None else nullcontext()
         with torch.inference_mode(), recording:
             output = self.model.generate(
@@ -80,6 +82,7 @@ class TransformersProposer:
                 stop_strings=list(settings.stop) or None,
                 tokenizer=self.tokenizer,
                 stopping_criteria=StoppingCriteriaList([clock]),
+                logits_processor=LogitsProcessorList(processors) if processors else None,
                 return_dict_in_generate=True,
                 output_logits=True,
                 pad_token_id=self.tokenizer.pad_token_id,
@@ -97,6 +100,18 @@ class TransformersProposer:
                                                          "features": self.sae_hook.features(row, completion.tokens)})
             completions.append(completion)
         return completions
+
+    def grammar_backend(self) -> str:
+        from agent.llm.constrained import local_grammar_backend
+
+        return local_grammar_backend()
+
+    def _grammar_processor(self, grammar: str, rows: int, prompt_length: int) -> Any:
+        from agent.llm.constrained import GrammarLogitsProcessor, grammar_tokenizer
+
+        if self._grammar_tokenizer is None:
+            self._grammar_tokenizer = grammar_tokenizer(self.tokenizer, self.model.config.vocab_size)
+        return GrammarLogitsProcessor(self._grammar_tokenizer, grammar, rows, prompt_length)
 
     def _completion(self, tokens: list[int], logprobs: list[float], settings: GenerationSettings,
                     timed_out: bool) -> Completion:

@@ -11,6 +11,10 @@ cut from the reply when the model repeats it. A server that returns fewer choice
 again for the rest. Connection failures, HTTP 429 and 5xx are retried with backoff (tenacity); every
 request has a time limit, and the retries of one call together stay within the call's `time_limit_s`
 (the time the task has left).
+
+A `GenerationSettings.grammar` (`--constrained`) goes out as vLLM's guided-decoding fields (`grammar_fields`)
+when the endpoint showed, once, that it enforces them (`grammar_backend`); otherwise samples are unconstrained
+and the trace header says so.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ _retry = retry(retry=_RETRIED, stop=stop_after_attempt(3), wait=wait_exponential
 CONTINUATION_FIELDS = {"continue_final_message": True, "add_generation_prompt": False}
 # Tokens allowed for the model repeating the response prefix when the server cannot continue it.
 PREFIX_TOKEN_ALLOWANCE = 16
+# A grammar whose only sentence no model would write unasked: a server that returns it enforces grammars.
+PROBE_TEXT = "veriloop grammar probe 7q"
+PROBE_GRAMMAR = f'root ::= "{PROBE_TEXT}"'
+GUIDED_BACKEND = "the endpoint's guided decoding (vLLM structured_outputs / guided_grammar)"
+
+
+def grammar_fields(grammar: str) -> dict:
+    """vLLM's guided-decoding fields for a GBNF grammar: `structured_outputs` since vLLM 0.12, `guided_grammar`
+    before it. vLLM ignores a field it does not know, so both are sent; the probe tells whether either works."""
+    return {"structured_outputs": {"grammar": grammar}, "guided_grammar": grammar}
 
 
 class OpenAIProposer:
@@ -56,6 +70,7 @@ class OpenAIProposer:
             raise ModelError(f"endpoint {self.base_url} does not serve {model!r} (it serves {', '.join(served)})")
         self.model = model or served[0]
         self.continues_prefix: bool | None = None  # whether the server accepts CONTINUATION_FIELDS; None: not tried
+        self.follows_grammars: bool | None = None  # whether the server enforces grammar_fields; None: not probed
         self.info = ModelInfo(name=self.model, backend="openai", extra={"endpoint": self.base_url})
 
     @_retry
@@ -92,6 +107,23 @@ class OpenAIProposer:
             completions.extend(batch[: n - len(completions)])
         return completions
 
+    def grammar_backend(self) -> str | None:
+        """GUIDED_BACKEND when the endpoint enforces grammars, else None (samples are then unconstrained);
+        asked once, with a grammar whose only sentence is PROBE_TEXT."""
+        if self.follows_grammars is None:
+            self.follows_grammars = self._probe_grammar()
+        return GUIDED_BACKEND if self.follows_grammars else None
+
+    def _probe_grammar(self) -> bool:
+        payload = {"model": self.model, "n": 1, "temperature": 0, "max_tokens": 16, **grammar_fields(PROBE_GRAMMAR),
+                   "messages": [{"role": "user", "content": "Say hello."}]}
+        try:
+            body = self._post(payload, 30.0)
+        except httpx.HTTPError:  # a server that refuses the fields (HTTP 400/422) has no guided decoding
+            return False
+        choices = body.get("choices") or [{}]
+        return ((choices[0].get("message") or {}).get("content") or "").strip() == PROBE_TEXT
+
     def _request(self, prompt: Prompt, n: int, settings: GenerationSettings, time_limit_s: float) -> list[Completion]:
         payload: dict = {
             "model": self.model,
@@ -104,6 +136,9 @@ class OpenAIProposer:
         }
         if settings.stop:
             payload["stop"] = list(settings.stop)
+        guided = bool(settings.grammar) and self.grammar_backend() is not None
+        if guided:
+            payload.update(grammar_fields(settings.grammar or ""))
         prefix = prompt.response_prefix
         started = time.monotonic()
         try:
@@ -118,7 +153,7 @@ class OpenAIProposer:
                         raise
                     self.continues_prefix = False  # this server refuses vLLM's fields: ask for the prefix instead
             messages = list(prompt.messages)
-            if prefix:
+            if prefix and not guided:  # under a grammar the reply cannot repeat the prefix, nor needs it
                 messages[-1] = {**messages[-1], "content": messages[-1]["content"]
                                 + f"\n\nBegin your reply exactly with:\n{prefix}"}
                 # The reply starts with the prefix, which may hold a stop string (```): stop strings are
@@ -131,7 +166,7 @@ class OpenAIProposer:
             body = self._post({**payload, "messages": messages}, left)
         except httpx.HTTPError as error:
             raise ModelError(f"endpoint {self.base_url} failed: {error}") from None
-        return self._completions(body, settings, cut_prefix=prefix)
+        return self._completions(body, settings, cut_prefix="" if guided else prefix)
 
     @staticmethod
     def _completions(body: dict, settings: GenerationSettings, cut_prefix: str) -> list[Completion]:
