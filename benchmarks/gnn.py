@@ -83,7 +83,7 @@ def instances(family: str, data: Path, limit: int | None) -> list[tuple[str, int
 
 def jw_phases(variables: int, clauses: list[list[int]]) -> list[int]:
     positive, negative = jeroslow_wang(variables, clauses)
-    return [v if positive[v - 1] >= negative[v - 1] else -v for v in range(1, variables + 1)]
+    return [v if prefer_true else -v for v, prefer_true in enumerate((positive >= negative).tolist(), start=1)]
 
 
 def solve(clauses: list[list[int]], phases: list[int], timeout_s: float) -> dict:
