@@ -201,6 +201,13 @@ so this figure is only a rough guide). In parentheses: how many variables.
 On the training set: backbone accuracy {card['train_accuracy']['backbone_accuracy']}, phase accuracy
 {card['train_accuracy']['phase_accuracy']}.
 
+## Inference
+
+`predict` runs the trained weights through `FusedPhaseGNN` (`agent/gnn/model.py`): the same
+function as the PyTorch Geometric forward pass, as a few dense and sparse matrix products per
+round, on one CPU thread. `benchmarks/gnn_inference.py` measures it; whether the hint pays for its
+cost is measured per family by `benchmarks/gnn.py` (BENCHMARKS.md, GNN section), not here.
+
 ## Limits
 
 Colouring-like families have symmetric solutions (any permutation of the colours), so they have
