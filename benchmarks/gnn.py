@@ -63,6 +63,7 @@ GENERATED = {
     # held out of training as families (agent/gnn/generate.py HELD_OUT): Latin-square completion at 42 %
     # holes; planted 5-SAT above the threshold
     "qwh-25": ("qwh", 25, 6),
+    "qwh-27": ("qwh", 27, 6),
     "planted5sat-100": ("planted5sat", 100, 6),
 }
 
@@ -152,8 +153,8 @@ def run_family(family: str, data: Path, limit: int | None, cpu_limit_s: float, t
 def summary(rows: list[dict]) -> list[str]:
     """Per family and policy; times are CPU seconds (the process's own, load-independent) except the
     last column, wall-clock seconds with inference."""
-    lines = ["| family | load | policy | solved | median conflicts | vs default | median decisions | median solve CPU s "
-             "| median inference CPU s | median total CPU s | inference / default solve | median total wall s |",
+    lines = ["| family | load | policy | solved | median conflicts | vs default | median decisions "
+             "| median solve CPU s | median inference CPU s | median total CPU s | inference / default solve | median total wall s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     median = lambda chosen, field: statistics.median(row[field] for row in chosen)  # noqa: E731
     for family in dict.fromkeys(row["family"] for row in rows):
@@ -170,7 +171,8 @@ def summary(rows: list[dict]) -> list[str]:
             lines.append(
                 f"| {family} | {load} | {policy} | {sum(row['answer'] != 'unknown' for row in chosen)}/{len(chosen)} "
                 f"| {conflicts:g} | {change} | {median(chosen, 'decisions'):g} | {median(chosen, 'solve_cpu_s'):.3f} "
-                f"| {inference:.4f} | {median(chosen, 'total_cpu_s'):.3f} | {share} | {median(chosen, 'total_s'):.3f} |")
+                f"| {inference:.4f} | {median(chosen, 'total_cpu_s'):.3f} | {share} "
+                f"| {median(chosen, 'total_s'):.3f} |")
     return lines
 
 
@@ -178,7 +180,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", default=",".join((*SATLIB, *GENERATED)))
     parser.add_argument("--data", type=Path,
-                        default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data") / "satlib")
+                        default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data")
+                        / "satlib")
     parser.add_argument("--limit", type=int, default=None, help="at most N instances per family")
     parser.add_argument("--cpu-limit", type=float, default=10.0, help="CPU seconds per solve")
     parser.add_argument("--threshold", type=float, default=0.5, help="gnn-confident's confidence threshold")

@@ -45,7 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data", type=Path,
-                        default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data") / "satlib")
+                        default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data")
+                        / "satlib")
     arguments = parser.parse_args()
     torch.set_num_threads(1)
     predictor = load_predictor()

@@ -43,7 +43,8 @@ def test_fused_inference_computes_the_trained_network(family):
 
     torch.manual_seed(0)
     model = PhaseGNN(ModelConfig(hidden=16, rounds=3)).eval()
-    instance = generate(family, random.Random(f"fused-{family}"), {"random3sat": 40, "scheduling": 12, "qwh": 5}[family])
+    size = {"random3sat": 40, "scheduling": 12, "qwh": 5}[family]
+    instance = generate(family, random.Random(f"fused-{family}"), size)
     clauses = instance.clauses + [[1, 1, -2], [2, -2], [-3]]  # a repeated literal, a tautology, a unit
     variables = instance.variables + 2  # two variables that occur nowhere
     with torch.no_grad():

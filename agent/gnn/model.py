@@ -88,7 +88,8 @@ class FusedPhaseGNN:
                 to_clauses=torch.cat([weight(POSITIVE, "lin_l"), weight(NEGATIVE, "lin_l")]).t().contiguous(),
                 clause_root=(weight(POSITIVE, "lin_r") + weight(NEGATIVE, "lin_r")).t().contiguous(),
                 clause_bias=(part[POSITIVE].lin_l.bias + part[NEGATIVE].lin_l.bias).detach(),
-                from_clauses=torch.cat([weight(POSITIVE_OF, "lin_l"), weight(NEGATIVE_OF, "lin_l")], 1).t().contiguous(),
+                from_clauses=torch.cat([weight(POSITIVE_OF, "lin_l"), weight(NEGATIVE_OF, "lin_l")], 1)
+                .t().contiguous(),
                 variable_root=(weight(POSITIVE_OF, "lin_r") + weight(NEGATIVE_OF, "lin_r")).t().contiguous(),
                 variable_bias=(part[POSITIVE_OF].lin_l.bias + part[NEGATIVE_OF].lin_l.bias).detach(),
                 norms={VARIABLE: norms[VARIABLE], CLAUSE: norms[CLAUSE]}))

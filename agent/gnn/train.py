@@ -21,7 +21,7 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.loader import DataLoader
 
-from agent.gnn.generate import FAMILIES, GeneratedInstance, generate
+from agent.gnn.generate import GeneratedInstance, generate
 from agent.gnn.graph import VARIABLE, cnf_graph
 from agent.gnn.labels import LabelTimeout, phase_labels
 from agent.gnn.model import ModelConfig, PhaseGNN
