@@ -2,7 +2,7 @@
 
 For every instance and every phase policy, in the same run and the same process: PySAT's
 `maplechrono` (the verifier's default solver) with proof logging, as the verifier runs it, under a
-time limit, phases handed over with `set_phases` before solving. Policies:
+CPU-time limit (`--cpu-limit`), phases handed over with `set_phases` before solving. Policies:
 
 - default: no phases (the solver's own initial phases and phase saving);
 - gnn: every variable's phase from the packaged phase predictor (agent/gnn);
@@ -10,15 +10,17 @@ time limit, phases handed over with `set_phases` before solving. Policies:
 - random: a uniformly random phase per variable (seeded);
 - jw: Jeroslow-Wang polarity (the literal with the larger sum of 2^-|C|).
 
-Reported per family and policy: median conflicts, decisions and propagations (accum_stats), median
-solve time, median inference time (graph building and the forward pass, gnn only; the one-time
-model load is reported apart), median time with inference, and how many instances were solved within
-the limit. An unsolved instance counts with the figures it reached at the limit. SAT answers are
+Reported per family and policy: median conflicts and decisions (accum_stats), median solve time,
+median inference time (graph building and the forward pass, gnn only; the one-time model load is
+reported apart), median time with inference, and how many instances were solved within the limit;
+times in CPU seconds of this process (on a shared machine wall time mostly measures the wait for a
+core), with wall time with inference beside them and the load average per family. An unsolved
+instance counts with the figures it reached at the limit. SAT answers are
 checked against every clause. Instances: the SATLIB files (uf50-218, flat30-60, flat50-115, from
 ../shared/data/satlib) and generated families with seeds `bench-...` that training never uses;
 the script also checks every formula's fingerprint against the model card's list of training formulas.
 
-    python benchmarks/gnn.py                          # all families (about 40 min on a quiet 2-core machine)
+    python benchmarks/gnn.py                          # all families
     python benchmarks/gnn.py --families uf50-218 --limit 5   # a small form while developing
 """
 
@@ -58,8 +60,11 @@ GENERATED = {
     "flat-250": ("flat", 250, 8),
     "scheduling-27": ("scheduling", 27, 8),
     "scheduling-30": ("scheduling", 30, 8),
-    # held out of training as a family (agent/gnn/generate.py HELD_OUT): Latin-square completion at 42 % holes
+    # held out of training as families (agent/gnn/generate.py HELD_OUT): Latin-square completion at 42 %
+    # holes; planted 5-SAT above the threshold
     "qwh-25": ("qwh", 25, 6),
+    "qwh-27": ("qwh", 27, 6),
+    "planted5sat-100": ("planted5sat", 100, 6),
 }
 
 
@@ -83,74 +88,91 @@ def instances(family: str, data: Path, limit: int | None) -> list[tuple[str, int
 
 def jw_phases(variables: int, clauses: list[list[int]]) -> list[int]:
     positive, negative = jeroslow_wang(variables, clauses)
-    return [v if positive[v - 1] >= negative[v - 1] else -v for v in range(1, variables + 1)]
+    return [v if prefer_true else -v for v, prefer_true in enumerate((positive >= negative).tolist(), start=1)]
 
 
-def solve(clauses: list[list[int]], phases: list[int], timeout_s: float) -> dict:
-    started = time.perf_counter()
+def solve(clauses: list[list[int]], phases: list[int], cpu_limit_s: float) -> dict:
+    """One solve, interrupted once it has used `cpu_limit_s` seconds of CPU: a CPU-time limit, not a
+    wall-clock one, so that a shared machine's load does not decide which instances count as solved."""
     with Solver(name=DEFAULT_SOLVER, bootstrap_with=clauses, with_proof=True) as engine:
         if phases:
             engine.set_phases(phases)
-        timer = threading.Timer(timeout_s, engine.interrupt)
-        timer.daemon = True
-        timer.start()
+        finished = threading.Event()
+        started, started_cpu = time.perf_counter(), time.process_time()
+
+        def watch() -> None:  # the solver releases the GIL while it runs, so this thread gets its turns
+            while not finished.wait(0.05):
+                if time.process_time() - started_cpu > cpu_limit_s:
+                    engine.interrupt()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         try:
             answer = engine.solve_limited(expect_interrupt=True)
         finally:
-            timer.cancel()
-        solve_s = time.perf_counter() - started
+            finished.set()
+        solve_s, solve_cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
         stats = engine.accum_stats()
         if answer and violated_clause(clauses, engine.get_model()) is not None:
             raise SystemExit("the solver's model violates a clause")
     return {"answer": {True: "SAT", False: "UNSAT", None: "unknown"}[answer], "solve_s": solve_s,
-            "conflicts": stats["conflicts"], "decisions": stats["decisions"], "propagations": stats["propagations"]}
+            "solve_cpu_s": solve_cpu_s, "conflicts": stats["conflicts"], "decisions": stats["decisions"],
+            "propagations": stats["propagations"]}
 
 
-def run_family(family: str, data: Path, limit: int | None, timeout_s: float, threshold: float, predictor,
+def run_family(family: str, data: Path, limit: int | None, cpu_limit_s: float, threshold: float, predictor,
                trained: set[str], rows: list[dict]) -> None:
     for name, variables, clauses in instances(family, data, limit):
         if formula_digest(clauses) in trained:
             raise SystemExit(f"{family}/{name} was used in training")
+        load = os.getloadavg()[0]
+        started_cpu = time.process_time()
         hint = predictor.predict(variables, clauses, threshold)
+        inference_cpu_s = time.process_time() - started_cpu
         rng = random.Random(f"random-phases-{family}-{name}")
         phase_sets = {
-            "default": ([], 0.0),
-            "gnn": (list(hint.phases), hint.inference_s),
-            "gnn-confident": (hint.selected(), hint.inference_s),
-            "random": ([v if rng.random() < 0.5 else -v for v in range(1, variables + 1)], 0.0),
-            "jw": (jw_phases(variables, clauses), 0.0),
+            "default": ([], 0.0, 0.0),
+            "gnn": (list(hint.phases), hint.inference_s, inference_cpu_s),
+            "gnn-confident": (hint.selected(), hint.inference_s, inference_cpu_s),
+            "random": ([v if rng.random() < 0.5 else -v for v in range(1, variables + 1)], 0.0, 0.0),
+            "jw": (jw_phases(variables, clauses), 0.0, 0.0),
         }
         for policy in POLICIES:
-            phases, inference_s = phase_sets[policy]
-            result = solve(clauses, phases, timeout_s)
-            rows.append({"family": family, "instance": name, "variables": variables, "clauses": len(clauses),
-                         "policy": policy, "phases_given": len(phases), "inference_s": inference_s,
-                         "total_s": result["solve_s"] + inference_s, **result})
+            phases, inference_s, inference_cpu_s = phase_sets[policy]
+            result = solve(clauses, phases, cpu_limit_s)
+            rows.append({"family": family, "instance": name, "load": load, "variables": variables,
+                         "clauses": len(clauses), "policy": policy, "phases_given": len(phases),
+                         "inference_s": inference_s, "inference_cpu_s": inference_cpu_s,
+                         "total_s": result["solve_s"] + inference_s,
+                         "total_cpu_s": result["solve_cpu_s"] + inference_cpu_s, **result})
         print(f"{family}/{name}: " + ", ".join(f"{row['policy']} {row['conflicts']}" for row in rows[-len(POLICIES):]),
               flush=True)
 
 
-def summary(rows: list[dict], timeout_s: float) -> list[str]:
-    lines = ["| family | policy | solved | median conflicts | vs default | median decisions | median solve s "
-             "| median inference s | median total s | inference / default solve |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def summary(rows: list[dict]) -> list[str]:
+    """Per family and policy; times are CPU seconds (the process's own, load-independent) except the
+    last column, wall-clock seconds with inference."""
+    lines = ["| family | load | policy | solved | median conflicts | vs default | median decisions "
+             "| median solve CPU s | median inference CPU s | median total CPU s | inference / default solve | median total wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    median = lambda chosen, field: statistics.median(row[field] for row in chosen)  # noqa: E731
     for family in dict.fromkeys(row["family"] for row in rows):
         baseline = [row for row in rows if row["family"] == family and row["policy"] == "default"]
-        base_conflicts = statistics.median(row["conflicts"] for row in baseline)
-        base_solve = statistics.median(row["solve_s"] for row in baseline)
+        base_conflicts, base_solve = median(baseline, "conflicts"), median(baseline, "solve_cpu_s")
+        load = f"{min(row['load'] for row in baseline):.1f}-{max(row['load'] for row in baseline):.1f}"
         for policy in POLICIES:
             chosen = [row for row in rows if row["family"] == family and row["policy"] == policy]
             if not chosen:
                 continue
-            conflicts = statistics.median(row["conflicts"] for row in chosen)
-            inference = statistics.median(row["inference_s"] for row in chosen)
+            conflicts, inference = median(chosen, "conflicts"), median(chosen, "inference_cpu_s")
             change = f"{(conflicts - base_conflicts) / base_conflicts:+.1%}" if base_conflicts else "-"
             share = f"{inference / base_solve:.1%}" if policy.startswith("gnn") and base_solve else "-"
             lines.append(
-                f"| {family} | {policy} | {sum(row['answer'] != 'unknown' for row in chosen)}/{len(chosen)} "
-                f"| {conflicts:g} | {change} | {statistics.median(row['decisions'] for row in chosen):g} "
-                f"| {statistics.median(row['solve_s'] for row in chosen):.3f} | {inference:.4f} "
-                f"| {statistics.median(row['total_s'] for row in chosen):.3f} | {share} |")
+                f"| {family} | {load} | {policy} | {sum(row['answer'] != 'unknown' for row in chosen)}/{len(chosen)} "
+                f"| {conflicts:g} | {change} | {median(chosen, 'decisions'):g} | {median(chosen, 'solve_cpu_s'):.3f} "
+                f"| {inference:.4f} | {median(chosen, 'total_cpu_s'):.3f} | {share} "
+                f"| {median(chosen, 'total_s'):.3f} |")
     return lines
 
 
@@ -158,9 +180,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", default=",".join((*SATLIB, *GENERATED)))
     parser.add_argument("--data", type=Path,
-                        default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data") / "satlib")
+                        default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data")
+                        / "satlib")
     parser.add_argument("--limit", type=int, default=None, help="at most N instances per family")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per solve")
+    parser.add_argument("--cpu-limit", type=float, default=10.0, help="CPU seconds per solve")
     parser.add_argument("--threshold", type=float, default=0.5, help="gnn-confident's confidence threshold")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gnn.csv")
@@ -177,17 +200,17 @@ def main() -> None:
     load_s = time.perf_counter() - started
     trained = set(predictor.card.get("training_formulas", []))
     print(f"machine: {machine()}\nmodel load {load_s:.2f} s ({predictor.source}); solver {DEFAULT_SOLVER} with proof "
-          f"logging, {arguments.timeout:g} s per solve", flush=True)
+          f"logging, {arguments.cpu_limit:g} CPU s per solve", flush=True)
     rows: list[dict] = []
-    for family in families:
-        run_family(family, arguments.data, arguments.limit, arguments.timeout, arguments.threshold, predictor,
-                   trained, rows)
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    with arguments.out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print("\n".join(summary(rows, arguments.timeout)))
+    for family in families:
+        run_family(family, arguments.data, arguments.limit, arguments.cpu_limit, arguments.threshold, predictor,
+                   trained, rows)
+        with arguments.out.open("w", newline="") as handle:  # after every family: a stopped run keeps its rows
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    print("\n".join(summary(rows)))
     print(json.dumps({"rows": len(rows), "csv": str(arguments.out), "wall_s": round(time.perf_counter() - started, 1)}))
 
 

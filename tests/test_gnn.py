@@ -32,7 +32,24 @@ def test_graph_nodes_edges_and_signs():
     assert graph[VARIABLE].x.shape == (4, 5) and graph[CLAUSE].x.shape == (3, 3)
     assert graph[VARIABLE].x[3].abs().sum() == 0
     positive, negative = jeroslow_wang(4, clauses)
-    assert positive == [0.25, 0.125, 0.125, 0.0] and negative == [0.125, 0.25, 0.5, 0.0]
+    assert positive.tolist() == [0.25, 0.125, 0.125, 0.0] and negative.tolist() == [0.125, 0.25, 0.5, 0.0]
+    assert graph[VARIABLE].x[:, 2:4].tolist() == [list(pair) for pair in zip(positive, negative)]
+
+
+@pytest.mark.parametrize("family", ["random3sat", "scheduling", "qwh"])
+def test_fused_inference_computes_the_trained_network(family):
+    from agent.gnn.graph import Incidence
+    from agent.gnn.model import FusedPhaseGNN, PhaseGNN
+
+    torch.manual_seed(0)
+    model = PhaseGNN(ModelConfig(hidden=16, rounds=3)).eval()
+    size = {"random3sat": 40, "scheduling": 12, "qwh": 5}[family]
+    instance = generate(family, random.Random(f"fused-{family}"), size)
+    clauses = instance.clauses + [[1, 1, -2], [2, -2], [-3]]  # a repeated literal, a tautology, a unit
+    variables = instance.variables + 2  # two variables that occur nowhere
+    with torch.no_grad():
+        expected = model(cnf_graph(variables, clauses))
+    assert torch.allclose(FusedPhaseGNN(model)(Incidence.of(variables, clauses)), expected, atol=1e-5)
 
 
 def brute_force(variables: int, clauses: list[list[int]]) -> list[set[int]]:

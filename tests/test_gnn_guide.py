@@ -125,30 +125,28 @@ def test_guided_encoding_task_stays_certified_and_traces_the_advice(repo, tmp_pa
         assert solve.proof is not None and solve.proof.valid
 
 
-def _opposite(variables, clauses):
+def _opposite(variables, clauses, stop=None):
     return PhaseHint(phases=tuple(-v for v in range(1, variables + 1)), confidences=(1.0,) * variables)
 
 
-def _beyond(variables, clauses):
+def _beyond(variables, clauses, stop):
     return PhaseHint(phases=tuple(range(1, variables + 50)), confidences=(1.0,) * (variables + 49))
 
 
-def _raises(variables, clauses):
+def _raises(variables, clauses, stop):
     raise RuntimeError("advice went wrong")
 
 
-def _slow(variables, clauses):
-    import time
-
-    time.sleep(30)
+def _slow(variables, clauses, stop):
+    stop.wait(30)  # told to stop when the verifier stops waiting
     return _opposite(variables, clauses)
 
 
-def _not_a_hint(variables, clauses):
+def _not_a_hint(variables, clauses, stop):
     return [1, 2, 3]
 
 
-def _edits_clauses(variables, clauses):
+def _edits_clauses(variables, clauses, stop):
     clauses[0].clear()  # the clauses are tuples: this raises, and the formula stays as it was
     return _opposite(variables, clauses)
 
@@ -186,6 +184,43 @@ def test_advice_is_skipped_past_the_size_caps(monkeypatch):
     advice = phases.ask_advisor(_opposite, 5, [[1, 2, 3], [-1, -2, 4], [5, -3, 2, 1]], 5.0)
     assert advice.hint is None and "past the advice caps" in advice.skipped
     assert phases.ask_advisor(_opposite, 5, [[1, 2, 3]], 5.0).hint is not None
+
+
+def test_an_advisor_past_its_time_is_told_to_stop():
+    import threading
+    import time
+
+    from verifiers import phases
+
+    stopped_after: list[float] = []
+
+    def slow(variables, clauses, stop):
+        started = time.perf_counter()
+        stop.wait(30)
+        stopped_after.append(time.perf_counter() - started)
+        return _opposite(variables, clauses)
+
+    advice = phases.ask_advisor(slow, 3, [[1, 2], [-3]], 0.2)
+    assert advice.hint is None and "longer than" in advice.skipped
+    for thread in threading.enumerate():
+        if thread.name == "phase-advisor":
+            thread.join(10)
+    assert stopped_after and stopped_after[0] < 10  # it did not wait out its 30 s
+
+
+def test_the_gnn_advisor_gives_up_when_told_to_stop():
+    import threading
+
+    from agent.gnn.guide import phase_advisor
+    from agent.gnn.model import Cancelled
+
+    advise = phase_advisor()
+    clauses = [[1, -2, 3], [-1, 2], [2, 3]]
+    assert len(advise(3, clauses, threading.Event()).phases) == 3
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        advise(3, clauses, stop)
 
 
 def test_guide_option_reaches_both_strategies():

@@ -7,9 +7,9 @@ still needs its DRAT proof to check, so a wrong or adversarial hint can cost tim
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
-import threading
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -63,9 +63,11 @@ ADVICE_SHARE = 0.1
 
 
 class PhaseAdvisor(Protocol):
-    """Proposes a phase hint for a formula (its variables 1..`variables` and its clauses)."""
+    """Proposes a phase hint for a formula (its variables 1..`variables` and its clauses). `stop` is set
+    when the verifier stops waiting: the advisor should then give up soon (return or raise), so that
+    it does not go on competing with the solver for the CPU."""
 
-    def __call__(self, variables: int, clauses: Sequence[Sequence[int]]) -> PhaseHint: ...
+    def __call__(self, variables: int, clauses: Sequence[Sequence[int]], stop: threading.Event) -> PhaseHint: ...
 
 
 @runtime_checkable
@@ -96,14 +98,16 @@ def ask_advisor(advisor: PhaseAdvisor, variables: int, clauses: Sequence[Sequenc
                             f"({MAX_ADVISED_VARIABLES} variables, {MAX_ADVISED_LITERALS} literals)")
     started = time.perf_counter()
     # A daemon thread, waited for at most the time limit: the advisor runs in this process and cannot
-    # be interrupted, so past the limit the solver starts without it (the size caps bound what it
-    # goes on costing, and a daemon thread never holds up the process's exit).
+    # be interrupted, so past the limit the solver starts without it and `stop` asks the advisor to
+    # give up (the size caps bound what it costs until it does, and a daemon thread never holds up
+    # the process's exit).
     reply: list[Any] = []
+    stop = threading.Event()
     frozen = tuple(tuple(clause) for clause in clauses)  # the advisor cannot edit the clauses the answer is checked on
 
     def work() -> None:
         try:
-            reply.append(advisor(variables, frozen))
+            reply.append(advisor(variables, frozen, stop))
         except Exception as error:  # an advisor's failure costs its advice, never the verdict
             reply.append(error)
 
@@ -111,6 +115,7 @@ def ask_advisor(advisor: PhaseAdvisor, variables: int, clauses: Sequence[Sequenc
     thread.start()
     thread.join(max(0.0, time_limit_s))
     if not reply:
+        stop.set()
         return Advice(None, f"the advisor took longer than {time_limit_s:.3g} s", time.perf_counter() - started)
     hint = reply[0]
     if isinstance(hint, Exception):

@@ -8,9 +8,10 @@ Random k-SAT and planted colourings are hand-written: PySAT has no random-instan
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pysat.card import CardEnc, EncType
@@ -31,6 +32,20 @@ def random_ksat(rng: random.Random, variables: int, ratio: float = 4.26, k: int 
     clauses = [[v if rng.random() < 0.5 else -v for v in rng.sample(range(1, variables + 1), k)]
                for _ in range(count)]
     return GeneratedInstance(f"uf{variables}-{count}", "random3sat", variables, clauses)
+
+
+def planted_ksat(rng: random.Random, variables: int, ratio: float = 4.26, k: int = 3) -> GeneratedInstance:
+    """Random k-SAT with a planted solution: a hidden assignment first, then clauses drawn as for
+    uniform random k-SAT, a clause the hidden assignment falsifies drawn again. Satisfiable by
+    construction, with a large backbone close to the hidden assignment above the threshold ratio.
+    Not a training family: the benchmark holds it out entirely."""
+    hidden = [rng.random() < 0.5 for _ in range(variables + 1)]
+    clauses: list[list[int]] = []
+    while len(clauses) < round(ratio * variables):
+        clause = [v if rng.random() < 0.5 else -v for v in rng.sample(range(1, variables + 1), k)]
+        if any((literal > 0) == hidden[abs(literal)] for literal in clause):
+            clauses.append(clause)
+    return GeneratedInstance(f"planted{k}sat{variables}-{len(clauses)}", f"planted{k}sat", variables, clauses)
 
 
 def _planted_graph(rng: random.Random, vertices: int, edges: int, colours: int) -> list[tuple[int, int]]:
@@ -60,17 +75,27 @@ def _finish(pool: IDPool, clauses: list[list[int]], name: str, family: str) -> G
     return GeneratedInstance(name, family, variables, clauses)
 
 
+def _numbered(pool: IDPool, name: str, *spans: range) -> Callable[..., int]:
+    """The variables (name, *index) for every index in the product of `spans`, numbered first and in
+    order (before any counter's auxiliary variables), and the function from an index to its variable."""
+    for index in itertools.product(*spans):
+        pool.id((name, *index))
+    return lambda *index: pool.id((name, *index))
+
+
+def _cardinality(groups: Iterable[list[int]], pool: IDPool, bound: int = 1, exactly: bool = True) -> list[list[int]]:
+    """Exactly (or at most) `bound` of each group true, by sequential counters."""
+    encode = CardEnc.equals if exactly else CardEnc.atmost
+    return [clause for group in groups
+            for clause in encode(group, bound, vpool=pool, encoding=EncType.seqcounter).clauses]
+
+
 def family_colouring(rng: random.Random, vertices: int, colours: int = 4, edge_ratio: float = 4.0) -> GeneratedInstance:
     """The `colouring` family's encoding (exactly one colour per vertex by a sequential counter)."""
     edges = _planted_graph(rng, vertices, round(edge_ratio * vertices), colours)
     pool = IDPool()
-    x = lambda v, c: pool.id(("color", v, c))  # noqa: E731
-    for v, c in itertools.product(range(1, vertices + 1), range(1, colours + 1)):
-        x(v, c)
-    clauses: list[list[int]] = []
-    for v in range(1, vertices + 1):
-        clauses += CardEnc.equals([x(v, c) for c in range(1, colours + 1)], 1, vpool=pool,
-                                  encoding=EncType.seqcounter).clauses
+    x = _numbered(pool, "color", range(1, vertices + 1), range(1, colours + 1))
+    clauses = _cardinality(([x(v, c) for c in range(1, colours + 1)] for v in range(1, vertices + 1)), pool)
     clauses += [[-x(u, c), -x(v, c)] for u, v in edges for c in range(1, colours + 1)]
     return _finish(pool, clauses, f"colouring{vertices}-{len(edges)}-k{colours}", "colouring")
 
@@ -84,11 +109,9 @@ def family_queens(rng: random.Random, n: int) -> GeneratedInstance:
     for cell in cells:
         pool.id(("queen", *cell))
     q = lambda r, c: pool.id(("queen", r, c))  # noqa: E731
-    clauses: list[list[int]] = []
-    for r in range(1, n + 1):
-        clauses += CardEnc.equals([q(r, c) for c in range(1, n + 1)], 1, vpool=pool, encoding=EncType.seqcounter).clauses
-    for c in range(1, n + 1):
-        clauses += CardEnc.atmost([q(r, c) for r in range(1, n + 1)], 1, vpool=pool, encoding=EncType.seqcounter).clauses
+    span = range(1, n + 1)
+    clauses = _cardinality(([q(r, c) for c in span] for r in span), pool)
+    clauses += _cardinality(([q(r, c) for r in span] for c in span), pool, exactly=False)
     for (r1, c1), (r2, c2) in itertools.combinations(sorted(cells), 2):
         if r1 != r2 and abs(r1 - r2) == abs(c1 - c2):
             clauses.append([-q(r1, c1), -q(r2, c2)])
@@ -108,15 +131,10 @@ def family_scheduling(rng: random.Random, jobs: int, slots: int | None = None) -
     precedences = [(a, b) if planted[a] < planted[b] else (b, a)
                    for a, b in pairs if planted[a] != planted[b] and rng.random() < 0.03]
     pool = IDPool()
-    at = lambda j, t: pool.id(("at", j, t))  # noqa: E731
-    for j, t in itertools.product(range(1, jobs + 1), range(1, slots + 1)):
-        at(j, t)
-    clauses: list[list[int]] = []
-    for j in range(1, jobs + 1):
-        clauses += CardEnc.equals([at(j, t) for t in range(1, slots + 1)], 1, vpool=pool, encoding=EncType.seqcounter).clauses
+    at = _numbered(pool, "at", range(1, jobs + 1), range(1, slots + 1))
+    clauses = _cardinality(([at(j, t) for t in range(1, slots + 1)] for j in range(1, jobs + 1)), pool)
     for t in range(1, slots + 1):
-        clauses += CardEnc.atmost([at(j, t) for j in range(1, jobs + 1)], capacity, vpool=pool,
-                                  encoding=EncType.seqcounter).clauses
+        clauses += _cardinality([[at(j, t) for j in range(1, jobs + 1)]], pool, capacity, exactly=False)
         clauses += [[-at(a, t), -at(b, t)] for a, b in conflicts]
     for a, b in precedences:
         clauses += [[-at(a, ta), -at(b, tb)] for ta in range(1, slots + 1) for tb in range(1, ta + 1)]
@@ -133,16 +151,12 @@ def quasigroup_with_holes(rng: random.Random, order: int, holes: float = 0.42) -
     square = {(r + 1, c + 1): symbols[(rows[r] + columns[c]) % order] + 1 for r in range(order) for c in range(order)}
     emptied = set(rng.sample(sorted(square), round(holes * order * order)))
     pool = IDPool()
-    x = lambda r, c, v: pool.id(("cell", r, c, v))  # noqa: E731
     span = range(1, order + 1)
-    for r, c, v in itertools.product(span, span, span):
-        x(r, c, v)
-    clauses: list[list[int]] = [[x(r, c, v)] for (r, c), v in sorted(square.items()) if (r, c) not in emptied]
-    groups = ([[x(r, c, v) for v in span] for r in span for c in span]
-              + [[x(r, c, v) for c in span] for r in span for v in span]
-              + [[x(r, c, v) for r in span] for c in span for v in span])
-    for group in groups:
-        clauses += CardEnc.equals(group, 1, vpool=pool, encoding=EncType.seqcounter).clauses
+    x = _numbered(pool, "cell", span, span, span)
+    clauses = [[x(r, c, v)] for (r, c), v in sorted(square.items()) if (r, c) not in emptied]
+    clauses += _cardinality(itertools.chain(([x(r, c, v) for v in span] for r in span for c in span),
+                                            ([x(r, c, v) for c in span] for r in span for v in span),
+                                            ([x(r, c, v) for r in span] for c in span for v in span)), pool)
     return _finish(pool, clauses, f"qwh{order}-{len(emptied)}", "qwh")
 
 
@@ -159,6 +173,8 @@ FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = 
 # Families that training never draws from (benchmarks only): family -> (generator, default sizes)
 HELD_OUT: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
     "qwh": (quasigroup_with_holes, (30,)),
+    "planted3sat": (planted_ksat, (400,)),
+    "planted5sat": (functools.partial(planted_ksat, k=5, ratio=20.0), (150,)),
 }
 
 

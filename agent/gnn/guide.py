@@ -7,6 +7,7 @@ program emits (`verifiers.phases.PhaseAdvisor`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ def predictor(weights: Path | None = None) -> LoadedPredictor:
     return load_predictor(weights)
 
 
-def phase_hint(variables: int, clauses: list[list[int]], threshold: float | None = None,
+def phase_hint(variables: int, clauses: Sequence[Sequence[int]], threshold: float | None = None,
                weights: Path | None = None) -> PhaseHint:
     """The predicted phases of a formula (raises WeightsError when no predictor can be loaded)."""
     return predictor(weights).predict(variables, clauses, threshold)
@@ -30,7 +31,7 @@ def phase_advisor(threshold: float | None = None, weights: Path | None = None) -
     """The GNN as a verifier's phase advisor (loads the predictor now: WeightsError when it cannot)."""
     loaded = predictor(weights)
 
-    def advise(variables: int, clauses: Sequence[Sequence[int]]) -> PhaseHint:
-        return loaded.predict(variables, [list(clause) for clause in clauses], threshold)
+    def advise(variables: int, clauses: Sequence[Sequence[int]], stop: threading.Event) -> PhaseHint:
+        return loaded.predict(variables, clauses, threshold, stop.is_set)
 
     return advise

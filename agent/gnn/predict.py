@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from agent.gnn.graph import cnf_graph
-from agent.gnn.model import ModelConfig, PhaseGNN
+from agent.gnn.graph import Incidence
+from agent.gnn.model import FusedPhaseGNN, ModelConfig, PhaseGNN
 from verifiers.phases import PhaseHint
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -25,25 +28,42 @@ class WeightsError(Exception):
     """Missing or unreadable weights; the message is one line."""
 
 
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Torch's thread count is the process's: set for the inference, then given back (a language model in
+    the same process keeps its own)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @dataclass
 class LoadedPredictor:
     model: PhaseGNN
     card: dict  # the JSON beside the weights: config, training data, held-out accuracy
     source: str
+    fused: FusedPhaseGNN = field(init=False)
 
-    @torch.no_grad()
-    def predict(self, variables: int, clauses: list[list[int]], threshold: float | None = None) -> PhaseHint:
+    def __post_init__(self) -> None:
+        self.fused = FusedPhaseGNN(self.model)
+
+    def predict(self, variables: int, clauses: Sequence[Sequence[int]], threshold: float | None = None,
+                stop: Callable[[], bool] = lambda: False) -> PhaseHint:
         """The predicted phase of every variable 1..n with its confidence |2p - 1| (p: the predicted
-        probability of true), timed from the formula to the hint (graph building included)."""
-        torch.set_num_threads(INFERENCE_THREADS)
+        probability of true), timed from the formula to the hint (graph building included). Raises
+        `agent.gnn.model.Cancelled` once `stop()` is true."""
         started = time.perf_counter()
         if variables == 0:
             return PhaseHint(phases=(), confidences=(), threshold=threshold, source=self.source)
-        probabilities = torch.sigmoid(self.model(cnf_graph(variables, clauses))).tolist()
-        phases = tuple(v if p >= 0.5 else -v for v, p in enumerate(probabilities, start=1))
-        confidences = tuple(min(1.0, abs(2.0 * p - 1.0)) for p in probabilities)
-        return PhaseHint(phases=phases, confidences=confidences, threshold=threshold, source=self.source,
-                         inference_s=time.perf_counter() - started)
+        with torch_threads(INFERENCE_THREADS):
+            probabilities = torch.sigmoid(self.fused(Incidence.of(variables, clauses), stop)).double().numpy()
+        numbered = np.arange(1, variables + 1)
+        return PhaseHint(phases=tuple(np.where(probabilities >= 0.5, numbered, -numbered).tolist()),
+                         confidences=tuple(np.minimum(1.0, np.abs(2.0 * probabilities - 1.0)).tolist()),
+                         threshold=threshold, source=self.source, inference_s=time.perf_counter() - started)
 
 
 def save_predictor(model: PhaseGNN, card: dict, directory: Path) -> None:

@@ -21,7 +21,7 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.loader import DataLoader
 
-from agent.gnn.generate import FAMILIES, GeneratedInstance, generate
+from agent.gnn.generate import GeneratedInstance, generate
 from agent.gnn.graph import VARIABLE, cnf_graph
 from agent.gnn.labels import LabelTimeout, phase_labels
 from agent.gnn.model import ModelConfig, PhaseGNN
@@ -200,6 +200,13 @@ so this figure is only a rough guide). In parentheses: how many variables.
 
 On the training set: backbone accuracy {card['train_accuracy']['backbone_accuracy']}, phase accuracy
 {card['train_accuracy']['phase_accuracy']}.
+
+## Inference
+
+`predict` runs the trained weights through `FusedPhaseGNN` (`agent/gnn/model.py`): the same
+function as the PyTorch Geometric forward pass, as a few dense and sparse matrix products per
+round, on one CPU thread. `benchmarks/gnn_inference.py` measures it; whether the hint pays for its
+cost is measured per family by `benchmarks/gnn.py` (BENCHMARKS.md, GNN section), not here.
 
 ## Limits
 
