@@ -336,9 +336,19 @@ def _a(kind: Type) -> str:
     return "a boolean" if kind == "bool" else "an integer"
 
 
+# Texts up to this long are parsed once per process: Houdini reads the same atoms at every
+# recombination (the trees are frozen, so sharing them is safe).
+CACHED_TEXT_CHARS = 256
+
+
+@lru_cache(maxsize=1 << 15)
+def _parse_short(text: str) -> Expr:
+    return parse(text)
+
+
 def parse_boolean(text: str, variables: Iterable[str]) -> Expr:
     """Parse and type-check a proposed invariant: a boolean expression over `variables`."""
-    expr = parse(text)
+    expr = _parse_short(text) if len(text) <= CACHED_TEXT_CHARS else parse(text)
     if check_types(expr, variables) != "bool":
         raise ExprError(f"`{to_c(expr)}` is an integer expression; an invariant must be a boolean condition")
     return expr

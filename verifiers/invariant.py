@@ -34,7 +34,7 @@ import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import z3
 
@@ -627,30 +627,48 @@ def _houdini_terms(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], u
         return list(z3.parse_smt2_string(header + "".join(f"(assert {term})" for term in smt), ctx=context)) \
             if smt else []
 
+    def falsified_mask(smt: list[str]) -> z3.ArithRef | None:
+        """One integer term whose bit i is set where atom i is false: a model evaluates it in one
+        call (evaluating a thousand atoms one by one costs seconds of Python per round)."""
+        if not smt:
+            return None
+        total = " ".join(f"(ite {term} 0 {1 << index})" for index, term in enumerate(smt))
+        return z3.parse_smt2_string(f"{header}(assert (>= (+ 0 {total}) 0))", ctx=context)[0].arg(0)
+
     indicators = [z3.Bool(name[1:-1], ctx=context) for name in names]
-    negated = [z3.Not(indicator) for indicator in indicators]
-    checks = ((solver_for(script(template.precondition_call, [], now)), terms(now)),
-              (solver_for(script(trans_call.group(0), now, primed)), terms(primed)))
+    checks = ((solver_for(script(template.precondition_call, [], now)), now),
+              (solver_for(script(trans_call.group(0), now, primed)), primed))
     alive = set(range(len(parsed)))
     rounds = 0
     # Initiation first (no atom is assumed there), then consecution; atoms dropped by consecution
-    # cannot make initiation fail again, so one pass over each suffices.
-    for solver, goal in checks:
+    # cannot make initiation fail again, so one pass over each suffices. A dropped atom never comes
+    # back: its indicator is asserted false in the solver, and only the living ones are assumed.
+    for solver, goal_smt in checks:
+        solver.add(*[z3.Not(indicators[index]) for index in range(len(parsed)) if index not in alive])
+        mask = falsified_mask(goal_smt)
         while alive:
             rounds += 1
             if deadline.left() < MIN_CALL_S:
                 return InductiveSubset("unknown", [], rounds, unreadable, OUT_OF_TIME)
-            assumptions = [indicators[index] if index in alive else negated[index]
-                           for index in range(len(parsed))]
-            status, reason = z3_check(solver, context, deadline.left(), tuple(assumptions))
+            status, reason = z3_check(solver, context, deadline.left(),
+                                      tuple(indicators[index] for index in sorted(alive)))
             if status == "unsat":
                 break
             if status != "sat":
                 return InductiveSubset("unknown", [], rounds, unreadable, reason)
-            model = solver.model()
-            falsified = {index for index in alive if z3.is_false(model.eval(goal[index], model_completion=True))}
+            falsified = alive & _falsified(solver.model(), mask, lambda: terms(goal_smt))
             if not falsified:  # the model satisfies the goal through an atom Z3 cannot evaluate
                 return InductiveSubset("unknown", [], rounds, unreadable, "a counterexample falsifies no atom")
             alive -= falsified
+            solver.add(*[z3.Not(indicators[index]) for index in falsified])
     return InductiveSubset("inductive", [parsed[index][0] for index in sorted(alive)], rounds, unreadable)
 
+
+def _falsified(model: z3.ModelRef, mask: z3.ArithRef | None, goal: Callable[[], list[z3.BoolRef]]) -> set[int]:
+    """The indices of the atoms that `model` makes false, read from the mask's value."""
+    value = model.eval(mask, model_completion=True) if mask is not None else None
+    if value is not None and z3.is_int_value(value):
+        bits = value.as_long()
+        return {index for index in range(bits.bit_length()) if bits >> index & 1}
+    # Some atom has no value in the model (a division by zero left open): one by one.
+    return {index for index, term in enumerate(goal()) if z3.is_false(model.eval(term, model_completion=True))}

@@ -4,8 +4,9 @@
     inv(x) && trans(x, x', s)        =>  inv(x')
     inv(x) && !post(x, s)            =>  false
 
-Spacer runs in a child process (`verifiers.child.call_in_child`) killed at its share of the budget.
-When it answers `sat`, the interpretation it found for `inv` is written as a C expression and goes
+Spacer runs in a background child process (`verifiers.child.ChildCall`), started when the search
+starts and killed at its share of the budget, so that it works while the other sources do. It tries
+its configurations in turn (`CONFIGURATIONS`), each with an equal slice of that share. When it answers `sat`, the interpretation it found for `inv` is written as a C expression and goes
 to the invariant verifier like any other proposal: Spacer's word is never taken as a proof. Its
 `unsat` (no invariant exists) is not used either; bounded model checking finds such runs.
 """
@@ -13,11 +14,12 @@ to the invariant verifier like any other proposal: Spacer's word is never taken 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import z3
 
-from verifiers.child import ChildFailure, call_in_child
+from verifiers.child import ChildCall, ChildFailure
 from verifiers.invariant import parse_template, subterms
 
 _CALL = {name: re.compile(r"\(\s*" + name + r"\b[^()]*\)") for name in ("trans-f", "post-f")}
@@ -27,18 +29,54 @@ class Untranslatable(ValueError):
     """A Spacer term with no faithful C counterpart here."""
 
 
-def horn_invariant(vc_template: str, timeout_s: float) -> str | None:
-    """Spacer's invariant for the template as C text, or None (no answer in time, or none usable)."""
-    try:
-        answer = call_in_child("agent.search.horn:spacer_in_child", {"vc_template": vc_template, "timeout_s": timeout_s},
-                               timeout_s)
-    except ChildFailure:
-        return None
-    return answer.get("invariant")
+# Spacer's configurations, tried in turn. Its global guidance (`fp.spacer.global`) proves loops whose
+# invariant relates several variables (`i - j == x - y`) where its default lemma generalisation
+# diverges; the default proves others that global guidance does not finish in its slice.
+CONFIGURATIONS: tuple[dict[str, bool], ...] = ({"fp.spacer.global": True}, {})
+
+
+class SpacerRun:
+    """Spacer on a template, running in the background: `invariant()` collects its answer once."""
+
+    def __init__(self, vc_template: str, timeout_s: float) -> None:
+        self._call: ChildCall | None = ChildCall("agent.search.horn:spacer_in_child",
+                                                 {"vc_template": vc_template, "timeout_s": timeout_s}, timeout_s)
+
+    def running(self) -> bool:
+        return self._call is not None and not self._call.done()
+
+    def invariant(self, wait: bool) -> str | None:
+        """Spacer's invariant as C text, the first time it is asked once Spacer has finished (after
+        waiting for it when `wait`); None while it runs, when it found none, and ever after."""
+        if self._call is None or not (wait or self._call.done()):
+            return None
+        call, self._call = self._call, None
+        try:
+            return call.result().get("invariant")
+        except ChildFailure:
+            return None
+
+    def cancel(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
 
 
 def spacer_in_child(vc_template: str, timeout_s: float) -> dict[str, Any]:
-    """Runs in the child process: {"status": Spacer's answer, "invariant": C text or None}."""
+    """Runs in the child process: {"status": Spacer's last answer, "invariant": C text or None}."""
+    deadline = time.monotonic() + timeout_s
+    status = "unknown"
+    for number, configuration in enumerate(CONFIGURATIONS):
+        slice_s = (deadline - time.monotonic()) / (len(CONFIGURATIONS) - number)
+        status, invariant = _spacer(vc_template, slice_s, configuration)
+        if status == "sat" and invariant is not None:
+            return {"status": status, "invariant": invariant}
+        if status == "unsat":  # no invariant exists: no other configuration can find one
+            break
+    return {"status": status, "invariant": None}
+
+
+def _spacer(vc_template: str, timeout_s: float, configuration: dict[str, bool]) -> tuple[str, str | None]:
     template = parse_template(vc_template)
     context = z3.Context()
     calls = [template.precondition_call] + [_CALL[name].search(template.checks[check]).group(0)
@@ -50,6 +88,8 @@ def spacer_in_child(vc_template: str, timeout_s: float) -> dict[str, Any]:
     invariant = z3.Function("inv", *[z3.IntSort(ctx=context)] * len(current), z3.BoolSort(ctx=context))
     solver = z3.SolverFor("HORN", ctx=context)
     solver.set("timeout", max(1, int(timeout_s * 1000)))
+    for option, value in configuration.items():
+        solver.set(option, value)
     for clause in (z3.Implies(pre, invariant(*current)),
                    z3.Implies(z3.And(invariant(*current), trans), invariant(*after)),
                    z3.Implies(z3.And(invariant(*current), z3.Not(post)), z3.BoolVal(False, ctx=context))):
@@ -57,12 +97,12 @@ def spacer_in_child(vc_template: str, timeout_s: float) -> dict[str, Any]:
         solver.add(z3.ForAll(constants, clause) if constants else clause)
     status = str(solver.check())
     if status != "sat":
-        return {"status": status, "invariant": None}
+        return status, None
     body = z3.substitute_vars(solver.model()[invariant].else_value(), *current)
     try:
-        return {"status": status, "invariant": to_c(body)}
+        return status, to_c(body)
     except Untranslatable:
-        return {"status": status, "invariant": None}
+        return status, None
 
 
 def _constants(term: z3.ExprRef) -> list[z3.ExprRef]:

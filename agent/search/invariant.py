@@ -10,8 +10,10 @@
    task ends `template_wrong`; when the replay cannot tell, the search goes on.
 3. The `polynomial` source: equalities of degree up to 3 fitted to runs that start from models of
    the pre-condition join the pool, and Houdini recombines it.
-4. The `horn` source: Spacer solves the template posed as Horn clauses, in a child process under a
-   share of the time left; its invariant, written in C, is verified like any proposal.
+4. The `horn` source: Spacer solves the template posed as Horn clauses, in a child process started
+   with the search and running beside the other sources under a share of the task's time; its
+   invariant, written in C, is verified like any proposal when it comes (between the other stages,
+   and waited for before the task ends unsolved), and its conjuncts join the pool.
 5. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
    program, the facts proved inductive so far and the latest counterexamples. Each proposal is
    verified; the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
@@ -31,7 +33,7 @@ from agent.cprogram import replay_violation
 from agent.prompts import render_prompt
 from agent.search.atoms import program_atoms, template_atoms
 from agent.search.dynamic import equalities, polynomial_equalities, sample_states, states_from_precondition
-from agent.search.horn import horn_invariant
+from agent.search.horn import SpacerRun
 from agent.search.houdini import conjunction, houdini
 from agent.search.registry import strategy
 from agent.session import Outcome, Proposal, Session
@@ -64,8 +66,9 @@ class InvariantSettings(BaseModel):
 
     refute: bool = Field(default=True, description="Look for a run that violates the assertion (bounded model checking).")
     refute_depth: int = Field(default=10, ge=0, description="Loop iterations the refutation search unrolls.")
-    horn_share: float = Field(default=0.25, gt=0, le=1,
-                              description="Share of the time left that the `horn` source (Spacer) may use.")
+    horn_share: float = Field(default=0.5, gt=0, le=1,
+                              description="Share of the task's time the `horn` source (Spacer, running beside the "
+                                          "other sources from the start) may use.")
 
 
 @dataclass
@@ -110,8 +113,19 @@ def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
 
 @strategy(kinds=("invariant",), needs_model=True, settings=InvariantSettings)
 def solve_invariant(session: Session) -> Outcome:
-    task = session.task
     settings = session.options(InvariantSettings)
+    # Spacer works in the background from the start; its answer is collected between the other stages.
+    spacer = (SpacerRun(session.task.vc_template, session.time_left() * settings.horn_share)
+              if "horn" in session.settings.sources else None)
+    try:
+        return _search(session, settings, spacer)
+    finally:
+        if spacer is not None:
+            spacer.cancel()
+
+
+def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | None) -> Outcome:
+    task = session.task
     sources = session.settings.sources
     pool = AtomPool()
     proved: list[str] = []
@@ -142,6 +156,18 @@ def solve_invariant(session: Session) -> Outcome:
             refined_pools.add(frozenset(conjuncts))
         return verdict
 
+    def harvest_spacer(wait: bool) -> Outcome | None:
+        """Spacer's invariant, once it has one (waiting for it when `wait`), verified like any
+        proposal; its conjuncts join the pool for Houdini."""
+        text = spacer.invariant(wait) if spacer is not None else None
+        if text is None:
+            return None
+        before = len(pool.atoms)
+        verdict = try_proposal(session.propose(text, source="horn", step=0, text=text), "horn")
+        if verdict.status == "accepted":
+            return _solved(verdict, "horn")
+        return recombine(0) if len(pool.atoms) > before else None
+
     # Step 0: atoms from the program.
     variables = task.program_variables
     program_sources = []
@@ -165,6 +191,9 @@ def solve_invariant(session: Session) -> Outcome:
         outcome = recombine(0)
         if outcome:
             return outcome
+    outcome = harvest_spacer(wait=False)
+    if outcome:
+        return outcome
 
     # No invariant can prove an assertion that some run violates: look for such a run.
     if settings.refute and isinstance(session.verifier, Refutes):
@@ -188,6 +217,10 @@ def solve_invariant(session: Session) -> Outcome:
                                + "; the C program runs it too", solved_by="refutation")
             # inconclusive: the program's own run could not be confirmed, so nothing is claimed.
 
+    outcome = harvest_spacer(wait=False)
+    if outcome:
+        return outcome
+
     # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
     # runs show), for loops whose invariant is not linear.
     if "polynomial" in sources and task.parsed_program is not None:
@@ -206,19 +239,9 @@ def solve_invariant(session: Session) -> Outcome:
             if outcome:
                 return outcome
 
-    # Spacer on the template as Horn clauses; its invariant is verified like any proposal.
-    if "horn" in sources:
-        session.check_budget()
-        text = horn_invariant(task.vc_template, session.time_left() * settings.horn_share)
-        if text is not None:
-            before = len(pool.atoms)
-            verdict = try_proposal(session.propose(text, source="horn", step=0, text=text), "horn")
-            if verdict.status == "accepted":
-                return _solved(verdict, "horn")
-            if len(pool.atoms) > before:
-                outcome = recombine(0)
-                if outcome:
-                    return outcome
+    outcome = harvest_spacer(wait=not session.uses_model)
+    if outcome:
+        return outcome
 
     if not session.uses_model:
         return Outcome("unsolved", message="no proposal was accepted and no model source is enabled")
@@ -250,3 +273,6 @@ def solve_invariant(session: Session) -> Outcome:
             outcome = recombine(step)
             if outcome:
                 return outcome
+        outcome = harvest_spacer(wait=False)
+        if outcome:
+            return outcome
