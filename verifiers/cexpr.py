@@ -362,11 +362,13 @@ def conjuncts(expr: Expr) -> list[Expr]:
 
 
 def is_linear(expr: Expr) -> bool:
-    """No `/` or `%`, and every `*` has a number on one side."""
+    """Every `*` has a number on one side and every `/` and `%` divides by a non-zero number (linear
+    integer arithmetic: division by a constant is a linear constraint with one more variable)."""
     pending = [expr]
     while pending:
         node = pending.pop()
-        if isinstance(node, Binary) and (node.op in ("/", "%") or (
+        if isinstance(node, Binary) and (
+                (node.op in ("/", "%") and not (isinstance(node.right, Num) and node.right.value != 0)) or (
                 node.op == "*" and not isinstance(node.left, Num) and not isinstance(node.right, Num))):
             return False
         pending.extend(_children(node))

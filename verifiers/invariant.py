@@ -22,8 +22,8 @@ of it, and a call with nothing left is `unknown`.
 
 The proposal is parsed by `verifiers.cexpr`, which bounds its length and nesting and translates it
 without copying operands, so the solvers see a formula linear in the proposal's size. A proposal
-outside linear arithmetic (`/`, `%`, or `*` of two non-constants) is decided in a child process
-(`verifiers/child.py`) killed at the budget: inside its preprocessing of such terms Z3 does not
+outside linear arithmetic (`/` or `%` by a non-constant, `*` of two non-constants) is decided in a child
+process (`verifiers/child.py`) killed at the budget: inside its preprocessing of such terms Z3 does not
 always heed the interrupt, and a linear proposal needs no process of its own (Z3's linear
 arithmetic stops when told, and the Code2Inv checks take milliseconds).
 """
@@ -524,9 +524,12 @@ def subterms(term: z3.ExprRef):
 
 
 def _nonlinear_term(term: z3.ExprRef) -> bool:
-    """A product of two non-constants, a division or a remainder anywhere in `term`."""
+    """A product of two non-constants, a real division, or an integer division or remainder by
+    anything but a non-zero number, anywhere in `term`."""
     for node in subterms(term):
-        if z3.is_div(node) or z3.is_idiv(node) or z3.is_mod(node):
+        if z3.is_div(node):
+            return True
+        if (z3.is_idiv(node) or z3.is_mod(node)) and not (z3.is_int_value(node.arg(1)) and node.arg(1).as_long() != 0):
             return True
         if z3.is_mul(node) and sum(not z3.is_int_value(child) and not z3.is_rational_value(child)
                                    for child in node.children()) > 1:
