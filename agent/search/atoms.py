@@ -1,7 +1,8 @@
 """Candidate invariant atoms taken from the program text (the `symbolic` proposal source).
 
 Atoms come from what the program says: its loop guard and its negation, branch conditions,
-`assume`s, the assertion (with its guards, as an implication), the initial assignments, and
+`assume`s, the assertion (with its guards, as an implication), the initial assignments, facts
+guarded by a branch condition (`!(x < 50) || (y == x)`), and
 templates instantiated with the program's variables and constants: bounds `v <= c`, `v >= c`,
 equalities, and octagon-style relations `u - v <= c`, `u + v >= c` between pairs of variables.
 Houdini (see `houdini.py`) keeps the largest subset that is inductive. A task without a C program
@@ -98,6 +99,18 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
             add(f"{name} == {value}")
             add(f"{name} >= {value}")
             add(f"{name} <= {value}")
+
+    # Guarded facts for loops whose invariant depends on a branch (`x < 50 ? y == 50 : y == x`): each
+    # condition, and its negation, as the guard of the assertion, of an initial value and of an
+    # equality between two variables.
+    facts = [expr_text(assertion.condition) for assertion in program.assertions
+             if mentions_only_allowed(assertion.condition)]
+    facts += [f"{name} == {value}" for name, value in _initial_values(program).items() if name in allowed]
+    facts += [f"{left} == {right}" for left, right in combinations(names, 2)]
+    for text in dict.fromkeys(condition_texts):
+        for fact in facts:
+            add(f"({text}) || ({fact})")
+            add(f"!({text}) || ({fact})")
 
     for name in names:
         for constant in constants:
