@@ -17,6 +17,7 @@ import z3
 from pycparser import c_ast
 
 from agent.cprogram import Assign, Assume, If, Program, Statement, expr_text
+from agent.search.z3c import Untranslatable, to_c
 from verifiers.transition import TransitionSystem
 
 
@@ -128,31 +129,11 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
     return atoms
 
 
-_C_OPERATORS = {z3.Z3_OP_LE: "<=", z3.Z3_OP_GE: ">=", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">", z3.Z3_OP_EQ: "==",
-                z3.Z3_OP_ADD: "+", z3.Z3_OP_SUB: "-", z3.Z3_OP_MUL: "*", z3.Z3_OP_AND: "&&", z3.Z3_OP_OR: "||"}
-
-
 def _c_text(term: z3.ExprRef) -> str | None:
-    """A Z3 term over integers as a C expression, or None where C syntax has no direct counterpart."""
-    if z3.is_int_value(term):
-        return str(term.as_long())
-    if z3.is_const(term) and term.sort() == z3.IntSort(term.ctx):
-        return term.decl().name()
-    kind = term.decl().kind()
-    parts = [_c_text(child) for child in term.children()]
-    if any(part is None for part in parts) or not parts:
+    try:
+        return to_c(term)
+    except Untranslatable:
         return None
-    if kind == z3.Z3_OP_NOT:
-        return f"!({parts[0]})"
-    if kind == z3.Z3_OP_UMINUS:
-        return f"-({parts[0]})"
-    if kind == z3.Z3_OP_IMPLIES:
-        return f"!({parts[0]}) || ({parts[1]})"
-    if kind == z3.Z3_OP_DISTINCT and len(parts) == 2:
-        return f"{parts[0]} != {parts[1]}"
-    if kind in _C_OPERATORS and (kind != z3.Z3_OP_EQ or term.children()[0].sort() == z3.IntSort(term.ctx)):
-        return f" {_C_OPERATORS[kind]} ".join(f"({part})" for part in parts)
-    return None
 
 
 def template_atoms(system: TransitionSystem, variables: list[str]) -> list[str]:

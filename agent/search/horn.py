@@ -19,14 +19,11 @@ from typing import Any
 
 import z3
 
+from agent.search.z3c import Untranslatable, to_c
 from verifiers.child import ChildCall, ChildFailure
 from verifiers.invariant import parse_template, subterms
 
 _CALL = {name: re.compile(r"\(\s*" + name + r"\b[^()]*\)") for name in ("trans-f", "post-f")}
-
-
-class Untranslatable(ValueError):
-    """A Spacer term with no faithful C counterpart here."""
 
 
 # Spacer's configurations, tried in turn. Its global guidance (`fp.spacer.global`) proves loops whose
@@ -110,48 +107,3 @@ def _constants(term: z3.ExprRef) -> list[z3.ExprRef]:
     found = {str(node): node for node in subterms(term)
              if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED}
     return list(found.values())
-
-
-_C_OPERATORS = {z3.Z3_OP_LE: "<=", z3.Z3_OP_GE: ">=", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">", z3.Z3_OP_EQ: "==",
-                z3.Z3_OP_ADD: "+", z3.Z3_OP_SUB: "-", z3.Z3_OP_MUL: "*", z3.Z3_OP_AND: "&&", z3.Z3_OP_OR: "||"}
-
-
-def to_c(term: z3.ExprRef) -> str:
-    """A C expression with the same meaning as `term` over mathematical integers. SMT-LIB's `div` and
-    `mod` are Euclidean and C's truncate: they are written for a positive constant divisor only
-    (`((a % k) + k) % k`) and refused otherwise. Recursive: Spacer's invariants are shallow, and a
-    deep one ends in RecursionError, which the caller treats as no answer."""
-    if z3.is_true(term):
-        return "1 == 1"
-    if z3.is_false(term):
-        return "1 == 0"
-    if z3.is_int_value(term):
-        value = term.as_long()
-        return str(value) if value >= 0 else f"(-{-value})"
-    if z3.is_const(term) and term.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-        return str(term)
-    kind = term.decl().kind()
-    children = term.children()
-    if kind == z3.Z3_OP_NOT:
-        return f"!({to_c(children[0])})"
-    if kind == z3.Z3_OP_IMPLIES:
-        return f"(!({to_c(children[0])}) || ({to_c(children[1])}))"
-    if kind == z3.Z3_OP_ITE:
-        return f"(({to_c(children[0])}) ? ({to_c(children[1])}) : ({to_c(children[2])}))"
-    if kind == z3.Z3_OP_UMINUS:
-        return f"(-({to_c(children[0])}))"
-    if kind == z3.Z3_OP_DISTINCT and len(children) == 2:
-        return f"(({to_c(children[0])}) != ({to_c(children[1])}))"
-    if kind in (z3.Z3_OP_MOD, z3.Z3_OP_IDIV):
-        divisor = children[1]
-        if not z3.is_int_value(divisor) or divisor.as_long() <= 0:
-            raise Untranslatable(f"{term.decl().name()} by {divisor}")
-        k = divisor.as_long()
-        remainder = f"((({to_c(children[0])}) % {k} + {k}) % {k})"
-        return remainder if kind == z3.Z3_OP_MOD else f"((({to_c(children[0])}) - {remainder}) / {k})"
-    if kind in _C_OPERATORS and children:
-        if kind == z3.Z3_OP_EQ and z3.is_bool(children[0]):
-            left, right = (to_c(child) for child in children)
-            return f"((({left}) && ({right})) || (!({left}) && !({right})))"
-        return "(" + f" {_C_OPERATORS[kind]} ".join(f"({to_c(child)})" for child in children) + ")"
-    raise Untranslatable(f"operator {term.decl().name()}")
