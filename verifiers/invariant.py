@@ -31,6 +31,7 @@ arithmetic stops when told, and the Code2Inv checks take milliseconds).
 from __future__ import annotations
 
 import re
+import signal
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -358,13 +359,29 @@ class InvariantVerifier(Verifier):
                 f"but the assertion is false there; the invariant is too weak.")
 
 
+# Seconds a child keeps between its work's deadline and its own alarm, to write its answer.
+CHILD_ANSWER_S = 0.5
+
+
+def _child_deadline(timeout_s: float) -> Deadline:
+    """The deadline of work in a `verifiers.child` process: the time its alarm leaves (starting the
+    process and importing Z3 have used some of `timeout_s`), less the time to answer; a deadline past
+    the alarm would have the process killed with its answer (even Z3's proof) unwritten."""
+    alarm_left = signal.getitimer(signal.ITIMER_REAL)[0]
+    return Deadline(max(0.0, (alarm_left or timeout_s) - CHILD_ANSWER_S))
+
+
 def decide_in_child(vc_template: str, text: str, timeout_s: float) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): the verdict on a non-linear proposal, as JSON."""
     template = parse_template(vc_template)
     verifier = InvariantVerifier()
     started = time.perf_counter()
     expr = cexpr.parse_boolean(text, template.variables)
-    return verifier._decide(template, expr, Deadline(timeout_s), started).model_dump(mode="json")
+    return verifier._decide(template, expr, _child_deadline(timeout_s), started).model_dump(mode="json")
+
+
+CVC5_SHARE = 0.5
+CVC5_OVERRUN_S = 2.0
 
 
 def cross_check(template: VcTemplate, definitions: str, deadline: Deadline) -> dict[str, str]:
@@ -374,10 +391,13 @@ def cross_check(template: VcTemplate, definitions: str, deadline: Deadline) -> d
     accepts an invariant; cvc5's agreement is what makes the acceptance `certified`.
     """
     for name in CHECKS:
-        if deadline.left() < MIN_CALL_S:
+        # cvc5 overruns its own limit on hard non-linear checks (by a third on a loaded machine); Z3's proof must
+        # not be lost to that (in a child process the alarm would take the whole verdict with it).
+        limit_s = deadline.left() * CVC5_SHARE - CVC5_OVERRUN_S
+        if limit_s < MIN_CALL_S:
             return {"status": "undecided", "detail": f"{name} check: {OUT_OF_TIME}"}
         # cvc5_status sets the full logic: the templates declare LIA, an invariant may use * / %.
-        answer, detail = cvc5_status(definitions + template.checks[name], deadline.left())
+        answer, detail = cvc5_status(definitions + template.checks[name], limit_s)
         if answer == "sat":
             return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
         if answer != "unsat":
@@ -549,6 +569,9 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
 
     Linear atoms on a linear template run here (Z3's linear arithmetic heeds its time-out); anything
     non-linear runs in a child process killed at `timeout_s` (see `InvariantVerifier._decide_in_child`).
+    On a linear template the linear atoms are refined here first, and only their survivors go with
+    the non-linear atoms to the child: if the child cannot decide in time, the linear survivors (an
+    inductive subset, if not the largest) are the answer rather than nothing.
     """
     template = parse_template(vc_template)
     parsed: list[tuple[str, cexpr.Expr]] = []
@@ -558,29 +581,42 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
             parsed.append((text, cexpr.parse_boolean(text, template.variables)))
         except cexpr.ExprError:
             unreadable += 1
-    linear_atoms = all(cexpr.is_linear(expr) for _, expr in parsed)
+    deadline = Deadline(timeout_s)
+    linear = [(text, expr) for text, expr in parsed if cexpr.is_linear(expr)]
+    fallback = InductiveSubset("unknown", [], 0, unreadable)
     try:
-        if linear_atoms and not _template_nonlinear(vc_template):
-            return _houdini_terms(template, parsed, unreadable, Deadline(timeout_s))
+        if not _template_nonlinear(vc_template) and linear:
+            fallback = _houdini_terms(template, linear, unreadable, deadline)
+            if len(linear) == len(parsed) or fallback.status != "inductive":
+                return fallback
+            survivors = set(fallback.survivors)
+            parsed = [(text, expr) for text, expr in parsed if text in survivors or not cexpr.is_linear(expr)]
     except (z3.Z3Exception, TemplateError) as error:
         message = z3_message(error) if isinstance(error, z3.Z3Exception) else str(error)
         return InductiveSubset("unknown", [], 0, unreadable, f"the search failed: {message}")
+    if deadline.left() < MIN_CALL_S:
+        return fallback
     try:
         answer = call_in_child("verifiers.invariant:houdini_in_child",
                                {"vc_template": vc_template, "atoms": [text for text, _ in parsed],
-                                "timeout_s": timeout_s}, timeout_s)
+                                "timeout_s": deadline.left()}, deadline.left())
     except ChildTimeout as timeout:
-        return InductiveSubset("unknown", [], 0, unreadable, f"the search {timeout}")
+        fallback.reason = f"the non-linear search {timeout}"
+        return fallback
     except ChildFailure as failure:
-        return InductiveSubset("unknown", [], 0, unreadable, f"the search process {failure}")
-    return InductiveSubset(**{**answer, "unreadable": unreadable})
+        fallback.reason = f"the non-linear search process {failure}"
+        return fallback
+    if answer["status"] != "inductive":
+        fallback.reason = answer["reason"]
+        return fallback
+    return InductiveSubset(**{**answer, "rounds": answer["rounds"] + fallback.rounds, "unreadable": unreadable})
 
 
 def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): `largest_inductive_subset` on non-linear terms."""
     template = parse_template(vc_template)
     parsed = [(text, cexpr.parse_boolean(text, template.variables)) for text in atoms]
-    answer = _houdini_terms(template, parsed, 0, Deadline(timeout_s))
+    answer = _houdini_one_by_one(template, parsed, _child_deadline(timeout_s))
     return {"status": answer.status, "survivors": answer.survivors, "rounds": answer.rounds, "reason": answer.reason}
 
 
@@ -675,3 +711,67 @@ def _falsified(model: z3.ModelRef, mask: z3.ArithRef | None, goal: Callable[[], 
         return {index for index in range(bits.bit_length()) if bits >> index & 1}
     # Some atom has no value in the model (a division by zero left open): one by one.
     return {index for index, term in enumerate(goal()) if z3.is_false(model.eval(term, model_completion=True))}
+
+
+def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], deadline: Deadline) -> InductiveSubset:
+    """Houdini for non-linear atoms: each atom's check on its own (assuming every atom still in for
+    consecution), in passes until one pass drops nothing. Z3's non-linear reasoning decides one
+    polynomial at a time where the disjunction of all of them outlasts any budget. When a pass
+    refutes nothing but leaves checks undecided within their slice of the time, the largest
+    undecided atom is given up (the survivors' checks were all decided in the last pass, so they
+    are inductive; only completeness is given up)."""
+    context = z3.Context()
+    trans_call = _TRANS_CALL.search(template.checks["consecution"])
+    if not trans_call:
+        raise TemplateError("the consecution check does not apply trans-f")
+    now = [cexpr.to_smtlib(expr) for _, expr in parsed]
+    primed = [cexpr.to_smtlib(expr, lambda name: name + "!") for _, expr in parsed]
+    kept = [f"|houdini kept {index}|" for index in range(len(parsed))]
+    goals = [f"|houdini goal {index}|" for index in range(len(parsed))]
+    header = template.definitions("true") + "".join(f"(declare-const {name} Bool)" for name in kept + goals)
+
+    def solver_for(relation: str, assumed: list[str], goal: list[str]) -> z3.Solver:
+        implications = "".join(f"(assert (=> {name} {term}))" for name, term in zip(kept, assumed))
+        violations = "".join(f"(assert (=> {name} (not {term})))" for name, term in zip(goals, goal))
+        solver = z3.Solver(ctx=context)
+        solver.add(z3.parse_smt2_string(f"{header}(assert {relation}){implications}{violations}", ctx=context))
+        return solver
+
+    kept_literals = [z3.Bool(name[1:-1], ctx=context) for name in kept]
+    goal_literals = [z3.Bool(name[1:-1], ctx=context) for name in goals]
+    alive = list(range(len(parsed)))
+    rounds = 0
+    for solver, assumes_atoms in ((solver_for(template.precondition_call, [], now), False),
+                                  (solver_for(trans_call.group(0), now, primed), True)):
+        changed = True
+        while changed and alive:
+            changed = False
+            undecided = []
+            for index in list(alive):
+                if index not in alive:
+                    continue
+                rounds += 1
+                if deadline.left() < MIN_CALL_S:
+                    return InductiveSubset("unknown", [], rounds, 0, OUT_OF_TIME)
+                slice_s = min(deadline.left(), max(1.0, deadline.left() / len(alive)))
+                assumptions = [kept_literals[other] for other in alive] if assumes_atoms else []
+                status, _ = z3_check(solver, context, slice_s, tuple(assumptions + [goal_literals[index]]))
+                if status == "unsat":
+                    continue
+                if status != "sat":
+                    undecided.append(index)
+                    continue
+                # Every atom the counterexample falsifies goes with this one.
+                model = solver.model()
+                terms = primed if assumes_atoms else now
+                dropped = {index} | {other for other in alive if z3.is_false(model.eval(
+                    z3.parse_smt2_string(f"{header}(assert {terms[other]})", ctx=context)[0], model_completion=True))}
+                alive = [other for other in alive if other not in dropped]
+                changed = True
+            if undecided and not changed:
+                # Nothing was refuted: give up the largest undecided atom (with fewer atoms assumed,
+                # the others' checks may be decided in the next pass).
+                largest = max(undecided, key=lambda index: len(now[index]))
+                alive = [other for other in alive if other != largest]
+                changed = True
+    return InductiveSubset("inductive", [parsed[index][0] for index in alive], rounds)

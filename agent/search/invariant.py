@@ -38,12 +38,15 @@ from agent.search.houdini import conjunction, houdini
 from agent.search.registry import strategy
 from agent.session import Outcome, Proposal, Session
 from agent.trace import RefutationEvent
+from verifiers import cexpr
 from verifiers.base import Refutes, Verdict, VerifyBudget
 from verifiers.details import InvariantDetails
 from verifiers.transition import from_template
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
 MAX_FEEDBACK_CHARS = 400
+# A fitted equality with at most this many `+` (four monomials, `3 * n*n + 3 * n + 1 == y`) is simple.
+SIMPLE_EQUALITY_PLUSES = 3
 
 _FENCE = re.compile(r"`+(?:c|C)?")
 _LABEL = re.compile(r"^\s*(?:loop\s+)?invariant\s*[:=]\s*", re.IGNORECASE)
@@ -104,6 +107,23 @@ def _solved(verdict: Verdict, by: str) -> Outcome:
     details = _details(verdict)
     return Outcome("solved", answer=details.invariant if details else None, certified=verdict.certified,
                    message=verdict.feedback, solved_by=by)
+
+
+def _linear(atoms: list[str], variables: list[str]) -> bool:
+    for atom in atoms:
+        try:
+            if not cexpr.is_linear(cexpr.parse_boolean(atom, variables)):
+                return False
+        except cexpr.ExprError:
+            continue  # the verifier says what is wrong with it
+    return True
+
+
+def _variables_of(atom: str, variables: list[str]) -> set[str]:
+    try:
+        return cexpr.variables_of(cexpr.parse_boolean(atom, variables))
+    except cexpr.ExprError:
+        return set(variables)
 
 
 def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
@@ -183,6 +203,9 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     for source, atoms in program_sources:
         if not atoms:
             continue
+        pool.add(atoms, source)
+        if not _linear(atoms, variables):
+            continue  # a non-linear conjunction of every atom is rarely decided in time: Houdini sorts them
         proposal = session.propose("\n".join(atoms), source=source, step=0, text=conjunction(atoms))
         verdict = try_proposal(proposal, source)
         if verdict.status == "accepted":
@@ -227,14 +250,25 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
         states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=session.settings.seed)
         atoms = equalities(states, variables) + polynomial_equalities(states, variables)
         if any(atom not in pool.origin for atom in atoms):
-            # The fitted atoms with what is already proved inductive first: over the whole pool the
-            # non-linear checks often outlast the budget.
-            focused = list(dict.fromkeys(proved + atoms))
-            proposal = session.propose("\n".join(focused), source="polynomial", step=0, text=conjunction(focused))
-            result = houdini(session, proposal, focused)
-            if result.verdict is not None and result.verdict.status == "accepted":
-                return _solved(result.verdict, "houdini(polynomial)")
+            # Houdini on the fitted atoms alone, the equalities over at most two variables and with few
+            # terms first: Z3's non-linear checks over many cubic equalities (or a hundred linear facts
+            # besides) at once outlast any budget, and the simplest equalities are the likeliest to be invariant. The
+            # inductive ones are then verified together with what is already proved inductive (two
+            # inductive conjunctions make an inductive conjunction; only the assertion is in question).
             pool.add(atoms, "polynomial")
+            simplest = [atom for atom in atoms if len(_variables_of(atom, variables)) <= 2
+                        and atom.count("+") <= SIMPLE_EQUALITY_PLUSES]
+            for tier in ([simplest] if 0 < len(simplest) < len(atoms) else []) + [atoms]:
+                proposal = session.propose("\n".join(tier), source="polynomial", step=0, text=conjunction(tier))
+                result = houdini(session, proposal, tier)
+                if result.verdict is not None and result.verdict.status == "accepted":
+                    return _solved(result.verdict, "houdini(polynomial)")
+                if result.inductive and result.survivors and proved:
+                    combined = list(dict.fromkeys(proved + result.survivors))
+                    verdict = session.verify(proposal, conjunction(combined))
+                    if verdict.status == "accepted":
+                        return _solved(verdict, _contributors(pool, combined))
+                session.check_budget()
             outcome = recombine(0)
             if outcome:
                 return outcome
