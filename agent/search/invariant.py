@@ -71,7 +71,7 @@ class InvariantSettings(BaseModel):
     refute_depth: int = Field(default=10, ge=0, description="Loop iterations the refutation search unrolls.")
     horn_share: float = Field(default=0.5, gt=0, le=1,
                               description="Share of the task's time the `horn` source (Spacer, running beside the "
-                                          "other sources from the start) may use.")
+                                          "other sources from the start) may use; alone it has all of it.")
 
 
 @dataclass
@@ -135,7 +135,9 @@ def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
 def solve_invariant(session: Session) -> Outcome:
     settings = session.options(InvariantSettings)
     # Spacer works in the background from the start; its answer is collected between the other stages.
-    spacer = (SpacerRun(session.task.vc_template, session.time_left() * settings.horn_share)
+    # Alone, it has the whole budget (the baseline a user would otherwise run).
+    share = 1.0 if set(session.settings.sources) == {"horn"} else settings.horn_share
+    spacer = (SpacerRun(session.task.vc_template, session.time_left() * share)
               if "horn" in session.settings.sources else None)
     try:
         return _search(session, settings, spacer)
