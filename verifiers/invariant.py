@@ -569,9 +569,10 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
 
     Linear atoms on a linear template run here (Z3's linear arithmetic heeds its time-out); anything
     non-linear runs in a child process killed at `timeout_s` (see `InvariantVerifier._decide_in_child`).
-    On a linear template the linear atoms are refined here first, and only their survivors go with
-    the non-linear atoms to the child: if the child cannot decide in time, the linear survivors (an
-    inductive subset, if not the largest) are the answer rather than nothing.
+    On a linear template the linear atoms are refined here first; their survivors, inductive on
+    their own, go to the child as facts assumed in every check of the non-linear atoms (a union of
+    inductive conjunctions is inductive). If the child cannot decide in time, the linear survivors
+    (an inductive subset, if not the largest) are the answer rather than nothing.
     """
     template = parse_template(vc_template)
     parsed: list[tuple[str, cexpr.Expr]] = []
@@ -583,14 +584,15 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
             unreadable += 1
     deadline = Deadline(timeout_s)
     linear = [(text, expr) for text, expr in parsed if cexpr.is_linear(expr)]
+    facts: list[str] = []  # inductive on their own: assumed, never dropped, by the non-linear search
     fallback = InductiveSubset("unknown", [], 0, unreadable)
     try:
         if not _template_nonlinear(vc_template) and linear:
             fallback = _houdini_terms(template, linear, unreadable, deadline)
             if len(linear) == len(parsed) or fallback.status != "inductive":
                 return fallback
-            survivors = set(fallback.survivors)
-            parsed = [(text, expr) for text, expr in parsed if text in survivors or not cexpr.is_linear(expr)]
+            facts = fallback.survivors
+            parsed = [(text, expr) for text, expr in parsed if not cexpr.is_linear(expr)]
     except (z3.Z3Exception, TemplateError) as error:
         message = z3_message(error) if isinstance(error, z3.Z3Exception) else str(error)
         return InductiveSubset("unknown", [], 0, unreadable, f"the search failed: {message}")
@@ -598,7 +600,7 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
         return fallback
     try:
         answer = call_in_child("verifiers.invariant:houdini_in_child",
-                               {"vc_template": vc_template, "atoms": [text for text, _ in parsed],
+                               {"vc_template": vc_template, "atoms": [text for text, _ in parsed], "facts": facts,
                                 "timeout_s": deadline.left()}, deadline.left())
     except ChildTimeout as timeout:
         fallback.reason = f"the non-linear search {timeout}"
@@ -609,14 +611,16 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
     if answer["status"] != "inductive":
         fallback.reason = answer["reason"]
         return fallback
-    return InductiveSubset(**{**answer, "rounds": answer["rounds"] + fallback.rounds, "unreadable": unreadable})
+    return InductiveSubset(**{**answer, "survivors": facts + answer["survivors"], "rounds": answer["rounds"] + fallback.rounds,
+                              "unreadable": unreadable})
 
 
-def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float) -> dict[str, Any]:
+def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float, facts: tuple[str, ...] = ()) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): `largest_inductive_subset` on non-linear terms."""
     template = parse_template(vc_template)
     parsed = [(text, cexpr.parse_boolean(text, template.variables)) for text in atoms]
-    answer = _houdini_one_by_one(template, parsed, _child_deadline(timeout_s))
+    facts_parsed = [cexpr.parse_boolean(text, template.variables) for text in facts]
+    answer = _houdini_one_by_one(template, parsed, facts_parsed, _child_deadline(timeout_s))
     return {"status": answer.status, "survivors": answer.survivors, "rounds": answer.rounds, "reason": answer.reason}
 
 
@@ -713,9 +717,10 @@ def _falsified(model: z3.ModelRef, mask: z3.ArithRef | None, goal: Callable[[], 
     return {index for index, term in enumerate(goal()) if z3.is_false(model.eval(term, model_completion=True))}
 
 
-def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], deadline: Deadline) -> InductiveSubset:
-    """Houdini for non-linear atoms: each atom's check on its own (assuming every atom still in for
-    consecution), in passes until one pass drops nothing. Z3's non-linear reasoning decides one
+def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], facts: list[cexpr.Expr],
+                        deadline: Deadline) -> InductiveSubset:
+    """Houdini for non-linear atoms: each atom's check on its own (assuming the `facts`, inductive on
+    their own, and every atom still in for consecution), in passes until one pass drops nothing. Z3's non-linear reasoning decides one
     polynomial at a time where the disjunction of all of them outlasts any budget. When a pass
     refutes nothing but leaves checks undecided within their slice of the time, the largest
     undecided atom is given up (the survivors' checks were all decided in the last pass, so they
@@ -730,8 +735,10 @@ def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr
     goals = [f"|houdini goal {index}|" for index in range(len(parsed))]
     header = template.definitions("true") + "".join(f"(declare-const {name} Bool)" for name in kept + goals)
 
+    known = "".join(f"(assert {cexpr.to_smtlib(fact)})" for fact in facts)
+
     def solver_for(relation: str, assumed: list[str], goal: list[str]) -> z3.Solver:
-        implications = "".join(f"(assert (=> {name} {term}))" for name, term in zip(kept, assumed))
+        implications = known + "".join(f"(assert (=> {name} {term}))" for name, term in zip(kept, assumed))
         violations = "".join(f"(assert (=> {name} (not {term})))" for name, term in zip(goals, goal))
         solver = z3.Solver(ctx=context)
         solver.add(z3.parse_smt2_string(f"{header}(assert {relation}){implications}{violations}", ctx=context))
