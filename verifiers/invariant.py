@@ -611,11 +611,12 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
     if answer["status"] != "inductive":
         fallback.reason = answer["reason"]
         return fallback
-    return InductiveSubset(**{**answer, "survivors": facts + answer["survivors"], "rounds": answer["rounds"] + fallback.rounds,
-                              "unreadable": unreadable})
+    return InductiveSubset(**{**answer, "survivors": facts + answer["survivors"],
+                              "rounds": answer["rounds"] + fallback.rounds, "unreadable": unreadable})
 
 
-def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float, facts: tuple[str, ...] = ()) -> dict[str, Any]:
+def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float,
+                     facts: tuple[str, ...] = ()) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): `largest_inductive_subset` on non-linear terms."""
     template = parse_template(vc_template)
     parsed = [(text, cexpr.parse_boolean(text, template.variables)) for text in atoms]
@@ -720,11 +721,11 @@ def _falsified(model: z3.ModelRef, mask: z3.ArithRef | None, goal: Callable[[], 
 def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], facts: list[cexpr.Expr],
                         deadline: Deadline) -> InductiveSubset:
     """Houdini for non-linear atoms: each atom's check on its own (assuming the `facts`, inductive on
-    their own, and every atom still in for consecution), in passes until one pass drops nothing. Z3's non-linear reasoning decides one
-    polynomial at a time where the disjunction of all of them outlasts any budget. When a pass
-    refutes nothing but leaves checks undecided within their slice of the time, the largest
-    undecided atom is given up (the survivors' checks were all decided in the last pass, so they
-    are inductive; only completeness is given up)."""
+    their own, and every atom still in for consecution), in passes until one pass drops nothing.
+    Z3's non-linear reasoning decides one polynomial at a time where the disjunction of all of them
+    outlasts any budget. When a pass refutes nothing but leaves checks undecided within their slice
+    of the time, the largest undecided atom is given up (the survivors' checks were all decided in
+    the last pass, so they are inductive; only completeness is given up)."""
     context = z3.Context()
     trans_call = _TRANS_CALL.search(template.checks["consecution"])
     if not trans_call:

@@ -166,7 +166,8 @@ def polynomial_equalities(states: list[dict[str, int]], variables: list[str], ma
     if not states or not variables:
         return []
     names = [name for name in variables if name not in _linearly_fixed(states, list(variables))]
-    groups = [group for size in range(2, min(MAX_GROUP, len(names)) + 1) for group in itertools.combinations(names, size)]
+    groups = [group for size in range(2, min(MAX_GROUP, len(names)) + 1)
+              for group in itertools.combinations(names, size)]
     atoms = [atom for group in groups
              for atom in _lowest_degree_fit(states, list(group), PAIR_DEGREE if len(group) == 2 else max_degree)]
     if len(names) > MAX_GROUP:

@@ -6,9 +6,10 @@
 
 Spacer runs in a background child process (`verifiers.child.ChildCall`), started when the search
 starts and killed at its share of the budget, so that it works while the other sources do. It tries
-its configurations in turn (`CONFIGURATIONS`), each with an equal slice of that share. When it answers `sat`, the interpretation it found for `inv` is written as a C expression and goes
-to the invariant verifier like any other proposal: Spacer's word is never taken as a proof. Its
-`unsat` (no invariant exists) is not used either; bounded model checking finds such runs.
+its configurations in turn (`CONFIGURATIONS`), each with an equal slice of that share. When it
+answers `sat`, the interpretation it found for `inv` is written as a C expression (`agent.search.z3c`)
+and goes to the invariant verifier like any other proposal: Spacer's word is never taken as a proof.
+Its `unsat` (no invariant exists) is not used either; bounded model checking finds such runs.
 """
 
 from __future__ import annotations
