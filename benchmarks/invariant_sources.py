@@ -1,9 +1,11 @@
 """What each invariant source adds on a converted suite: solved/refuted per setting, task by task.
 
-    python -m agent convert code2inv ../shared/data/clause2inv_nl /tmp/nl --name nl
-    python benchmarks/invariant_sources.py /tmp/nl --settings program,program+polynomial --timeout 20
+    python benchmarks/invariant_sources.py tasks/lam4inv --settings symbolic,dynamic,polynomial,horn,all
 
-Prints one line per task and a summary per setting (it does not edit BENCHMARKS.md).
+Each source alone (`horn` alone is Spacer on the same templates with the whole budget: the baseline
+a user would otherwise run), the program sources together and all the symbolic sources together
+(the default without the model). Prints one line per task, a summary per setting, and the tasks each
+setting solves that no other setting given does (it does not edit BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from agent.eval import load_suite, percentile  # noqa: E402
 from agent.loop import RunSettings, run_task  # noqa: E402
 
 SETTINGS = {
+    "symbolic": ("symbolic",),
+    "dynamic": ("dynamic",),
+    "polynomial": ("polynomial",),
+    "horn": ("horn",),
     "program": ("symbolic", "dynamic"),
     "program+polynomial": ("symbolic", "dynamic", "polynomial"),
-    "program+polynomial+horn": ("symbolic", "dynamic", "polynomial", "horn"),
-    "horn": ("horn",),
+    "all": ("symbolic", "dynamic", "polynomial", "horn"),
 }
 
 
@@ -35,8 +40,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=None, help="seconds per task (default: the task's budget)")
     arguments = parser.parse_args()
     _, entries = load_suite(arguments.suite)
+    names = [part.strip() for part in arguments.settings.split(",") if part.strip()]
+    unknown = [name for name in names if name not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting {unknown[0]!r}; choose from {', '.join(SETTINGS)}")
+    solved_by_setting: dict[str, set[str]] = {}
     with tempfile.TemporaryDirectory() as runs:
-        for name in (part.strip() for part in arguments.settings.split(",") if part.strip()):
+        for name in names:
             settings = RunSettings(sources=SETTINGS[name], seed=0, timeout_s=arguments.timeout)
             rows = []
             for entry in entries:
@@ -50,9 +60,14 @@ def main() -> None:
             for row in rows:
                 if row.status == "solved":
                     by[row.solved_by or "?"] = by.get(row.solved_by or "?", 0) + 1
+            solved_by_setting[name] = {entry.task.id for entry, row in zip(entries, rows) if row.status == "solved"}
             print(f"{name}: solved {sum(r.status == 'solved' for r in rows)}, refuted {sum(r.status == 'refuted' for r in rows)}, "
                   f"of {len(rows)}; median {statistics.median(walls):.2f} s, p95 {percentile(walls, 0.95):.2f} s; by {by}",
                   flush=True)
+
+    for name, solved in solved_by_setting.items():
+        others = set().union(*(other for key, other in solved_by_setting.items() if key != name))
+        print(f"only {name}: {len(solved - others)} {sorted(solved - others)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
-"""The `polynomial` and `horn` invariant sources (agent/search/dynamic.py, agent/search/horn.py)."""
+"""The `polynomial` and `horn` invariant sources (agent/search/dynamic.py, agent/search/horn.py) and the
+Z3-to-C printer they share with the SyGuS atoms (agent/search/z3c.py)."""
 
 from __future__ import annotations
 
 import z3
 
 from agent.search.dynamic import polynomial_equalities
-from agent.search.horn import Untranslatable, to_c
+from agent.search.z3c import Untranslatable, to_c
 from verifiers import cexpr
 
 
@@ -50,3 +51,31 @@ def test_spacer_division_by_a_variable_is_not_translated():
     except Untranslatable:
         return
     raise AssertionError("x mod y has no faithful C counterpart")
+
+
+def test_a_deep_term_is_printed_without_recursion():
+    x = z3.Int("x")
+    term = x
+    for _ in range(5000):
+        term = term + 1
+    text = to_c(term >= x)
+    assert text.count("+") == 5000
+
+
+def test_spacer_runs_in_the_background_and_its_invariant_is_verified():
+    from pathlib import Path
+
+    from agent.search.horn import SpacerRun
+    from agent.tasks import load_task
+    from verifiers.base import VerifyBudget
+    from verifiers.invariant import InvariantVerifier
+
+    task = load_task(Path(__file__).resolve().parent.parent / "tasks" / "code2inv" / "1.yaml")
+    spacer = SpacerRun(task.vc_template, timeout_s=60)
+    text = spacer.invariant(wait=True)
+    assert text is not None and spacer.invariant(wait=True) is None  # collected once
+    verdict = InvariantVerifier().verify(task, text, VerifyBudget(timeout_s=30))
+    assert verdict.status == "accepted" and verdict.certified  # cvc5 re-checks Z3's acceptance
+    stopped = SpacerRun(task.vc_template, timeout_s=60)
+    stopped.cancel()
+    assert not stopped.running() and stopped.invariant(wait=True) is None

@@ -73,3 +73,19 @@ def test_equalities_from_runs_hold_on_every_sampled_state() -> None:
 def test_no_equality_where_none_holds() -> None:
     task = load_task(TASKS / "1.yaml")  # x = x + y; y++: no linear relation
     assert equalities(sample_states(task.parsed_program, task.program_variables, seed=0), task.program_variables) == []
+
+
+def test_facts_guarded_by_a_branch_prove_a_loop_whose_invariant_is_disjunctive() -> None:
+    from verifiers.base import VerifyBudget
+    from verifiers.invariant import InvariantVerifier, largest_inductive_subset
+
+    # x = 0; y = 50; while (x < 100) { if (x < 50) x++; else { x++; y++; } } assert(y == 100):
+    # no conjunction of linear atoms proves it; `x < 50 || y == x` with `!(x < 50) || y == 50` does.
+    task = load_task(TASKS.parent / "lam4inv" / "189.yaml")
+    atoms = program_atoms(task.parsed_program, task.program_variables)
+    assert "!(x < 50) || (y == 50)" in atoms and "(x < 50) || (x == y)" in atoms
+    subset = largest_inductive_subset(task.vc_template, atoms, timeout_s=60)
+    assert subset.status == "inductive"
+    verdict = InvariantVerifier().verify(task, " && ".join(f"({atom})" for atom in subset.survivors),
+                                         VerifyBudget(timeout_s=60))
+    assert verdict.status == "accepted"

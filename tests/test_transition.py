@@ -125,7 +125,7 @@ def test_a_sygus_task_is_solved_from_its_terms_alone(shared_data: Path, tmp_path
     convert_sygus(shared_data / "sygus_inv", tmp_path / "tasks")
     task = load_task(tmp_path / "tasks" / "jmbl_inc.yaml")
     atoms = template_atoms(from_template(task.vc_template), task.variables)
-    assert "x <= 100" in atoms and "(x) < (100)" in atoms  # a bound, and trans's own comparison
+    assert "x <= 100" in atoms and "((x) < (100))" in atoms  # a bound, and trans's own comparison
     result = run_task(task, RunSettings(sources=("symbolic",)), ScriptedProposer([]), tmp_path / "trace.jsonl",
                       "test-run", tmp_path / "tasks" / "jmbl_inc.yaml")
     assert result.status == "solved" and result.certified

@@ -339,9 +339,19 @@ def _a(kind: Type) -> str:
     return "a boolean" if kind == "bool" else "an integer"
 
 
+# Texts up to this long are parsed once per process: Houdini reads the same atoms at every
+# recombination (the trees are frozen, so sharing them is safe).
+CACHED_TEXT_CHARS = 256
+
+
+@lru_cache(maxsize=1 << 15)
+def _parse_short(text: str) -> Expr:
+    return parse(text)
+
+
 def parse_boolean(text: str, variables: Iterable[str]) -> Expr:
     """Parse and type-check a proposed invariant: a boolean expression over `variables`."""
-    expr = parse(text)
+    expr = _parse_short(text) if len(text) <= CACHED_TEXT_CHARS else parse(text)
     if check_types(expr, variables) != "bool":
         raise ExprError(f"`{to_c(expr)}` is an integer expression; an invariant must be a boolean condition")
     return expr
@@ -355,11 +365,13 @@ def conjuncts(expr: Expr) -> list[Expr]:
 
 
 def is_linear(expr: Expr) -> bool:
-    """No `/` or `%`, and every `*` has a number on one side."""
+    """Every `*` has a number on one side and every `/` and `%` divides by a non-zero number (linear
+    integer arithmetic: division by a constant is a linear constraint with one more variable)."""
     pending = [expr]
     while pending:
         node = pending.pop()
-        if isinstance(node, Binary) and (node.op in ("/", "%") or (
+        if isinstance(node, Binary) and (
+                (node.op in ("/", "%") and not (isinstance(node.right, Num) and node.right.value != 0)) or (
                 node.op == "*" and not isinstance(node.left, Num) and not isinstance(node.right, Num))):
             return False
         pending.extend(_children(node))

@@ -20,6 +20,8 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,31 +44,61 @@ def call_in_child(target: str, request: dict[str, Any], timeout_s: float,
                   memory_bytes: int = CHILD_MEMORY_BYTES) -> Any:
     """Run `module:function(**request)` in a fresh Python process; its JSON result, or ChildTimeout /
     ChildFailure."""
-    timeout_s = max(0.05, timeout_s)
-    search_path = os.pathsep.join(filter(None, (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
-    environment = {**os.environ, "PYTHONPATH": search_path}
-    payload = json.dumps({"timeout_s": timeout_s, "memory_bytes": memory_bytes, "request": request})
-    try:
-        completed = subprocess.run([sys.executable, "-m", "verifiers.child", target], input=payload,
-                                   capture_output=True, text=True, timeout=timeout_s + KILL_GRACE_S, check=False,
-                                   env=environment)
-    except subprocess.TimeoutExpired:
-        raise ChildTimeout(f"ran past its {timeout_s:.3g} s limit and was killed") from None
-    if completed.returncode == -signal.SIGALRM:
-        raise ChildTimeout(f"ran past its {timeout_s:.3g} s limit")
-    if completed.returncode < 0:
-        name = signal.Signals(-completed.returncode).name if -completed.returncode in signal.valid_signals() \
-            else str(-completed.returncode)
-        raise ChildFailure(f"crashed ({name})")
-    if completed.returncode != 0:
-        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        if "MemoryError" in last:
-            raise ChildFailure("ran out of memory")
-        raise ChildFailure(f"failed: {last[:300]}")
-    try:
-        return json.loads(completed.stdout)
-    except ValueError:
-        raise ChildFailure("answered with unreadable output") from None
+    return ChildCall(target, request, timeout_s, memory_bytes).result()
+
+
+class ChildCall:
+    """`call_in_child` started in the background: the caller goes on with other work, asks `done()`,
+    collects `result()` (which waits for the child at most until its limit) or `cancel()`s it."""
+
+    def __init__(self, target: str, request: dict[str, Any], timeout_s: float,
+                 memory_bytes: int = CHILD_MEMORY_BYTES) -> None:
+        self.timeout_s = max(0.05, timeout_s)
+        self.started = time.monotonic()
+        search_path = os.pathsep.join(filter(None, (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
+        environment = {**os.environ, "PYTHONPATH": search_path}
+        payload = json.dumps({"timeout_s": self.timeout_s, "memory_bytes": memory_bytes, "request": request})
+        self._process = subprocess.Popen([sys.executable, "-m", "verifiers.child", target], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        # The request goes through a thread so that a large one cannot block the caller on a full pipe.
+        self._output: list[str] = []
+        self._reader = threading.Thread(target=self._communicate, args=(payload,), daemon=True)
+        self._reader.start()
+
+    def _communicate(self, payload: str) -> None:
+        self._output.extend(self._process.communicate(payload))
+
+    def done(self) -> bool:
+        return not self._reader.is_alive()
+
+    def cancel(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._reader.join()
+
+    def result(self) -> Any:
+        """The child's JSON answer (waiting for it until its limit and the grace period), or
+        ChildTimeout / ChildFailure."""
+        self._reader.join(max(0.0, self.started + self.timeout_s + KILL_GRACE_S - time.monotonic()))
+        if not self.done():
+            self.cancel()
+            raise ChildTimeout(f"ran past its {self.timeout_s:.3g} s limit and was killed")
+        returncode = self._process.returncode
+        stdout, stderr = self._output
+        if returncode == -signal.SIGALRM:
+            raise ChildTimeout(f"ran past its {self.timeout_s:.3g} s limit")
+        if returncode < 0:
+            name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
+            raise ChildFailure(f"crashed ({name})")
+        if returncode != 0:
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
+            if "MemoryError" in last:
+                raise ChildFailure("ran out of memory")
+            raise ChildFailure(f"failed: {last[:300]}")
+        try:
+            return json.loads(stdout)
+        except ValueError:
+            raise ChildFailure("answered with unreadable output") from None
 
 
 def _main(target: str) -> None:

@@ -22,8 +22,8 @@ of it, and a call with nothing left is `unknown`.
 
 The proposal is parsed by `verifiers.cexpr`, which bounds its length and nesting and translates it
 without copying operands, so the solvers see a formula linear in the proposal's size. A proposal
-outside linear arithmetic (`/`, `%`, or `*` of two non-constants) is decided in a child process
-(`verifiers/child.py`) killed at the budget: inside its preprocessing of such terms Z3 does not
+outside linear arithmetic (`/` or `%` by a non-constant, `*` of two non-constants) is decided in a child
+process (`verifiers/child.py`) killed at the budget: inside its preprocessing of such terms Z3 does not
 always heed the interrupt, and a linear proposal needs no process of its own (Z3's linear
 arithmetic stops when told, and the Code2Inv checks take milliseconds).
 """
@@ -31,10 +31,11 @@ arithmetic stops when told, and the Code2Inv checks take milliseconds).
 from __future__ import annotations
 
 import re
+import signal
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import z3
 
@@ -358,13 +359,29 @@ class InvariantVerifier(Verifier):
                 f"but the assertion is false there; the invariant is too weak.")
 
 
+# Seconds a child keeps between its work's deadline and its own alarm, to write its answer.
+CHILD_ANSWER_S = 0.5
+
+
+def _child_deadline(timeout_s: float) -> Deadline:
+    """The deadline of work in a `verifiers.child` process: the time its alarm leaves (starting the
+    process and importing Z3 have used some of `timeout_s`), less the time to answer; a deadline past
+    the alarm would have the process killed with its answer (even Z3's proof) unwritten."""
+    alarm_left = signal.getitimer(signal.ITIMER_REAL)[0]
+    return Deadline(max(0.0, (alarm_left or timeout_s) - CHILD_ANSWER_S))
+
+
 def decide_in_child(vc_template: str, text: str, timeout_s: float) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): the verdict on a non-linear proposal, as JSON."""
     template = parse_template(vc_template)
     verifier = InvariantVerifier()
     started = time.perf_counter()
     expr = cexpr.parse_boolean(text, template.variables)
-    return verifier._decide(template, expr, Deadline(timeout_s), started).model_dump(mode="json")
+    return verifier._decide(template, expr, _child_deadline(timeout_s), started).model_dump(mode="json")
+
+
+CVC5_SHARE = 0.5
+CVC5_OVERRUN_S = 2.0
 
 
 def cross_check(template: VcTemplate, definitions: str, deadline: Deadline) -> dict[str, str]:
@@ -374,10 +391,13 @@ def cross_check(template: VcTemplate, definitions: str, deadline: Deadline) -> d
     accepts an invariant; cvc5's agreement is what makes the acceptance `certified`.
     """
     for name in CHECKS:
-        if deadline.left() < MIN_CALL_S:
+        # cvc5 overruns its own limit on hard non-linear checks (by a third on a loaded machine); Z3's proof must
+        # not be lost to that (in a child process the alarm would take the whole verdict with it).
+        limit_s = deadline.left() * CVC5_SHARE - CVC5_OVERRUN_S
+        if limit_s < MIN_CALL_S:
             return {"status": "undecided", "detail": f"{name} check: {OUT_OF_TIME}"}
         # cvc5_status sets the full logic: the templates declare LIA, an invariant may use * / %.
-        answer, detail = cvc5_status(definitions + template.checks[name], deadline.left())
+        answer, detail = cvc5_status(definitions + template.checks[name], limit_s)
         if answer == "sat":
             return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
         if answer != "unsat":
@@ -524,9 +544,12 @@ def subterms(term: z3.ExprRef):
 
 
 def _nonlinear_term(term: z3.ExprRef) -> bool:
-    """A product of two non-constants, a division or a remainder anywhere in `term`."""
+    """A product of two non-constants, a real division, or an integer division or remainder by
+    anything but a non-zero number, anywhere in `term`."""
     for node in subterms(term):
-        if z3.is_div(node) or z3.is_idiv(node) or z3.is_mod(node):
+        if z3.is_div(node):
+            return True
+        if (z3.is_idiv(node) or z3.is_mod(node)) and not (z3.is_int_value(node.arg(1)) and node.arg(1).as_long() != 0):
             return True
         if z3.is_mul(node) and sum(not z3.is_int_value(child) and not z3.is_rational_value(child)
                                    for child in node.children()) > 1:
@@ -546,6 +569,10 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
 
     Linear atoms on a linear template run here (Z3's linear arithmetic heeds its time-out); anything
     non-linear runs in a child process killed at `timeout_s` (see `InvariantVerifier._decide_in_child`).
+    On a linear template the linear atoms are refined here first; their survivors, inductive on
+    their own, go to the child as facts assumed in every check of the non-linear atoms (a union of
+    inductive conjunctions is inductive). If the child cannot decide in time, the linear survivors
+    (an inductive subset, if not the largest) are the answer rather than nothing.
     """
     template = parse_template(vc_template)
     parsed: list[tuple[str, cexpr.Expr]] = []
@@ -555,29 +582,46 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
             parsed.append((text, cexpr.parse_boolean(text, template.variables)))
         except cexpr.ExprError:
             unreadable += 1
-    linear_atoms = all(cexpr.is_linear(expr) for _, expr in parsed)
+    deadline = Deadline(timeout_s)
+    linear = [(text, expr) for text, expr in parsed if cexpr.is_linear(expr)]
+    facts: list[str] = []  # inductive on their own: assumed, never dropped, by the non-linear search
+    fallback = InductiveSubset("unknown", [], 0, unreadable)
     try:
-        if linear_atoms and not _template_nonlinear(vc_template):
-            return _houdini_terms(template, parsed, unreadable, Deadline(timeout_s))
+        if not _template_nonlinear(vc_template) and linear:
+            fallback = _houdini_terms(template, linear, unreadable, deadline)
+            if len(linear) == len(parsed) or fallback.status != "inductive":
+                return fallback
+            facts = fallback.survivors
+            parsed = [(text, expr) for text, expr in parsed if not cexpr.is_linear(expr)]
     except (z3.Z3Exception, TemplateError) as error:
         message = z3_message(error) if isinstance(error, z3.Z3Exception) else str(error)
         return InductiveSubset("unknown", [], 0, unreadable, f"the search failed: {message}")
+    if deadline.left() < MIN_CALL_S:
+        return fallback
     try:
         answer = call_in_child("verifiers.invariant:houdini_in_child",
-                               {"vc_template": vc_template, "atoms": [text for text, _ in parsed],
-                                "timeout_s": timeout_s}, timeout_s)
+                               {"vc_template": vc_template, "atoms": [text for text, _ in parsed], "facts": facts,
+                                "timeout_s": deadline.left()}, deadline.left())
     except ChildTimeout as timeout:
-        return InductiveSubset("unknown", [], 0, unreadable, f"the search {timeout}")
+        fallback.reason = f"the non-linear search {timeout}"
+        return fallback
     except ChildFailure as failure:
-        return InductiveSubset("unknown", [], 0, unreadable, f"the search process {failure}")
-    return InductiveSubset(**{**answer, "unreadable": unreadable})
+        fallback.reason = f"the non-linear search process {failure}"
+        return fallback
+    if answer["status"] != "inductive":
+        fallback.reason = answer["reason"]
+        return fallback
+    return InductiveSubset(**{**answer, "survivors": facts + answer["survivors"],
+                              "rounds": answer["rounds"] + fallback.rounds, "unreadable": unreadable})
 
 
-def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float) -> dict[str, Any]:
+def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float,
+                     facts: tuple[str, ...] = ()) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): `largest_inductive_subset` on non-linear terms."""
     template = parse_template(vc_template)
     parsed = [(text, cexpr.parse_boolean(text, template.variables)) for text in atoms]
-    answer = _houdini_terms(template, parsed, 0, Deadline(timeout_s))
+    facts_parsed = [cexpr.parse_boolean(text, template.variables) for text in facts]
+    answer = _houdini_one_by_one(template, parsed, facts_parsed, _child_deadline(timeout_s))
     return {"status": answer.status, "survivors": answer.survivors, "rounds": answer.rounds, "reason": answer.reason}
 
 
@@ -627,30 +671,115 @@ def _houdini_terms(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], u
         return list(z3.parse_smt2_string(header + "".join(f"(assert {term})" for term in smt), ctx=context)) \
             if smt else []
 
+    def falsified_mask(smt: list[str]) -> z3.ArithRef | None:
+        """One integer term whose bit i is set where atom i is false: a model evaluates it in one
+        call (evaluating a thousand atoms one by one costs seconds of Python per round)."""
+        if not smt:
+            return None
+        total = " ".join(f"(ite {term} 0 {1 << index})" for index, term in enumerate(smt))
+        return z3.parse_smt2_string(f"{header}(assert (>= (+ 0 {total}) 0))", ctx=context)[0].arg(0)
+
     indicators = [z3.Bool(name[1:-1], ctx=context) for name in names]
-    negated = [z3.Not(indicator) for indicator in indicators]
-    checks = ((solver_for(script(template.precondition_call, [], now)), terms(now)),
-              (solver_for(script(trans_call.group(0), now, primed)), terms(primed)))
+    checks = ((solver_for(script(template.precondition_call, [], now)), now),
+              (solver_for(script(trans_call.group(0), now, primed)), primed))
     alive = set(range(len(parsed)))
     rounds = 0
     # Initiation first (no atom is assumed there), then consecution; atoms dropped by consecution
-    # cannot make initiation fail again, so one pass over each suffices.
-    for solver, goal in checks:
+    # cannot make initiation fail again, so one pass over each suffices. A dropped atom never comes
+    # back: its indicator is asserted false in the solver, and only the living ones are assumed.
+    for solver, goal_smt in checks:
+        solver.add(*[z3.Not(indicators[index]) for index in range(len(parsed)) if index not in alive])
+        mask = falsified_mask(goal_smt)
         while alive:
             rounds += 1
             if deadline.left() < MIN_CALL_S:
                 return InductiveSubset("unknown", [], rounds, unreadable, OUT_OF_TIME)
-            assumptions = [indicators[index] if index in alive else negated[index]
-                           for index in range(len(parsed))]
-            status, reason = z3_check(solver, context, deadline.left(), tuple(assumptions))
+            status, reason = z3_check(solver, context, deadline.left(),
+                                      tuple(indicators[index] for index in sorted(alive)))
             if status == "unsat":
                 break
             if status != "sat":
                 return InductiveSubset("unknown", [], rounds, unreadable, reason)
-            model = solver.model()
-            falsified = {index for index in alive if z3.is_false(model.eval(goal[index], model_completion=True))}
+            falsified = alive & _falsified(solver.model(), mask, lambda: terms(goal_smt))
             if not falsified:  # the model satisfies the goal through an atom Z3 cannot evaluate
                 return InductiveSubset("unknown", [], rounds, unreadable, "a counterexample falsifies no atom")
             alive -= falsified
+            solver.add(*[z3.Not(indicators[index]) for index in falsified])
     return InductiveSubset("inductive", [parsed[index][0] for index in sorted(alive)], rounds, unreadable)
 
+
+def _falsified(model: z3.ModelRef, mask: z3.ArithRef | None, goal: Callable[[], list[z3.BoolRef]]) -> set[int]:
+    """The indices of the atoms that `model` makes false, read from the mask's value."""
+    value = model.eval(mask, model_completion=True) if mask is not None else None
+    if value is not None and z3.is_int_value(value):
+        bits = value.as_long()
+        return {index for index in range(bits.bit_length()) if bits >> index & 1}
+    # Some atom has no value in the model (a division by zero left open): one by one.
+    return {index for index, term in enumerate(goal()) if z3.is_false(model.eval(term, model_completion=True))}
+
+
+def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], facts: list[cexpr.Expr],
+                        deadline: Deadline) -> InductiveSubset:
+    """Houdini for non-linear atoms: each atom's check on its own (assuming the `facts`, inductive on
+    their own, and every atom still in for consecution), in passes until one pass drops nothing.
+    Z3's non-linear reasoning decides one polynomial at a time where the disjunction of all of them
+    outlasts any budget. When a pass refutes nothing but leaves checks undecided within their slice
+    of the time, the largest undecided atom is given up (the survivors' checks were all decided in
+    the last pass, so they are inductive; only completeness is given up)."""
+    context = z3.Context()
+    trans_call = _TRANS_CALL.search(template.checks["consecution"])
+    if not trans_call:
+        raise TemplateError("the consecution check does not apply trans-f")
+    now = [cexpr.to_smtlib(expr) for _, expr in parsed]
+    primed = [cexpr.to_smtlib(expr, lambda name: name + "!") for _, expr in parsed]
+    kept = [f"|houdini kept {index}|" for index in range(len(parsed))]
+    goals = [f"|houdini goal {index}|" for index in range(len(parsed))]
+    header = template.definitions("true") + "".join(f"(declare-const {name} Bool)" for name in kept + goals)
+
+    known = "".join(f"(assert {cexpr.to_smtlib(fact)})" for fact in facts)
+
+    def solver_for(relation: str, assumed: list[str], goal: list[str]) -> z3.Solver:
+        implications = known + "".join(f"(assert (=> {name} {term}))" for name, term in zip(kept, assumed))
+        violations = "".join(f"(assert (=> {name} (not {term})))" for name, term in zip(goals, goal))
+        solver = z3.Solver(ctx=context)
+        solver.add(z3.parse_smt2_string(f"{header}(assert {relation}){implications}{violations}", ctx=context))
+        return solver
+
+    kept_literals = [z3.Bool(name[1:-1], ctx=context) for name in kept]
+    goal_literals = [z3.Bool(name[1:-1], ctx=context) for name in goals]
+    alive = list(range(len(parsed)))
+    rounds = 0
+    for solver, assumes_atoms in ((solver_for(template.precondition_call, [], now), False),
+                                  (solver_for(trans_call.group(0), now, primed), True)):
+        changed = True
+        while changed and alive:
+            changed = False
+            undecided = []
+            for index in list(alive):
+                if index not in alive:
+                    continue
+                rounds += 1
+                if deadline.left() < MIN_CALL_S:
+                    return InductiveSubset("unknown", [], rounds, 0, OUT_OF_TIME)
+                slice_s = min(deadline.left(), max(1.0, deadline.left() / len(alive)))
+                assumptions = [kept_literals[other] for other in alive] if assumes_atoms else []
+                status, _ = z3_check(solver, context, slice_s, tuple(assumptions + [goal_literals[index]]))
+                if status == "unsat":
+                    continue
+                if status != "sat":
+                    undecided.append(index)
+                    continue
+                # Every atom the counterexample falsifies goes with this one.
+                model = solver.model()
+                terms = primed if assumes_atoms else now
+                dropped = {index} | {other for other in alive if z3.is_false(model.eval(
+                    z3.parse_smt2_string(f"{header}(assert {terms[other]})", ctx=context)[0], model_completion=True))}
+                alive = [other for other in alive if other not in dropped]
+                changed = True
+            if undecided and not changed:
+                # Nothing was refuted: give up the largest undecided atom (with fewer atoms assumed,
+                # the others' checks may be decided in the next pass).
+                largest = max(undecided, key=lambda index: len(now[index]))
+                alive = [other for other in alive if other != largest]
+                changed = True
+    return InductiveSubset("inductive", [parsed[index][0] for index in alive], rounds)

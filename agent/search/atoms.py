@@ -1,7 +1,8 @@
 """Candidate invariant atoms taken from the program text (the `symbolic` proposal source).
 
 Atoms come from what the program says: its loop guard and its negation, branch conditions,
-`assume`s, the assertion (with its guards, as an implication), the initial assignments, and
+`assume`s, the assertion (with its guards, as an implication), the initial assignments, facts
+guarded by a branch condition (`!(x < 50) || (y == x)`), and
 templates instantiated with the program's variables and constants: bounds `v <= c`, `v >= c`,
 equalities, and octagon-style relations `u - v <= c`, `u + v >= c` between pairs of variables.
 Houdini (see `houdini.py`) keeps the largest subset that is inductive. A task without a C program
@@ -16,6 +17,7 @@ import z3
 from pycparser import c_ast
 
 from agent.cprogram import Assign, Assume, If, Program, Statement, expr_text
+from agent.search.z3c import Untranslatable, to_c
 from verifiers.transition import TransitionSystem
 
 
@@ -99,6 +101,18 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
             add(f"{name} >= {value}")
             add(f"{name} <= {value}")
 
+    # Guarded facts for loops whose invariant depends on a branch (`x < 50 ? y == 50 : y == x`): each
+    # condition, and its negation, as the guard of the assertion, of an initial value and of an
+    # equality between two variables.
+    facts = [expr_text(assertion.condition) for assertion in program.assertions
+             if mentions_only_allowed(assertion.condition)]
+    facts += [f"{name} == {value}" for name, value in _initial_values(program).items() if name in allowed]
+    facts += [f"{left} == {right}" for left, right in combinations(names, 2)]
+    for text in dict.fromkeys(condition_texts):
+        for fact in facts:
+            add(f"({text}) || ({fact})")
+            add(f"!({text}) || ({fact})")
+
     for name in names:
         for constant in constants:
             add(f"{name} >= {constant}")
@@ -115,31 +129,11 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
     return atoms
 
 
-_C_OPERATORS = {z3.Z3_OP_LE: "<=", z3.Z3_OP_GE: ">=", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">", z3.Z3_OP_EQ: "==",
-                z3.Z3_OP_ADD: "+", z3.Z3_OP_SUB: "-", z3.Z3_OP_MUL: "*", z3.Z3_OP_AND: "&&", z3.Z3_OP_OR: "||"}
-
-
 def _c_text(term: z3.ExprRef) -> str | None:
-    """A Z3 term over integers as a C expression, or None where C syntax has no direct counterpart."""
-    if z3.is_int_value(term):
-        return str(term.as_long())
-    if z3.is_const(term) and term.sort() == z3.IntSort(term.ctx):
-        return term.decl().name()
-    kind = term.decl().kind()
-    parts = [_c_text(child) for child in term.children()]
-    if any(part is None for part in parts) or not parts:
+    try:
+        return to_c(term)
+    except Untranslatable:
         return None
-    if kind == z3.Z3_OP_NOT:
-        return f"!({parts[0]})"
-    if kind == z3.Z3_OP_UMINUS:
-        return f"-({parts[0]})"
-    if kind == z3.Z3_OP_IMPLIES:
-        return f"!({parts[0]}) || ({parts[1]})"
-    if kind == z3.Z3_OP_DISTINCT and len(parts) == 2:
-        return f"{parts[0]} != {parts[1]}"
-    if kind in _C_OPERATORS and (kind != z3.Z3_OP_EQ or term.children()[0].sort() == z3.IntSort(term.ctx)):
-        return f" {_C_OPERATORS[kind]} ".join(f"({part})" for part in parts)
-    return None
 
 
 def template_atoms(system: TransitionSystem, variables: list[str]) -> list[str]:

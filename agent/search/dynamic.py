@@ -25,6 +25,7 @@ from verifiers.invariant import parse_template
 from verifiers.solvers import z3_check
 
 RANGES = (3, 10, 100)
+RUNS_PER_MODEL = 3
 
 
 def sample_states(program: Program, variables: list[str], seed: int, runs: int = 60,
@@ -47,7 +48,7 @@ def sample_states(program: Program, variables: list[str], seed: int, runs: int =
 
 
 def states_from_precondition(program: Program, vc_template: str, variables: list[str], seed: int, runs: int = 60,
-                             max_iterations: int = 30, time_limit_s: float = 2.0) -> list[dict[str, int]]:
+                             max_iterations: int = 40, time_limit_s: float = 3.0) -> list[dict[str, int]]:
     """Loop-head states of runs that start from initial states Z3 draws from the template's `pre-f`.
 
     Random initial values rarely satisfy `assume(x == 0)`; here each run starts from a model of the
@@ -91,9 +92,12 @@ def states_from_precondition(program: Program, vc_template: str, variables: list
         initial = {name: rng.randint(-spread, spread) for name in program.variables}
         initial.update({name: model.eval(constant, model_completion=True).as_long()
                         for name, constant in constants.items() if name in initial})
-        iterations = rng.randint(0, max_iterations)
-        bias = rng.random()
-        states.extend(loop_head_states(program, initial, lambda: rng.random() < bias, iterations))
+        # Every state of a run is kept, so each run goes as far as it may; a model is costly (a
+        # solver call) and a run is not, so each model starts a few runs with other choices.
+        for _ in range(RUNS_PER_MODEL):
+            bias = rng.random()
+            choices = Choices(lambda: rng.random() < bias, lambda: rng.randint(-spread, spread))
+            states.extend(loop_head_states(program, initial, choices, max_iterations))
     return [{name: state[name] for name in variables} for state in states]
 
 
@@ -139,29 +143,75 @@ def monomials(variables: list[str], degree: int) -> list[tuple[str, ...]]:
             for combination in itertools.combinations_with_replacement(variables, size)]
 
 
+# Fits over every group of two to four variables (and all of them together): an invariant such as
+# `x == n*n*n` is found over {n, x} from few states, where the monomials of all variables would need
+# hundreds. Pairs are fitted up to degree 4 (`4*x == y*y*y*y + 2*y*y*y + y*y` sums cubes), larger groups
+# up to `max_degree`. At most MAX_WHOLE_FIT equalities come from the fit over all variables (the fewest
+# terms first), and a fit reads at most ROWS_PER_COLUMN distinct states per monomial.
+MAX_GROUP = 4
+PAIR_DEGREE = 4
+MAX_WHOLE_FIT = 6
+ROWS_PER_COLUMN = 4
+
+
 def polynomial_equalities(states: list[dict[str, int]], variables: list[str], max_degree: int = 3) -> list[str]:
-    """Polynomial equalities of degree 2..`max_degree` satisfied by every state, as in DIG: the null
-    space of the matrix whose columns are the monomials' values (exact rationals). The degree is
-    lowered until there are enough distinct states for the number of monomials; linear equalities
-    alone are left to `equalities`."""
+    """Polynomial equalities of degree 2..`max_degree` (4 over pairs) satisfied by every state, as in
+    DIG: the null space of the matrix whose columns are the monomials' values (exact rationals).
+
+    Variables that a linear equality fixes in terms of the others are left out (their multiples would
+    only restate that equality). Each group of two to four of the rest, and all of them together, is
+    fitted at the lowest degree at which any equality holds, and only equalities that involve every
+    variable of the group are kept (the others are found in a smaller group); a degree is tried only
+    when there are enough distinct states for its monomials."""
     if not states or not variables:
         return []
-    names = list(variables)
+    names = [name for name in variables if name not in _linearly_fixed(states, list(variables))]
+    groups = [group for size in range(2, min(MAX_GROUP, len(names)) + 1)
+              for group in itertools.combinations(names, size)]
+    atoms = [atom for group in groups
+             for atom in _lowest_degree_fit(states, list(group), PAIR_DEGREE if len(group) == 2 else max_degree)]
+    if len(names) > MAX_GROUP:
+        whole = sorted(_lowest_degree_fit(states, names, max_degree), key=lambda atom: (atom.count("+"), len(atom)))
+        atoms += whole[:MAX_WHOLE_FIT]
+    return list(dict.fromkeys(atoms))
+
+
+def _linearly_fixed(states: list[dict[str, int]], names: list[str]) -> set[str]:
+    """Variables that the linear equalities of `states` determine from the others (one pivot each)."""
     unique = sorted({tuple(state[name] for name in names) for state in states})
-    for degree in range(max_degree, 1, -1):
-        columns = monomials(names, degree)
-        if len(unique) >= SAMPLES_PER_MONOMIAL * (len(columns) + 1):
-            break
-    else:
-        return []
+    basis = sympy.Matrix([list(row) + [1] for row in unique]).nullspace()
+    if not basis:
+        return set()
+    # Columns in reverse order: the variables declared last are the ones expressed by the others
+    # (a program's counters tend to be declared first, and polynomials over them read best).
+    coefficients = sympy.Matrix.hstack(*basis).T[:, :len(names)]
+    _, pivots = coefficients[:, ::-1].rref()
+    return {names[len(names) - 1 - pivot] for pivot in pivots}
+
+
+def _lowest_degree_fit(states: list[dict[str, int]], names: list[str], max_degree: int) -> list[str]:
+    unique = sorted({tuple(state[name] for name in names) for state in states})
     index = {name: position for position, name in enumerate(names)}
-    rows = [[sympy.QQ(reduce(lambda product, name: product * row[index[name]], monomial, 1)) for monomial in columns]
-            + [sympy.QQ(1)] for row in unique]
-    basis = DomainMatrix(rows, (len(rows), len(columns) + 1), sympy.QQ).nullspace().to_Matrix()
-    vectors = [basis.row(number).T for number in range(basis.rows)]
-    shown = ["*".join(monomial) for monomial in columns]
-    return [atom for vector, atom in zip(vectors, _atoms(vectors, shown, keep_empty=True))
-            if atom and any(vector[position] != 0 for position, monomial in enumerate(columns) if len(monomial) > 1)]
+    for degree in range(2, max_degree + 1):
+        columns = monomials(names, degree)
+        if len(unique) < SAMPLES_PER_MONOMIAL * (len(columns) + 1):
+            return []
+        sample = unique[::max(1, len(unique) // (ROWS_PER_COLUMN * (len(columns) + 1)))]
+        rows = [[sympy.QQ(reduce(lambda product, name: product * row[index[name]], monomial, 1))
+                 for monomial in columns] + [sympy.QQ(1)] for row in sample]
+        basis = DomainMatrix(rows, (len(rows), len(columns) + 1), sympy.QQ).nullspace().to_Matrix()
+        if basis.rows == 0:
+            continue
+        vectors = [basis.row(number).T for number in range(basis.rows)]
+        shown = ["*".join(monomial) for monomial in columns]
+        kept = []
+        for vector, atom in zip(vectors, _atoms(vectors, shown, keep_empty=True)):
+            used = {name for position, monomial in enumerate(columns) if vector[position] != 0 for name in monomial}
+            if atom and used == set(names) and any(vector[position] != 0 for position, monomial in enumerate(columns)
+                                                    if len(monomial) > 1):
+                kept.append(atom)
+        return kept
+    return []
 
 
 def _atoms(vectors: list[sympy.Matrix], names: list[str], keep_empty: bool = False) -> list[str | None]:

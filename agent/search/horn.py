@@ -4,41 +4,77 @@
     inv(x) && trans(x, x', s)        =>  inv(x')
     inv(x) && !post(x, s)            =>  false
 
-Spacer runs in a child process (`verifiers.child.call_in_child`) killed at its share of the budget.
-When it answers `sat`, the interpretation it found for `inv` is written as a C expression and goes
-to the invariant verifier like any other proposal: Spacer's word is never taken as a proof. Its
-`unsat` (no invariant exists) is not used either; bounded model checking finds such runs.
+Spacer runs in a background child process (`verifiers.child.ChildCall`), started when the search
+starts and killed at its share of the budget, so that it works while the other sources do. It tries
+its configurations in turn (`CONFIGURATIONS`), each with an equal slice of that share. When it
+answers `sat`, the interpretation it found for `inv` is written as a C expression (`agent.search.z3c`)
+and goes to the invariant verifier like any other proposal: Spacer's word is never taken as a proof.
+Its `unsat` (no invariant exists) is not used either; bounded model checking finds such runs.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import z3
 
-from verifiers.child import ChildFailure, call_in_child
+from agent.search.z3c import Untranslatable, to_c
+from verifiers.child import ChildCall, ChildFailure
 from verifiers.invariant import parse_template, subterms
 
 _CALL = {name: re.compile(r"\(\s*" + name + r"\b[^()]*\)") for name in ("trans-f", "post-f")}
 
 
-class Untranslatable(ValueError):
-    """A Spacer term with no faithful C counterpart here."""
+# Spacer's configurations, tried in turn. Its global guidance (`fp.spacer.global`) proves loops whose
+# invariant relates several variables (`i - j == x - y`) where its default lemma generalisation
+# diverges; the default proves others that global guidance does not finish in its slice.
+CONFIGURATIONS: tuple[dict[str, bool], ...] = ({"fp.spacer.global": True}, {})
 
 
-def horn_invariant(vc_template: str, timeout_s: float) -> str | None:
-    """Spacer's invariant for the template as C text, or None (no answer in time, or none usable)."""
-    try:
-        answer = call_in_child("agent.search.horn:spacer_in_child", {"vc_template": vc_template, "timeout_s": timeout_s},
-                               timeout_s)
-    except ChildFailure:
-        return None
-    return answer.get("invariant")
+class SpacerRun:
+    """Spacer on a template, running in the background: `invariant()` collects its answer once."""
+
+    def __init__(self, vc_template: str, timeout_s: float) -> None:
+        self._call: ChildCall | None = ChildCall("agent.search.horn:spacer_in_child",
+                                                 {"vc_template": vc_template, "timeout_s": timeout_s}, timeout_s)
+
+    def running(self) -> bool:
+        return self._call is not None and not self._call.done()
+
+    def invariant(self, wait: bool) -> str | None:
+        """Spacer's invariant as C text, the first time it is asked once Spacer has finished (after
+        waiting for it when `wait`); None while it runs, when it found none, and ever after."""
+        if self._call is None or not (wait or self._call.done()):
+            return None
+        call, self._call = self._call, None
+        try:
+            return call.result().get("invariant")
+        except ChildFailure:
+            return None
+
+    def cancel(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
 
 
 def spacer_in_child(vc_template: str, timeout_s: float) -> dict[str, Any]:
-    """Runs in the child process: {"status": Spacer's answer, "invariant": C text or None}."""
+    """Runs in the child process: {"status": Spacer's last answer, "invariant": C text or None}."""
+    deadline = time.monotonic() + timeout_s
+    status = "unknown"
+    for number, configuration in enumerate(CONFIGURATIONS):
+        slice_s = (deadline - time.monotonic()) / (len(CONFIGURATIONS) - number)
+        status, invariant = _spacer(vc_template, slice_s, configuration)
+        if status == "sat" and invariant is not None:
+            return {"status": status, "invariant": invariant}
+        if status == "unsat":  # no invariant exists: no other configuration can find one
+            break
+    return {"status": status, "invariant": None}
+
+
+def _spacer(vc_template: str, timeout_s: float, configuration: dict[str, bool]) -> tuple[str, str | None]:
     template = parse_template(vc_template)
     context = z3.Context()
     calls = [template.precondition_call] + [_CALL[name].search(template.checks[check]).group(0)
@@ -50,6 +86,8 @@ def spacer_in_child(vc_template: str, timeout_s: float) -> dict[str, Any]:
     invariant = z3.Function("inv", *[z3.IntSort(ctx=context)] * len(current), z3.BoolSort(ctx=context))
     solver = z3.SolverFor("HORN", ctx=context)
     solver.set("timeout", max(1, int(timeout_s * 1000)))
+    for option, value in configuration.items():
+        solver.set(option, value)
     for clause in (z3.Implies(pre, invariant(*current)),
                    z3.Implies(z3.And(invariant(*current), trans), invariant(*after)),
                    z3.Implies(z3.And(invariant(*current), z3.Not(post)), z3.BoolVal(False, ctx=context))):
@@ -57,12 +95,12 @@ def spacer_in_child(vc_template: str, timeout_s: float) -> dict[str, Any]:
         solver.add(z3.ForAll(constants, clause) if constants else clause)
     status = str(solver.check())
     if status != "sat":
-        return {"status": status, "invariant": None}
+        return status, None
     body = z3.substitute_vars(solver.model()[invariant].else_value(), *current)
     try:
-        return {"status": status, "invariant": to_c(body)}
+        return status, to_c(body)
     except Untranslatable:
-        return {"status": status, "invariant": None}
+        return status, None
 
 
 def _constants(term: z3.ExprRef) -> list[z3.ExprRef]:
@@ -70,48 +108,3 @@ def _constants(term: z3.ExprRef) -> list[z3.ExprRef]:
     found = {str(node): node for node in subterms(term)
              if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED}
     return list(found.values())
-
-
-_C_OPERATORS = {z3.Z3_OP_LE: "<=", z3.Z3_OP_GE: ">=", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">", z3.Z3_OP_EQ: "==",
-                z3.Z3_OP_ADD: "+", z3.Z3_OP_SUB: "-", z3.Z3_OP_MUL: "*", z3.Z3_OP_AND: "&&", z3.Z3_OP_OR: "||"}
-
-
-def to_c(term: z3.ExprRef) -> str:
-    """A C expression with the same meaning as `term` over mathematical integers. SMT-LIB's `div` and
-    `mod` are Euclidean and C's truncate: they are written for a positive constant divisor only
-    (`((a % k) + k) % k`) and refused otherwise. Recursive: Spacer's invariants are shallow, and a
-    deep one ends in RecursionError, which the caller treats as no answer."""
-    if z3.is_true(term):
-        return "1 == 1"
-    if z3.is_false(term):
-        return "1 == 0"
-    if z3.is_int_value(term):
-        value = term.as_long()
-        return str(value) if value >= 0 else f"(-{-value})"
-    if z3.is_const(term) and term.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-        return str(term)
-    kind = term.decl().kind()
-    children = term.children()
-    if kind == z3.Z3_OP_NOT:
-        return f"!({to_c(children[0])})"
-    if kind == z3.Z3_OP_IMPLIES:
-        return f"(!({to_c(children[0])}) || ({to_c(children[1])}))"
-    if kind == z3.Z3_OP_ITE:
-        return f"(({to_c(children[0])}) ? ({to_c(children[1])}) : ({to_c(children[2])}))"
-    if kind == z3.Z3_OP_UMINUS:
-        return f"(-({to_c(children[0])}))"
-    if kind == z3.Z3_OP_DISTINCT and len(children) == 2:
-        return f"(({to_c(children[0])}) != ({to_c(children[1])}))"
-    if kind in (z3.Z3_OP_MOD, z3.Z3_OP_IDIV):
-        divisor = children[1]
-        if not z3.is_int_value(divisor) or divisor.as_long() <= 0:
-            raise Untranslatable(f"{term.decl().name()} by {divisor}")
-        k = divisor.as_long()
-        remainder = f"((({to_c(children[0])}) % {k} + {k}) % {k})"
-        return remainder if kind == z3.Z3_OP_MOD else f"((({to_c(children[0])}) - {remainder}) / {k})"
-    if kind in _C_OPERATORS and children:
-        if kind == z3.Z3_OP_EQ and z3.is_bool(children[0]):
-            left, right = (to_c(child) for child in children)
-            return f"((({left}) && ({right})) || (!({left}) && !({right})))"
-        return "(" + f" {_C_OPERATORS[kind]} ".join(f"({to_c(child)})" for child in children) + ")"
-    raise Untranslatable(f"operator {term.decl().name()}")

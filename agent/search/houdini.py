@@ -18,6 +18,8 @@ from verifiers.base import Verdict
 from verifiers.details import InvariantDetails
 from verifiers.invariant import largest_inductive_subset
 
+HOUDINI_SHARE = 1 / 3
+
 
 @dataclass
 class HoudiniResult:
@@ -35,7 +37,10 @@ def houdini(session: Session, proposal: Proposal, pool: list[str]) -> HoudiniRes
     """Refine `pool` (whose conjunction is `proposal.text`) to its largest inductive subset, then
     verify that subset (and, once accepted, drop the conjuncts it does not need)."""
     session.check_budget()
-    timeout = max(0.05, min(session.budget.verifier_timeout_s, session.time_left()))
+    # A search of many checks, not one check: it may take a share of the time left beyond the
+    # verifier's per-call limit (over a thousand atoms, or non-linear ones, it needs it on a busy machine).
+    timeout = max(0.05, min(session.time_left(), max(session.budget.verifier_timeout_s,
+                                                     session.time_left() * HOUDINI_SHARE)))
     subset = largest_inductive_subset(session.task.vc_template, pool, timeout)
     if subset.status != "inductive":
         return HoudiniResult(None, [], False, subset.rounds)

@@ -10,8 +10,10 @@
    task ends `template_wrong`; when the replay cannot tell, the search goes on.
 3. The `polynomial` source: equalities of degree up to 3 fitted to runs that start from models of
    the pre-condition join the pool, and Houdini recombines it.
-4. The `horn` source: Spacer solves the template posed as Horn clauses, in a child process under a
-   share of the time left; its invariant, written in C, is verified like any proposal.
+4. The `horn` source: Spacer solves the template posed as Horn clauses, in a child process started
+   with the search and running beside the other sources under a share of the task's time; its
+   invariant, written in C, is verified like any proposal when it comes (between the other stages,
+   and waited for before the task ends unsolved), and its conjuncts join the pool.
 5. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
    program, the facts proved inductive so far and the latest counterexamples. Each proposal is
    verified; the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
@@ -32,17 +34,20 @@ from agent.llm.constrained import invariant_grammar
 from agent.prompts import render_prompt
 from agent.search.atoms import program_atoms, template_atoms
 from agent.search.dynamic import equalities, polynomial_equalities, sample_states, states_from_precondition
-from agent.search.horn import horn_invariant
+from agent.search.horn import SpacerRun
 from agent.search.houdini import conjunction, houdini
 from agent.search.registry import strategy
 from agent.session import Outcome, Proposal, Session
 from agent.trace import RefutationEvent
+from verifiers import cexpr
 from verifiers.base import Refutes, Verdict, VerifyBudget
 from verifiers.details import InvariantDetails
 from verifiers.transition import from_template
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
 MAX_FEEDBACK_CHARS = 400
+# A fitted equality with at most this many `+` (four monomials, `3 * n*n + 3 * n + 1 == y`) is simple.
+SIMPLE_EQUALITY_PLUSES = 3
 
 _FENCE = re.compile(r"`+(?:c|C)?")
 _LABEL = re.compile(r"^\s*(?:loop\s+)?invariant\s*[:=]\s*", re.IGNORECASE)
@@ -65,8 +70,9 @@ class InvariantSettings(BaseModel):
 
     refute: bool = Field(default=True, description="Look for a run that violates the assertion (bounded model checking).")
     refute_depth: int = Field(default=10, ge=0, description="Loop iterations the refutation search unrolls.")
-    horn_share: float = Field(default=0.25, gt=0, le=1,
-                              description="Share of the time left that the `horn` source (Spacer) may use.")
+    horn_share: float = Field(default=0.5, gt=0, le=1,
+                              description="Share of the task's time the `horn` source (Spacer, running beside the "
+                                          "other sources from the start) may use; alone it has all of it.")
     constrained: bool = Field(default=True, description="Sample the model under the task's invariant grammar "
                               "(agent.llm.constrained), so every proposal parses and names only its variables; on by "
                               "default since it measured better (BENCHMARKS.md), `--no-constrained` turns it off.")
@@ -107,6 +113,23 @@ def _solved(verdict: Verdict, by: str) -> Outcome:
                    message=verdict.feedback, solved_by=by)
 
 
+def _linear(atoms: list[str], variables: list[str]) -> bool:
+    for atom in atoms:
+        try:
+            if not cexpr.is_linear(cexpr.parse_boolean(atom, variables)):
+                return False
+        except cexpr.ExprError:
+            continue  # the verifier says what is wrong with it
+    return True
+
+
+def _variables_of(atom: str, variables: list[str]) -> set[str]:
+    try:
+        return cexpr.variables_of(cexpr.parse_boolean(atom, variables))
+    except cexpr.ExprError:
+        return set(variables)
+
+
 def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
     sources = sorted({pool.origin.get(text, "houdini") for text in conjuncts})
     return "houdini(" + "+".join(sources) + ")" if sources else "houdini"  # `true` needs no atom
@@ -114,8 +137,21 @@ def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
 
 @strategy(kinds=("invariant",), needs_model=True, settings=InvariantSettings)
 def solve_invariant(session: Session) -> Outcome:
-    task = session.task
     settings = session.options(InvariantSettings)
+    # Spacer works in the background from the start; its answer is collected between the other stages.
+    # Alone, it has the whole budget (the baseline a user would otherwise run).
+    share = 1.0 if set(session.settings.sources) == {"horn"} else settings.horn_share
+    spacer = (SpacerRun(session.task.vc_template, session.time_left() * share)
+              if "horn" in session.settings.sources else None)
+    try:
+        return _search(session, settings, spacer)
+    finally:
+        if spacer is not None:
+            spacer.cancel()
+
+
+def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | None) -> Outcome:
+    task = session.task
     sources = session.settings.sources
     pool = AtomPool()
     proved: list[str] = []
@@ -146,6 +182,18 @@ def solve_invariant(session: Session) -> Outcome:
             refined_pools.add(frozenset(conjuncts))
         return verdict
 
+    def harvest_spacer(wait: bool) -> Outcome | None:
+        """Spacer's invariant, once it has one (waiting for it when `wait`), verified like any
+        proposal; its conjuncts join the pool for Houdini."""
+        text = spacer.invariant(wait) if spacer is not None else None
+        if text is None:
+            return None
+        before = len(pool.atoms)
+        verdict = try_proposal(session.propose(text, source="horn", step=0, text=text), "horn")
+        if verdict.status == "accepted":
+            return _solved(verdict, "horn")
+        return recombine(0) if len(pool.atoms) > before else None
+
     # Step 0: atoms from the program.
     variables = task.program_variables
     program_sources = []
@@ -161,6 +209,9 @@ def solve_invariant(session: Session) -> Outcome:
     for source, atoms in program_sources:
         if not atoms:
             continue
+        pool.add(atoms, source)
+        if not _linear(atoms, variables):
+            continue  # a non-linear conjunction of every atom is rarely decided in time: Houdini sorts them
         proposal = session.propose("\n".join(atoms), source=source, step=0, text=conjunction(atoms))
         verdict = try_proposal(proposal, source)
         if verdict.status == "accepted":
@@ -169,6 +220,9 @@ def solve_invariant(session: Session) -> Outcome:
         outcome = recombine(0)
         if outcome:
             return outcome
+    outcome = harvest_spacer(wait=False)
+    if outcome:
+        return outcome
 
     # No invariant can prove an assertion that some run violates: look for such a run.
     if settings.refute and isinstance(session.verifier, Refutes):
@@ -192,37 +246,42 @@ def solve_invariant(session: Session) -> Outcome:
                                + "; the C program runs it too", solved_by="refutation")
             # inconclusive: the program's own run could not be confirmed, so nothing is claimed.
 
+    outcome = harvest_spacer(wait=False)
+    if outcome:
+        return outcome
+
     # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
     # runs show), for loops whose invariant is not linear.
     if "polynomial" in sources and task.parsed_program is not None:
         states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=session.settings.seed)
         atoms = equalities(states, variables) + polynomial_equalities(states, variables)
         if any(atom not in pool.origin for atom in atoms):
-            # The fitted atoms with what is already proved inductive first: over the whole pool the
-            # non-linear checks often outlast the budget.
-            focused = list(dict.fromkeys(proved + atoms))
-            proposal = session.propose("\n".join(focused), source="polynomial", step=0, text=conjunction(focused))
-            result = houdini(session, proposal, focused)
-            if result.verdict is not None and result.verdict.status == "accepted":
-                return _solved(result.verdict, "houdini(polynomial)")
+            # Houdini on the fitted atoms alone, the equalities over at most two variables and with few
+            # terms first: Z3's non-linear checks over many cubic equalities (or a hundred linear facts
+            # besides) at once outlast any budget, and the simplest equalities are the likeliest to be invariant. The
+            # inductive ones are then verified together with what is already proved inductive (two
+            # inductive conjunctions make an inductive conjunction; only the assertion is in question).
             pool.add(atoms, "polynomial")
+            simplest = [atom for atom in atoms if len(_variables_of(atom, variables)) <= 2
+                        and atom.count("+") <= SIMPLE_EQUALITY_PLUSES]
+            for tier in ([simplest] if 0 < len(simplest) < len(atoms) else []) + [atoms]:
+                proposal = session.propose("\n".join(tier), source="polynomial", step=0, text=conjunction(tier))
+                result = houdini(session, proposal, tier)
+                if result.verdict is not None and result.verdict.status == "accepted":
+                    return _solved(result.verdict, "houdini(polynomial)")
+                if result.inductive and result.survivors and proved:
+                    combined = list(dict.fromkeys(proved + result.survivors))
+                    verdict = session.verify(proposal, conjunction(combined))
+                    if verdict.status == "accepted":
+                        return _solved(verdict, _contributors(pool, combined))
+                session.check_budget()
             outcome = recombine(0)
             if outcome:
                 return outcome
 
-    # Spacer on the template as Horn clauses; its invariant is verified like any proposal.
-    if "horn" in sources:
-        session.check_budget()
-        text = horn_invariant(task.vc_template, session.time_left() * settings.horn_share)
-        if text is not None:
-            before = len(pool.atoms)
-            verdict = try_proposal(session.propose(text, source="horn", step=0, text=text), "horn")
-            if verdict.status == "accepted":
-                return _solved(verdict, "horn")
-            if len(pool.atoms) > before:
-                outcome = recombine(0)
-                if outcome:
-                    return outcome
+    outcome = harvest_spacer(wait=not session.uses_model)
+    if outcome:
+        return outcome
 
     if not session.uses_model:
         return Outcome("unsolved", message="no proposal was accepted and no model source is enabled")
@@ -255,3 +314,6 @@ def solve_invariant(session: Session) -> Outcome:
             outcome = recombine(step)
             if outcome:
                 return outcome
+        outcome = harvest_spacer(wait=False)
+        if outcome:
+            return outcome
