@@ -63,6 +63,7 @@ def test_a_deep_term_is_printed_without_recursion():
 
 
 def test_spacer_runs_in_the_background_and_its_invariant_is_verified():
+    import time
     from pathlib import Path
 
     from agent.search.horn import SpacerRun
@@ -79,3 +80,11 @@ def test_spacer_runs_in_the_background_and_its_invariant_is_verified():
     stopped = SpacerRun(task.vc_template, timeout_s=60)
     stopped.cancel()
     assert not stopped.running() and stopped.invariant(wait=True) is None
+    # A delayed start: no process before its time, none ever once cancelled; asking with `wait` starts it.
+    delayed = SpacerRun(task.vc_template, timeout_s=60, start_after_s=30)
+    assert not delayed.running() and delayed.invariant(wait=False) is None
+    assert delayed.invariant(wait=True) == text
+    cancelled = SpacerRun(task.vc_template, timeout_s=60, start_after_s=0.01)
+    cancelled.cancel()
+    time.sleep(0.05)
+    assert not cancelled.running() and cancelled.invariant(wait=True) is None

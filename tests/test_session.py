@@ -143,8 +143,8 @@ def test_the_registry_serves_each_kind_once_and_knows_which_need_no_model() -> N
     assert {"invariant", "cnf", "lean", "sat_encoding", "smt_encoding", "logic"} <= set(kinds)
     assert model_free_kinds() == {"cnf"}
     assert strategy_for("lean").settings.model_fields.keys() == {"mode", "expansions"}
-    assert get_strategy("invariant").settings.model_fields.keys() == {"refute", "refute_depth", "horn_share",
-                                                                      "constrained"}
+    assert get_strategy("invariant").settings.model_fields.keys() == {
+        "refute", "refute_depth", "horn_share", "horn_start_s", "constrained"}
 
 
 # One run per registered strategy: a task, a script, and settings away from the defaults.

@@ -4,8 +4,8 @@
     inv(x) && trans(x, x', s)        =>  inv(x')
     inv(x) && !post(x, s)            =>  false
 
-Spacer runs in a background child process (`verifiers.child.ChildCall`), started when the search
-starts and killed at its share of the budget, so that it works while the other sources do. It tries
+Spacer runs in a background child process (`verifiers.child.ChildCall`), started shortly after the
+search starts (`InvariantSettings.horn_start_s`) and killed at its share of the budget, so that it works while the other sources do. It tries
 its configurations in turn (`CONFIGURATIONS`), each with an equal slice of that share. When it
 answers `sat`, the interpretation it found for `inv` is written as a C expression (`agent.search.z3c`)
 and goes to the invariant verifier like any other proposal: Spacer's word is never taken as a proof.
@@ -15,6 +15,7 @@ Its `unsat` (no invariant exists) is not used either; bounded model checking fin
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Any
 
@@ -34,11 +35,32 @@ CONFIGURATIONS: tuple[dict[str, bool], ...] = ({"fp.spacer.global": True}, {})
 
 
 class SpacerRun:
-    """Spacer on a template, running in the background: `invariant()` collects its answer once."""
+    """Spacer on a template, running in the background: `invariant()` collects its answer once.
 
-    def __init__(self, vc_template: str, timeout_s: float) -> None:
-        self._call: ChildCall | None = ChildCall("agent.search.horn:spacer_in_child",
-                                                 {"vc_template": vc_template, "timeout_s": timeout_s}, timeout_s)
+    The child starts `start_after_s` into the run (at once when that is 0, or when `invariant(wait=True)`
+    asks first), so that a task the quick sources settle within that time never pays for its process."""
+
+    def __init__(self, vc_template: str, timeout_s: float, start_after_s: float = 0.0) -> None:
+        self._vc_template = vc_template
+        self._deadline = time.monotonic() + timeout_s
+        self._lock = threading.Lock()
+        self._call: ChildCall | None = None
+        self._over = False  # collected or cancelled: never start again
+        self._timer: threading.Timer | None = None
+        if start_after_s <= 0:
+            self._start()
+        else:
+            self._timer = threading.Timer(start_after_s, self._start)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _start(self) -> None:
+        with self._lock:
+            remaining = self._deadline - time.monotonic()
+            if self._over or self._call is not None or remaining <= 0.05:
+                return
+            self._call = ChildCall("agent.search.horn:spacer_in_child",
+                                   {"vc_template": self._vc_template, "timeout_s": remaining}, remaining)
 
     def running(self) -> bool:
         return self._call is not None and not self._call.done()
@@ -46,18 +68,29 @@ class SpacerRun:
     def invariant(self, wait: bool) -> str | None:
         """Spacer's invariant as C text, the first time it is asked once Spacer has finished (after
         waiting for it when `wait`); None while it runs, when it found none, and ever after."""
-        if self._call is None or not (wait or self._call.done()):
-            return None
-        call, self._call = self._call, None
+        if wait:
+            self._stop_timer()
+            self._start()
+        with self._lock:
+            if self._over or self._call is None or not (wait or self._call.done()):
+                return None
+            call, self._over = self._call, True
         try:
             return call.result().get("invariant")
         except ChildFailure:
             return None
 
     def cancel(self) -> None:
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
+        self._stop_timer()
+        with self._lock:
+            self._over = True
+            call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def spacer_in_child(vc_template: str, timeout_s: float) -> dict[str, Any]:

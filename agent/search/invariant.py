@@ -73,6 +73,9 @@ class InvariantSettings(BaseModel):
     horn_share: float = Field(default=0.5, gt=0, le=1,
                               description="Share of the task's time the `horn` source (Spacer, running beside the "
                                           "other sources from the start) may use; alone it has all of it.")
+    horn_start_s: float = Field(default=1.0, ge=0, description="Seconds into the task before the `horn` source "
+                                "starts Spacer's process, so that tasks the quick sources settle at once do not pay "
+                                "for it (alone, it starts at once).")
     constrained: bool = Field(default=True, description="Sample the model under the task's invariant grammar "
                               "(agent.llm.constrained), so every proposal parses and names only its variables; on by "
                               "default since it measured better (BENCHMARKS.md), `--no-constrained` turns it off.")
@@ -138,10 +141,12 @@ def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
 @strategy(kinds=("invariant",), needs_model=True, settings=InvariantSettings)
 def solve_invariant(session: Session) -> Outcome:
     settings = session.options(InvariantSettings)
-    # Spacer works in the background from the start; its answer is collected between the other stages.
+    # Spacer works in the background from early on; its answer is collected between the other stages.
     # Alone, it has the whole budget (the baseline a user would otherwise run).
-    share = 1.0 if set(session.settings.sources) == {"horn"} else settings.horn_share
-    spacer = (SpacerRun(session.task.vc_template, session.time_left() * share)
+    alone = set(session.settings.sources) == {"horn"}
+    share = 1.0 if alone else settings.horn_share
+    spacer = (SpacerRun(session.task.vc_template, session.time_left() * share,
+                        start_after_s=0.0 if alone else settings.horn_start_s)
               if "horn" in session.settings.sources else None)
     try:
         return _search(session, settings, spacer)
