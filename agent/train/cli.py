@@ -102,7 +102,7 @@ def command_sft(arguments: argparse.Namespace, usage_error: type[Exception]) -> 
 
     settings = _sft_settings(arguments, usage_error, arguments.model)
     try:
-        result = fine_tune(arguments.data, arguments.out, settings)
+        result = fine_tune(arguments.data, arguments.out, settings, say=lambda line: print(line, flush=True))
     except DataError as error:
         raise usage_error(str(error)) from None
     print(json.dumps(result.model_dump(), indent=2))

@@ -95,7 +95,7 @@ def expert_iteration(suite: Path, rounds: int, settings: Any, sft_settings: Any,
         say(f"round {number}: solved {figures['solved']}/{figures['tasks']}, parse share {figures['parse_share']}, "
             f"accepted share {figures['accepted_share']}; {len(new)} new answer(s), {len(examples)} in all; fine-tuning ...")
         trained = fine_tune(round_dir / "data", round_dir / "model", sft_settings,
-                            figures={f"round {number} sampling with {model}": json.dumps(figures)})
+                            figures={f"round {number} sampling with {model}": json.dumps(figures)}, say=say)
         history.append({"round": number, "sampled_with": model, "figures": figures, "new_answers": len(new),
                         "new_tasks": len({example.task_id for example in new}), "examples": len(examples),
                         "training": trained.model_dump()})

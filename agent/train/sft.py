@@ -19,7 +19,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,9 +101,10 @@ def training_rows(examples: list[Example], tokenizer: Any) -> list[dict[str, str
             for example in examples]
 
 
-def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, Any] | None = None) -> TrainResult:
+def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, Any] | None = None,
+              say: Callable[[str], None] = lambda line: None) -> TrainResult:
     """Fine-tune `settings.model` on the train split of `data`; write the merged model to `out`.
-    `figures` (e.g. evaluation results) are added to the model card."""
+    `figures` (e.g. evaluation results) are added to the model card; `say` hears each step's loss."""
     if out.exists():
         raise DataError(f"{out} already exists; name a new folder")
     examples = read_dataset(data, ("train",))
@@ -128,11 +129,11 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(resolved.location, local_files_only=True, dtype=torch.float32)
     rows = training_rows(examples, tokenizer)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     deadline = time.monotonic() + settings.max_minutes * 60
 
     class StopAtDeadline(TrainerCallback):
+        """Stops training at the wall-clock limit, and says how each step went (`say`)."""
+
         stopped = False
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
@@ -140,6 +141,10 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
                 StopAtDeadline.stopped = True
                 control.should_training_stop = True
             return control
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+            if logs and "loss" in logs:
+                say(f"step {state.global_step}/{state.max_steps}: loss {logs['loss']:.4f}")
 
     peft_config = None
     if settings.lora:
@@ -160,6 +165,8 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
         completion_only_loss=True, max_length=settings.max_length, packing=False, dataloader_num_workers=0,
         disable_tqdm=True, dataset_num_proc=None,
     )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                              peft_config=peft_config, callbacks=[StopAtDeadline()])
