@@ -9,24 +9,33 @@ in `rounds.json` (rewritten whole after each round).
 
 from __future__ import annotations
 
-import csv
 import json
 import statistics
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.train.data import DataError, Report, collect_examples, read_dataset, trace_files, write_dataset
+from agent.train.data import DataError, Report, collect_examples, read_dataset, write_dataset
 from agent.trace import ProposalEvent, VerdictEvent, read_trace
 from verifiers.details import InvariantDetails
 
 
-def run_figures(run_dir: Path) -> dict[str, Any]:
-    """A model-only eval run's figures: tasks solved, the share of the model's proposals that parse and
-    that are accepted, proposals per solved task, and the model's tokens per second of generation."""
-    with (run_dir / "results.csv").open(encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row.get("status")]
+def finished_tasks(run_dir: Path) -> set[str]:
+    from agent.eval import read_results
+
+    return {row["task_id"] for row in read_results(run_dir / "results.csv")}
+
+
+def run_figures(run_dir: Path, task_ids: set[str] | None = None) -> dict[str, Any]:
+    """A model-only eval run's figures (over `task_ids` only, when given): tasks solved, the share of the
+    model's proposals that parse and that are accepted, proposals per solved task, and the model's
+    tokens per second of generation."""
+    from agent.eval import read_results
+
+    rows = [row for row in read_results(run_dir / "results.csv") if task_ids is None or row["task_id"] in task_ids]
     proposals = parsed = accepted = tokens = 0
-    for trace in trace_files(run_dir):
+    for trace in (run_dir / "traces" / Path(row["trace"]).name for row in rows if row["trace"]):
+        if not trace.is_file():  # a task whose worker was killed before its trace began
+            continue
         events = read_trace(trace)
         model_ids = {event.id for event in events if isinstance(event, ProposalEvent) and event.source == "llm"}
         tokens += sum(event.tokens or 0 for event in events if isinstance(event, ProposalEvent) and event.source == "llm")
