@@ -12,7 +12,7 @@ from agent.eval import ResultsFile, result_row
 from agent.llm.scripted import ScriptedProposer
 from agent.loop import RunSettings, run_task
 from agent.tasks import load_task
-from agent.train.data import Example, build_dataset, read_dataset, split_of
+from agent.train.data import Example, build_dataset, collect_examples, read_dataset, split_of
 from agent.train.iterate import run_figures
 from verifiers.base import REGISTRY, VerifyBudget
 
@@ -82,6 +82,11 @@ def test_a_task_never_lands_in_two_splits(data: tuple[Path, list[Example]]) -> N
     assert splits == {"code2inv/1": {"train"}, "code2inv/11": {"test"}}
     assert len([example for example in examples if example.task_id == "code2inv/1"]) >= 1
     assert all(json.loads(line)["split"] == "test" for line in (out / "test.jsonl").read_text().splitlines())
+    # Answers added to known examples (as `train iterate` does) keep each task's split, whatever rule made it.
+    moved = [example.model_copy(update={"split": "test"}) if example.task_id == "code2inv/1" else example
+             for example in examples]
+    merged, _ = collect_examples([out.parent / "run"], known=moved)
+    assert {example.split for example in merged if example.task_id == "code2inv/1"} == {"test"}
     hashed = {task: split_of(task, 0.5) for task in (f"t/{n}" for n in range(40))}
     assert set(hashed.values()) == {"train", "test"} and hashed == {task: split_of(task, 0.5) for task in hashed}
 

@@ -217,6 +217,8 @@ def collect_examples(runs: Iterable[Path], test_share: float = 0.1, test_ids: se
         for text in example.found:
             found_before[(example.task_id, text)] = (example.task_id, example.answer)
     tasks: dict[Path, Any] = {}
+    # A task of the known examples keeps its split, whatever rule made it.
+    splits = {example.task_id: example.split for example in known or []}
     with tempfile.TemporaryDirectory(prefix="veriloop-train-data-") as scratch:
         verifier = _Verifier(Path(scratch))
         for location in runs:
@@ -224,13 +226,14 @@ def collect_examples(runs: Iterable[Path], test_share: float = 0.1, test_ids: se
                 report.traces += 1
                 for found in accepted_answers(trace):
                     report.found += 1
-                    _add(found, examples, found_before, tasks, verifier, report, test_share, test_ids)
+                    split = splits.setdefault(found.task_id, split_of(found.task_id, test_share, test_ids))
+                    _add(found, examples, found_before, tasks, verifier, report, split)
     ordered = sorted(examples.values(), key=lambda example: (example.task_id, example.answer))
     return ordered, report
 
 
 def _add(found: Found, examples: dict[tuple[str, str], Example], found_before: dict, tasks: dict[Path, Any],
-         verifier: _Verifier, report: Report, test_share: float, test_ids: set[str] | None) -> None:
+         verifier: _Verifier, report: Report, split: str) -> None:
     if found.task_kind not in TRAINABLE_KINDS:
         report.left_out[f"task kind {found.task_kind} has no training prompt yet"] += 1
         return
@@ -261,7 +264,7 @@ def _add(found: Found, examples: dict[tuple[str, str], Example], found_before: d
                 prompt = prompt_for(task)
                 examples[target] = Example(
                     task_id=task.id, task_kind=task.kind, task_path=str(found.task_path), task_sha256=digest,
-                    split=split_of(task.id, test_share, test_ids), messages=prompt.messages,
+                    split=split, messages=prompt.messages,
                     response_prefix=prompt.response_prefix, answer=answer, sources=[], found=[],
                     verifier=verdict.verifier, verifier_version=verdict.verifier_version,
                     certified=verdict.certified, runs=[])
