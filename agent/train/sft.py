@@ -158,19 +158,19 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
         for name, parameter in model.named_parameters():
             layer = _layer_number(name)
             parameter.requires_grad = (layer in trained) if layer is not None else name.startswith("model.norm")
-    config = SFTConfig(
-        output_dir=str(staging / "checkpoints"), num_train_epochs=settings.epochs, max_steps=settings.max_steps,
-        per_device_train_batch_size=settings.batch_size, learning_rate=settings.rate, lr_scheduler_type="cosine",
-        warmup_steps=0, logging_steps=1, save_strategy="no", report_to="none", use_cpu=True, seed=settings.seed,
-        completion_only_loss=True, max_length=settings.max_length, packing=False, dataloader_num_workers=0,
-        disable_tqdm=True, dataset_num_proc=None,
-        # bfloat16 autocast (TRL's default; the weights stay float32). No activation recomputation (TRL's
-        # default is on): it costs a third more compute to save memory a 135M model does not need.
-        bf16=True, gradient_checkpointing=False,
-    )
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
+        config = SFTConfig(
+            output_dir=str(staging / "checkpoints"), num_train_epochs=settings.epochs, max_steps=settings.max_steps,
+            per_device_train_batch_size=settings.batch_size, learning_rate=settings.rate, lr_scheduler_type="cosine",
+            warmup_steps=0, logging_steps=1, save_strategy="no", report_to="none", use_cpu=True, seed=settings.seed,
+            completion_only_loss=True, max_length=settings.max_length, packing=False, dataloader_num_workers=0,
+            disable_tqdm=True, dataset_num_proc=None,
+            # bfloat16 autocast (TRL's default; the weights stay float32). No activation recomputation (TRL's
+            # default is on): it costs a third more compute to save memory a 135M model does not need.
+            bf16=True, gradient_checkpointing=False,
+        )
         trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                              peft_config=peft_config, callbacks=[StopAtDeadline()])
         started = time.perf_counter()
