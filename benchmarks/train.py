@@ -29,14 +29,16 @@ from agent.train.iterate import finished_tasks, run_figures  # noqa: E402
 START, END = "<!-- train:start -->", "<!-- train:end -->"
 
 
-def run_evals(models: list[str], suite: Path, limit: int, max_proposals: int, timeout: float, runs_dir: Path) -> list[Path]:
+def run_evals(models: list[str], suite: Path, limit: int, max_proposals: int, samples: int, timeout: float, dtype: str,
+              runs_dir: Path) -> list[Path]:
     """One eval per model, started together; each writes into its own folder under `runs_dir`."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     folders, processes = [], []
     for index, model in enumerate(models):
         folder = runs_dir / f"{stamp}-{index}"
         command = [sys.executable, "-m", "agent", "eval", str(suite), "--sources", "llm", "--limit", str(limit),
-                   "--max-proposals", str(max_proposals), "--timeout", str(timeout), "--model", model,
+                   "--max-proposals", str(max_proposals), "--samples", str(samples), "--timeout", str(timeout),
+                   "--dtype", dtype, "--model", model,
                    "--runs-dir", str(folder), "--quiet"]
         processes.append(subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}))
         folders.append(folder)
@@ -66,7 +68,9 @@ def main() -> None:
     parser.add_argument("--suite", type=Path, default=REPO / "tasks" / "lam4inv")
     parser.add_argument("--limit", type=int, default=10, help="the suite's first N tasks")
     parser.add_argument("--max-proposals", type=int, default=8)
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per task (generous: a loaded machine)")
+    parser.add_argument("--samples", type=int, default=2, help="model samples per step")
+    parser.add_argument("--dtype", default="int8", help="the models' --dtype (int8: fastest on a CPU)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per task (generous: a loaded machine)")
     parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "train-bench")
     parser.add_argument("--write", action="store_true", help="write the table into BENCHMARKS.md")
     arguments = parser.parse_args()
@@ -74,14 +78,15 @@ def main() -> None:
         runs = [Path(part) for part in arguments.runs.split(",")]
     else:
         runs = run_evals(arguments.models.split(","), arguments.suite, arguments.limit, arguments.max_proposals,
-                         arguments.timeout, arguments.runs_dir)
+                         arguments.samples, arguments.timeout, arguments.dtype, arguments.runs_dir)
     text, common = table(runs)
     load = os.getloadavg()
     settings = json.loads((runs[0] / "run.json").read_text())["settings"]
     header = (f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `benchmarks/train.py` on {platform.machine()}, "
               f"{os.cpu_count()} cores (load average at the end {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}); "
-              f"{len(common)} tasks every run finished; sources llm only, {settings['max_proposals']} proposals and "
-              f"{settings['timeout_s']:g} s per task, seed {settings['seed']}. Runs: "
+              f"{len(common)} tasks every run finished; sources llm only, {settings['max_proposals']} proposals "
+              f"({settings['samples']} samples per step) and {settings['timeout_s']:g} s per task, seed {settings['seed']}, "
+              f"dtype {json.loads((runs[0] / 'run.json').read_text())['dtype']}. Runs: "
               + ", ".join(f"`{run.name}`" for run in runs) + ".")
     print(header + "\n\n" + text)
     if arguments.write:
