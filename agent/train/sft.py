@@ -225,16 +225,21 @@ def model_card(record: dict[str, Any]) -> str:
         f"- {'LoRA (rank %d, merged into the weights on save)' % settings['lora_rank'] if settings['lora'] else 'full fine-tune'}, "
         + (f"last {settings['top_layers']} decoder layers trained, the rest frozen, " if settings.get("top_layers") else "")
         + f"learning rate {record['learning_rate']:g} (cosine), batch {settings['batch_size']}, "
-        f"epochs {settings['epochs']:g}, seed {settings['seed']}, loss on the answer tokens only, float32",
+        f"epochs {settings['epochs']:g}" + (f" (at most {settings['max_steps']} steps)" if settings["max_steps"] > 0 else "")
+        + f", seed {settings['seed']}, loss on the answer tokens only, float32",
         f"- machine: {record['machine']}", "",
         "## Figures", "",
         f"- {result['steps']} steps ({result['epochs_done']} epochs) in {result['train_s']} s"
         + (" — stopped at the time limit" if result["stopped_by_time"] else ""),
-        f"- training loss: first step {result['first_loss']}, last step {result['last_loss']}",
+        f"- training loss: first step {_rounded(result['first_loss'])}, last step {_rounded(result['last_loss'])}",
     ]
     for name, value in (record.get("figures") or {}).items():
         lines.append(f"- {name}: {value}")
     return "\n".join(lines) + "\n"
+
+
+def _rounded(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def add_figures(model_dir: Path, figures: dict[str, Any]) -> None:
