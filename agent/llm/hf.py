@@ -12,6 +12,16 @@ from agent.llm.base import Completion, GenerationSettings, ModelError, ModelInfo
 DTYPES = ("float32", "bfloat16", "int8")
 
 
+def render_text(tokenizer: Any, prompt: Prompt) -> str:
+    """The text the model continues: the chat through the tokenizer's template, then the response prefix
+    (fine-tuning, `agent.train.sft`, builds its prompts the same way)."""
+    if tokenizer.chat_template:
+        text = tokenizer.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False)
+    else:  # a base model without a chat template: plain concatenation
+        text = "\n\n".join(message["content"] for message in prompt.messages) + "\n\n"
+    return text + prompt.response_prefix
+
+
 class TransformersProposer:
     def __init__(self, directory: str, name: str, revision: str | None, dtype: str = "float32",
                  threads: int | None = None, sae_hook: Any = None) -> None:
@@ -50,11 +60,7 @@ class TransformersProposer:
         self._grammar_tokenizer: Any = None  # llguidance's view of the tokenizer, built on the first grammar
 
     def render(self, prompt: Prompt) -> str:
-        if self.tokenizer.chat_template:
-            text = self.tokenizer.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False)
-        else:  # a base model without a chat template: plain concatenation
-            text = "\n\n".join(message["content"] for message in prompt.messages) + "\n\n"
-        return text + prompt.response_prefix
+        return render_text(self.tokenizer, prompt)
 
     def propose(self, prompt: Prompt, n: int, settings: GenerationSettings) -> list[Completion]:
         import torch
