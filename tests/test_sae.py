@@ -63,6 +63,21 @@ def test_saved_sae_opens_with_saelens_loader_and_encodes_the_same(tmp_path: Path
     assert control.W_dec.shape == loaded.W_dec.shape and not torch.allclose(control.W_dec, loaded.W_dec)
 
 
+def test_the_shipped_sae_opens_and_is_the_bundled_models_middle_layer() -> None:
+    import json
+
+    from agent.sae.hook import check_sae_arguments, sae_folder
+
+    folder = sae_folder("bundled")
+    check_sae_arguments("bundled", "3+=2")
+    sae = load_sae(folder)
+    assert (sae.cfg.d_in, sae.cfg.metadata.hook_name) == (576, "model.layers.15")  # SmolLM2-135M: 30 layers of 576
+    training = json.loads((folder / "training.json").read_text())
+    assert training["width"] == sae.cfg.d_sae and training["dead_fraction"] <= 0.10
+    with pytest.raises(ValueError, match="out of range"):
+        check_sae_arguments("bundled", f"{sae.cfg.d_sae}=1")
+
+
 def test_hook_is_removed_after_an_exception(tiny_model_dir: Path) -> None:
     from transformers import AutoModelForCausalLM
 
