@@ -64,7 +64,8 @@ def _version() -> str:
 
 # RunSettings fields and the command-line options that set them, for error messages.
 SETTINGS_OPTIONS = {"timeout_s": "--timeout", "max_proposals": "--max-proposals", "samples": "--samples",
-                    "temperature": "--temperature", "seed": "--seed", "sources": "--sources"}
+                    "temperature": "--temperature", "seed": "--seed", "sources": "--sources",
+                    "generation_limit_s": "--generation-limit"}
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +81,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None,
                         help="wall-clock seconds per task (default: the task's budget)")
     parser.add_argument("--temperature", type=float, default=0.8, help="model sampling temperature")
+    parser.add_argument("--generation-limit", type=float, default=None,
+                        help="seconds one batched model call may take (default: the search's own, 60 s for formulas)")
     parser.add_argument("--sources", default="llm,symbolic,dynamic,polynomial,horn",
                         help="comma-separated proposal sources: llm, symbolic (program-text atoms), dynamic (equalities from runs), "
                              "polynomial (equalities of degree <= 3 fitted to runs), horn (Spacer on the template as Horn clauses)")
@@ -100,7 +103,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="with --guide gnn: only phases at least this confident (0..1)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders are written")
     parser.add_argument("--sae", default=None, metavar="PATH",
-                        help="an SAELens SAE folder: record its features per model proposal in the trace (veriloop[sae])")
+                        help="an SAELens SAE folder, or `bundled` (the bundled model's shipped SAE): record its features per "
+                             "model proposal in the trace (veriloop[sae])")
     parser.add_argument("--steer", default=None, metavar="F=V[,F+=V...]",
                         help="with --sae: clamp (=) or add to (+=) SAE features in the residual stream while generating")
     parser.add_argument("--allow-unsandboxed", action="store_true",
@@ -157,7 +161,8 @@ def _settings(arguments: argparse.Namespace) -> Any:
     try:
         return RunSettings(sources=sources, seed=arguments.seed, samples=arguments.samples,
                            max_proposals=arguments.max_proposals, timeout_s=arguments.timeout,
-                           temperature=arguments.temperature, strategies=_strategy_settings(arguments))
+                           temperature=arguments.temperature, generation_limit_s=arguments.generation_limit,
+                           strategies=_strategy_settings(arguments))
     except ValidationError as error:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else ""

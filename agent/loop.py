@@ -24,7 +24,8 @@ __all__ = ["SOURCES", "RunSettings", "run_task", "settings_from_header"]
 
 def generation_record(settings: RunSettings, budget: Budget) -> dict[str, Any]:
     return {"temperature": settings.temperature, "top_p": settings.top_p, "max_new_tokens": budget.max_new_tokens,
-            "samples_per_step": budget.samples_per_step, "stop": list(GenerationSettings().stop)}
+            "samples_per_step": budget.samples_per_step, "stop": list(GenerationSettings().stop),
+            "generation_limit_s": settings.generation_limit_s}
 
 
 def settings_from_header(header: Header) -> RunSettings:
@@ -34,6 +35,7 @@ def settings_from_header(header: Header) -> RunSettings:
     return RunSettings(sources=tuple(header.sources), seed=header.seed, samples=budget.samples_per_step,
                        max_proposals=budget.max_proposals, timeout_s=budget.timeout_s,
                        temperature=header.generation["temperature"], top_p=header.generation["top_p"],
+                       generation_limit_s=header.generation.get("generation_limit_s"),
                        strategies={header.strategy: header.strategy_settings})
 
 

@@ -40,6 +40,8 @@ class RunSettings(BaseModel):
     timeout_s: float | None = Field(default=None, gt=0)
     temperature: float = Field(default=0.8, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
+    generation_limit_s: float | None = Field(
+        default=None, gt=0, description="Seconds one batched model call may take (default: the search's own limit).")
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Settings by strategy name, validated by the strategy's own model.")
 
@@ -245,7 +247,8 @@ class Session:
         settings = GenerationSettings(
             temperature=self.settings.temperature, top_p=self.settings.top_p,
             max_new_tokens=self.budget.max_new_tokens, seed=self.settings.seed * 100_003 + step,
-            time_limit_s=max(0.01, min(time_limit_s, self.time_left())), grammar=grammar,
+            time_limit_s=max(0.01, min(self.settings.generation_limit_s or time_limit_s, self.time_left())),
+            grammar=grammar,
             **({"stop": stop} if stop is not None else {}),
         )
         started = time.perf_counter()

@@ -25,7 +25,7 @@ from cpu import cpu_model  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sae", type=Path, nargs="?", default=ROOT / "runs" / "sae")
+    parser.add_argument("sae", nargs="?", default="bundled", help="an SAE folder, or bundled (the shipped one)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=24, help="new tokens per sample")

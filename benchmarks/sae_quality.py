@@ -28,24 +28,26 @@ TARGETS = {"explained_variance": (">=", 0.85), "l0": ("<=", 32), "ce_loss_recove
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sae", type=Path, nargs="?", default=ROOT / "runs" / "sae")
+    parser.add_argument("sae", nargs="?", default="bundled", help="an SAE folder, or bundled (the shipped one)")
     arguments = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
     import torch
 
     from agent.llm import load_proposer
     from agent.sae.collect import read_split
+    from agent.sae.hook import sae_folder
     from agent.sae.train import load_sae, measure, random_like
 
-    training = json.loads((arguments.sae / "training.json").read_text())
+    folder = sae_folder(arguments.sae)
+    training = json.loads((folder / "training.json").read_text())
     activations = Path(training["activations"])
     proposer = load_proposer(None).load()
     train_acts = read_split(activations, "train")["activations"].float()
-    sae = load_sae(arguments.sae)
+    sae = load_sae(folder)
     rows = {"trained SAE": measure(sae, proposer.model, activations, train_acts),
             "random SAE, same shape": measure(random_like(sae), proposer.model, activations, train_acts)}
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}")
-    print(f"SAE: {arguments.sae} (width {training['width']}, k {training['k']}, hook {training['layer_hook']}); "
+    print(f"SAE: {folder} (width {training['width']}, k {training['k']}, hook {training['layer_hook']}); "
           f"trained on {training['tokens_trained']} tokens ({training['distinct_training_tokens']} distinct) in "
           f"{training['training_s']} s with {training['threads']} threads")
     print("| SAE | L0 | explained variance | CE clean | CE patched | CE zero-ablation | CE loss recovered | dead |")

@@ -44,12 +44,14 @@ def rate_with_ci(outcomes: dict[str, list[bool]], rng: np.random.Generator) -> t
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="an eval run folder made with --sae (features and verdicts)")
-    parser.add_argument("--sae", type=Path, default=ROOT / "runs" / "sae")
+    parser.add_argument("--sae", default="bundled", help="an SAE folder, or bundled (the shipped one)")
     parser.add_argument("--suite", type=Path, default=ROOT / "tasks" / "code2inv")
     parser.add_argument("--value", type=float, default=4.0, help="how much of the feature's direction is added")
     parser.add_argument("--samples", type=int, default=6)
     parser.add_argument("--tasks", type=int, default=10, help="held-out tasks steered")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--generation-limit", type=float, default=600.0,
+                        help="seconds per batched call (out of reach, so that no condition's proposals are cut)")
     arguments = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
 
@@ -59,7 +61,7 @@ def main() -> int:
     from agent.llm.models import resolve
     from agent.prompts import render_prompt
     from agent.sae import report
-    from agent.sae.hook import SAEHook, Steer, feature_direction
+    from agent.sae.hook import SAEHook, Steer, feature_direction, sae_folder
     from agent.sae.train import load_sae
     from agent.search.invariant import extract_candidate
     from verifiers.base import REGISTRY, VerifyBudget
@@ -75,7 +77,7 @@ def main() -> int:
         print("no feature is higher in parsing proposals on the pick tasks; nothing to steer")
         return 1
     chosen = int(table.iloc[0].feature)
-    sae = load_sae(arguments.sae)
+    sae = load_sae(sae_folder(arguments.sae))
     rng = np.random.default_rng(arguments.seed)
     chosen_norm = float(feature_direction(sae, chosen).norm())
     random_features = [int(f) for f in rng.choice(sae.cfg.d_sae, size=1, replace=False) if f != chosen] or [0]
@@ -97,13 +99,19 @@ def main() -> int:
         prompt = render_prompt("invariant", program=task.program, description=task.description,
                                variables=task.variables, proved=[], attempts=[])
         for name, steer in conditions.items():
-            proposer.sae_hook = SAEHook(sae, str(arguments.sae), steer=steer) if steer else None
-            settings = GenerationSettings(seed=arguments.seed, max_new_tokens=task.budget.max_new_tokens)
+            proposer.sae_hook = SAEHook(sae, str(sae_folder(arguments.sae)), steer=steer) if steer else None
+            settings = GenerationSettings(seed=arguments.seed, max_new_tokens=task.budget.max_new_tokens,
+                                          time_limit_s=arguments.generation_limit)
             completions = proposer.propose(prompt, arguments.samples, settings)
-            verdicts = [verifier.verify(task, extract_candidate(c.text), VerifyBudget(timeout_s=5)) for c in completions]
+            cut = sum(completion.finish_reason == "time" for completion in completions)
+            if cut:
+                print(f"  {task.id} {name}: {cut} proposals cut by the time limit", flush=True)
+            verdicts = [verifier.verify(task, extract_candidate(c.text), VerifyBudget(timeout_s=30)) for c in completions]
             results[name]["parse"][task.id] = [report.rejection_kind(v.model_dump(mode="json")) != "does not parse"
                                                for v in verdicts]
             results[name]["accept"][task.id] = [v.status == "accepted" for v in verdicts]
+            print(f"  {task.id} {name}: parse {sum(results[name]['parse'][task.id])}/{len(verdicts)}, accepted "
+                  f"{sum(results[name]['accept'][task.id])} ({time.perf_counter() - started:.0f} s)", flush=True)
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores (shared), {time.perf_counter() - started:.0f} s")
     print(f"picked on {len(pick_tasks)} tasks of {arguments.run.name}: feature {chosen} "
           f"(g = {table.iloc[0].g:+.2f} for parses vs does not parse, q = {table.iloc[0].q:.3g}); steered on "

@@ -63,6 +63,21 @@ def test_saved_sae_opens_with_saelens_loader_and_encodes_the_same(tmp_path: Path
     assert control.W_dec.shape == loaded.W_dec.shape and not torch.allclose(control.W_dec, loaded.W_dec)
 
 
+def test_the_shipped_sae_opens_and_is_the_bundled_models_middle_layer() -> None:
+    import json
+
+    from agent.sae.hook import check_sae_arguments, sae_folder
+
+    folder = sae_folder("bundled")
+    check_sae_arguments("bundled", "3+=2")
+    sae = load_sae(folder)
+    assert (sae.cfg.d_in, sae.cfg.metadata.hook_name) == (576, "model.layers.15")  # SmolLM2-135M: 30 layers of 576
+    training = json.loads((folder / "training.json").read_text())
+    assert training["width"] == sae.cfg.d_sae and training["dead_fraction"] <= 0.10
+    with pytest.raises(ValueError, match="out of range"):
+        check_sae_arguments("bundled", f"{sae.cfg.d_sae}=1")
+
+
 def test_hook_is_removed_after_an_exception(tiny_model_dir: Path) -> None:
     from transformers import AutoModelForCausalLM
 
@@ -152,7 +167,7 @@ def test_padding_rows_are_cut_at_their_own_length(tiny_sae_dir: Path) -> None:
 def test_collect_and_train_write_an_sae_that_opens(tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agent.sae.collect import collect
+    from agent.sae.collect import collect, read_split
     from agent.sae.train import train
 
     monkeypatch.setenv("VERILOOP_SHARED_DATA", str(tmp_path / "none"))  # corpus: tasks/ and the stdlib
@@ -160,6 +175,13 @@ def test_collect_and_train_write_an_sae_that_opens(tiny_model_dir: Path, tmp_pat
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     record = collect(model, tokenizer, tmp_path / "acts", "tiny", layer=1, tokens=9000, log=open("/dev/null", "w"))
     assert record["train_tokens"] >= 9000 and record["heldout_tokens"] > 0
+    first_shard = (tmp_path / "acts" / "train" / "shard-00000.safetensors").read_bytes()
+    extended = collect(model, tokenizer, tmp_path / "acts", "tiny", layer=1, tokens=14000, log=open("/dev/null", "w"))
+    assert extended["train_tokens"] >= 14000 and extended["windows"] > record["windows"]
+    assert [session["train_tokens"] for session in extended["sessions"]] == [record["train_tokens"], extended["train_tokens"]]
+    assert (tmp_path / "acts" / "train" / "shard-00000.safetensors").read_bytes() == first_shard
+    held_out = read_split(tmp_path / "acts", "heldout")
+    assert held_out["window"].unique().tolist() == sorted(set(range(0, extended["windows"], 10)))
     summary = train(model, tokenizer, tmp_path / "acts", tmp_path / "sae", width=64, k=4, epochs=1.0)
     assert summary["l0"] <= 4 and 0 <= summary["dead_fraction"] <= 1
     assert summary["ce_clean"] > 0 and "ce_loss_recovered" in summary

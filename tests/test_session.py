@@ -74,6 +74,21 @@ def test_the_generation_limit_is_the_time_the_task_has_left(tmp_path: Path) -> N
     assert seen and 0 < seen[0] <= 3.0
 
 
+def test_the_generation_limit_option_replaces_the_searchs_own_and_is_in_the_header(tmp_path: Path) -> None:
+    seen: list[float] = []
+
+    class Recording(ScriptedProposer):
+        def propose(self, prompt, n, settings):
+            seen.append(settings.time_limit_s)
+            return super().propose(prompt, n, settings)
+
+    settings = RunSettings(sources=("llm",), samples=1, timeout_s=900.0, generation_limit_s=400.0,
+                           strategies={"invariant": {"refute": False}})
+    run_task(load_task(CODE2INV_1), settings, Recording(["x >= y"]), tmp_path / "t.jsonl", "limit")
+    assert seen and 390 < seen[0] <= 400.0  # the invariant search's own limit is 60 s
+    assert settings_from_header(read_trace(tmp_path / "t.jsonl")[0]).generation_limit_s == 400.0
+
+
 def test_a_completion_carries_its_extras_to_the_trace(tmp_path: Path) -> None:
     features = {"layer": 3, "top_k": [[17, 2.5], [4, 1.0]]}
     completion = Completion(INVARIANT_1, -3.5, 9, extras={"features": features})

@@ -20,7 +20,9 @@ def add_sae_commands(commands: Any, usage_error: type[Exception]) -> None:
     collect.add_argument("--tokens", type=int, default=200_000, help="training tokens (a tenth more are held out)")
     collect.add_argument("--seed", type=int, default=0, help="random seed")
     collect.add_argument("--data", type=Path, default=None, help="shared benchmark data (default ../shared/data)")
-    collect.add_argument("--out", type=Path, default=None, help="folder (default ~/.cache/veriloop/sae/MODEL/layerL)")
+    collect.add_argument("--out", type=Path, default=None, help="folder (default ~/.cache/veriloop/sae/MODEL/layerL); "
+                         "a smaller collection there with the same settings is extended")
+    collect.add_argument("--threads", type=int, default=None, help="torch threads (1 is best on shared cores)")
     collect.set_defaults(handler=lambda arguments: command_collect(arguments, usage_error))
 
     train = actions.add_parser("train", help="train a TopK SAE on collected activations (SAELens)")
@@ -36,17 +38,17 @@ def add_sae_commands(commands: Any, usage_error: type[Exception]) -> None:
 
     report = actions.add_parser("report", help="accepted against rejected proposals, feature by feature")
     report.add_argument("runs", type=Path, nargs="+", help="run folders (eval runs or single traces) made with --sae")
-    report.add_argument("--sae", type=Path, default=None, help="the SAE the runs used (default: from the traces)")
+    report.add_argument("--sae", type=Path, default=None, help="the SAE the runs used (default: from the traces; `bundled`: the shipped one)")
     report.add_argument("--html", type=Path, default=None, help="also write an offline HTML page")
     report.add_argument("--out", type=Path, default=None, help="folder for tables and plots (default: beside --html)")
     report.add_argument("--seed", type=int, default=0, help="random seed")
     report.set_defaults(handler=lambda arguments: command_report(arguments, usage_error))
 
 
-def _model(spec: str | None) -> Any:
+def _model(spec: str | None, threads: int | None = None) -> Any:
     from agent.llm import load_proposer
 
-    return load_proposer(spec).load()
+    return load_proposer(spec, threads=threads).load()
 
 
 def command_collect(arguments: argparse.Namespace, usage_error: type[Exception]) -> int:
@@ -55,7 +57,9 @@ def command_collect(arguments: argparse.Namespace, usage_error: type[Exception])
 
     if arguments.tokens < 1000:
         raise usage_error("--tokens must be at least 1000")
-    proposer = _model(arguments.model)
+    if arguments.threads is not None and arguments.threads < 1:
+        raise usage_error("--threads must be at least 1")
+    proposer = _model(arguments.model, arguments.threads)
     layer = default_layer(proposer.model) if arguments.layer is None else arguments.layer
     if not 0 <= layer < proposer.model.config.num_hidden_layers:
         raise usage_error(f"--layer {layer}: the model has layers 0..{proposer.model.config.num_hidden_layers - 1}")
@@ -90,10 +94,11 @@ def command_train(arguments: argparse.Namespace, usage_error: type[Exception]) -
 
 
 def command_report(arguments: argparse.Namespace, usage_error: type[Exception]) -> int:
+    from agent.sae.hook import sae_folder
     from agent.sae.report import ReportError, write_report
 
     try:
-        text = write_report(arguments.runs, sae_path=arguments.sae, html=arguments.html, out=arguments.out,
+        text = write_report(arguments.runs, sae_path=sae_folder(arguments.sae) if arguments.sae else None, html=arguments.html, out=arguments.out,
                             seed=arguments.seed)
     except ReportError as error:
         raise usage_error(str(error)) from None

@@ -4,7 +4,12 @@ The corpus's documents are tokenized and cut into windows of `SEQUENCE_TOKENS`; 
 number) goes to the held-out split, used only to measure the SAE. The first position of each window is not stored:
 it is an attention sink with a norm tens of times the others, which an SAE would spend features on. The forward pass
 stops at the hooked layer (nothing after it is needed), which halves the cost. Ctrl-C or SIGTERM ends a collection
-early and keeps what it has.
+early and keeps what it has. A collection asked for more tokens than a compatible one already on disk holds (same
+model, layer, seed and window length) extends it: the finished windows are skipped (tokenizing them is cheap; the
+forward passes are the cost) and the new shards are written beside the old ones.
+
+Speed on a CPU is the forward pass's matrix products; with other processes on the same cores, one torch thread does
+the same work in under half the CPU time of two (OpenMP threads spin waiting for a descheduled peer): `--threads 1`.
 """
 
 from __future__ import annotations
@@ -77,12 +82,40 @@ class _ShardWriter:
         if self.count >= SHARD_TOKENS:
             self.flush()
 
+    def resume(self, previous: Path) -> None:
+        """Carry over a previous collection's shards of this split (hard links: nothing is copied)."""
+        for shard in sorted((previous / self.directory.name).glob("shard-*.safetensors")):
+            os.link(shard, self.directory / shard.name)
+            self.shards += 1
+        self.total = _shard_tokens(self.directory)
+
     def flush(self) -> None:
         if not self.count:
             return
         tensors = {key: torch.cat(values).contiguous() for key, values in self.buffers.items()}
         save_file(tensors, str(self.directory / f"shard-{self.shards:05d}.safetensors"))
         self.buffers, self.count, self.shards = {}, 0, self.shards + 1
+
+
+def _shard_tokens(directory: Path) -> int:
+    from safetensors import safe_open
+
+    total = 0
+    for shard in directory.glob("shard-*.safetensors"):
+        with safe_open(str(shard), "pt") as opened:
+            total += opened.get_slice("activations").get_shape()[0]
+    return total
+
+
+def _extendable(destination: Path, model_name: str, layer: int, seed: int) -> dict[str, Any] | None:
+    """The record of a collection at `destination` that this one can extend, if any."""
+    try:
+        record = json.loads((destination / "collection.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = (record.get("model"), record.get("layer"), record.get("seed"), record.get("sequence_tokens")) == \
+        (model_name, layer, seed, SEQUENCE_TOKENS)
+    return record if same and (destination / "heldout_windows.json").is_file() else None
 
 
 def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_name: str, layer: int | None = None,
@@ -106,9 +139,19 @@ def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_nam
 
         held_out_windows: list[list[int]] = []
         sources: dict[str, int] = {}
+        previous = _extendable(destination, model_name, layer, seed)
+        if previous is not None and previous["train_tokens"] < tokens:
+            for writer in writers.values():
+                writer.resume(destination)
+            held_out_windows = json.loads((destination / "heldout_windows.json").read_text())
+            sources = dict(previous["tokens_by_source"])
+            print(f"  extending the collection in {destination} ({previous['train_tokens']} tokens)", file=log, flush=True)
+        else:
+            previous = None
         started = time.perf_counter()
         batch: list[tuple[int, list[int]]] = []
         window_count = 0
+        done_windows = previous["windows"] if previous else 0
 
         def run_batch() -> None:
             width = max(len(ids) for _, ids in batch)
@@ -134,11 +177,14 @@ def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_nam
         interrupted = False
         # SIGINT and SIGTERM end the collection early, keeping the finished batches (a background job's SIGINT is
         # ignored by default, hence both, and set here).
-        previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             for ids, source in windows(tokenizer, seed, data):
                 if writers["train"].total >= tokens:
                     break
+                if window_count < done_windows:
+                    window_count += 1
+                    continue
                 if window_count % HELD_OUT_EVERY == 0:
                     held_out_windows.append(ids)
                 sources[source] = sources.get(source, 0) + len(ids)
@@ -154,7 +200,7 @@ def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_nam
             interrupted = True
             print("interrupted: keeping the activations collected so far", file=log, flush=True)
         finally:
-            for number, handler in previous.items():
+            for number, handler in handlers.items():
                 signal.signal(number, handler)
         for writer in writers.values():
             writer.flush()
@@ -162,7 +208,12 @@ def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_nam
             "model": model_name, "layer": layer, "hook_name": hook_name_for(layer), "d_in": model.config.hidden_size,
             "sequence_tokens": SEQUENCE_TOKENS, "train_tokens": writers["train"].total,
             "heldout_tokens": writers["heldout"].total, "windows": window_count, "tokens_by_source": sources,
-            "seed": seed, "collect_s": round(time.perf_counter() - started, 1), "interrupted": interrupted,
+            "seed": seed, "collect_s": round(time.perf_counter() - started + (previous["collect_s"] if previous else 0), 1),
+            "threads": torch.get_num_threads(), "interrupted": interrupted,
+            "sessions": [*(previous.get("sessions") or [{"train_tokens": previous["train_tokens"],
+                                                          "collect_s": previous["collect_s"]}] if previous else []),
+                         {"train_tokens": writers["train"].total, "collect_s": round(time.perf_counter() - started, 1),
+                          "threads": torch.get_num_threads()}],
         }
         (staging / "collection.json").write_text(json.dumps(record, indent=2))
         # The held-out windows' token ids, whole: the CE-loss measure runs the model over them again.

@@ -10,9 +10,20 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
+
+# The SAE shipped for the bundled model (`--sae bundled`), trained by `python -m agent sae train` (see its
+# MODEL_CARD.md); a user's own `sae train` output or a public SAELens SAE is used by giving its folder instead.
+BUNDLED_SAE = Path(__file__).resolve().parent / "weights" / "smollm2-135m-layer15"
+
+
+def sae_folder(path: str | Path) -> Path:
+    """The folder an `--sae` value names: `bundled` is the shipped SAE."""
+    return BUNDLED_SAE if str(path) == "bundled" else Path(path)
+
 
 # SAELens / TransformerLens hook names for the residual stream after block N, and the HF module that outputs it.
 _TRANSFORMER_LENS_RESID = re.compile(r"^blocks\.(\d+)\.hook_resid_post$")
@@ -189,10 +200,9 @@ class SAEHook:
 def check_sae_arguments(path: str, steer: str | None) -> None:
     """`--sae PATH [--steer ...]` checked from cfg.json alone (no torch work); ValueError with one line."""
     import json
-    from pathlib import Path
 
-    config = Path(path) / "cfg.json"
-    if not config.is_file() or not (Path(path) / "sae_weights.safetensors").is_file():
+    config = sae_folder(path) / "cfg.json"
+    if not config.is_file() or not (sae_folder(path) / "sae_weights.safetensors").is_file():
         raise ValueError(f"--sae {path}: no SAELens SAE there (cfg.json + sae_weights.safetensors)")
     try:
         width = int(json.loads(config.read_text())["d_sae"])
@@ -204,11 +214,9 @@ def check_sae_arguments(path: str, steer: str | None) -> None:
 
 def load_hook(path: str, steer: str | None = None, control: bool = True) -> SAEHook:
     """The hook for `--sae PATH [--steer ...]`; ValueError (one line) for a folder that is not an SAE."""
-    from pathlib import Path
-
     from agent.sae.train import load_sae, random_like
 
-    folder = Path(path)
+    folder = sae_folder(path)
     if not (folder / "cfg.json").is_file():
         raise ValueError(f"--sae {path}: no SAELens SAE there (cfg.json + sae_weights.safetensors)")
     try:

@@ -23,6 +23,7 @@ import html
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,8 +304,15 @@ def corpus_snippets(sae_path: Path, features: list[int], per_feature: int = SNIP
         return {}
     record = json.loads(training.read_text())
     activations = Path(record.get("activations", ""))
-    if not (activations / "collection.json").is_file():
-        return {}
+    if not (activations / "collection.json").is_file():  # trained elsewhere (the shipped SAE): this machine's cache
+        from agent.sae.collect import activations_dir
+        from agent.sae.hook import module_name_for
+
+        metadata = json.loads((sae_path / "cfg.json").read_text()).get("metadata", {})
+        layer = re.fullmatch(r"model\.layers\.(\d+)", module_name_for(metadata.get("hook_name") or ""))
+        activations = activations_dir(metadata.get("model_name") or "", int(layer.group(1))) if layer else activations
+        if not (activations / "collection.json").is_file():
+            return {}
     from transformers import AutoTokenizer
 
     from agent.llm.models import resolve

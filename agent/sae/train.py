@@ -23,6 +23,11 @@ from agent.sae.hook import layer_hook
 
 BATCH_TOKENS = 1024
 CE_WINDOWS = 24  # held-out windows run through the model for the cross-entropy measure
+# A feature that has not fired for this many training tokens counts as dead, and from then on SAELens's auxiliary-k
+# loss trains it to reconstruct the residual error. A live feature at the mean rate (k / width per token) fires
+# hundreds of times in this window; SAELens's own default (1000 steps of its batches) is longer than a whole
+# training run on a CPU-collected corpus, so the loss would never revive anything.
+DEAD_WINDOW_TOKENS = 32 * BATCH_TOKENS
 
 
 def _batches(activations: torch.Tensor, seed: int) -> Iterator[torch.Tensor]:
@@ -73,7 +78,8 @@ def train(model: torch.nn.Module, tokenizer: Any, activations: Path, out: Path, 
     config = SAETrainerConfig(total_training_samples=total, train_batch_size_samples=BATCH_TOKENS, lr=lr,
                               lr_scheduler_name="constant", lr_warm_up_steps=max(1, steps // 20),
                               lr_decay_steps=max(1, steps // 5), lr_end=lr / 10, device="cpu",
-                              dead_feature_window=max(1, steps // 4), feature_sampling_window=max(1, steps // 4),
+                              dead_feature_window=DEAD_WINDOW_TOKENS // BATCH_TOKENS,
+                              feature_sampling_window=DEAD_WINDOW_TOKENS // BATCH_TOKENS,
                               n_batches_for_norm_estimate=16)
     started = time.perf_counter()
     trainer = SAETrainer(config, sae, _batches(train_acts, seed))
@@ -83,7 +89,8 @@ def train(model: torch.nn.Module, tokenizer: Any, activations: Path, out: Path, 
     trained.save_inference_model(out)
     sae = load_sae(out)
     quality = measure(sae, model, activations, train_acts)
-    summary = {"width": width, "k": k, "layer_hook": collection["hook_name"], "activations": str(activations.resolve()),
+    summary = {"width": width, "k": k, "model": collection["model"], "layer": collection["layer"],
+               "layer_hook": collection["hook_name"], "activations": str(activations.resolve()),
                "tokens_trained": total,
                "distinct_training_tokens": int(train_acts.shape[0]), "steps": steps, "training_s": round(training_s, 1),
                "threads": torch.get_num_threads(), **quality}
