@@ -10,7 +10,8 @@ from typing import Any
 
 def add_train_commands(commands: Any, usage_error: type[Exception], add_run_options: Any) -> None:
     train = commands.add_parser("train", help="learn from verified answers: training data, fine-tuning, expert iteration (veriloop[train])")
-    actions = train.add_subparsers(dest="action", required=True, parser_class=type(train))
+    actions = train.add_subparsers(dest="action", required=True, parser_class=type(train),
+                                  help="data: a training set from runs; sft: fine-tune; iterate: expert iteration")
 
     data = actions.add_parser("data", help="a training set from the traces of solve/eval runs (verified answers only)")
     data.add_argument("runs", type=Path, nargs="+", help="eval run folders, solve run folders or trace files")
