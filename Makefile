@@ -27,8 +27,8 @@ $(STAMP): pyproject.toml
 model: setup
 	$(BIN)/python -m agent model prepare
 
-# First the bundled model alone (it solves task 38 at seed 0 on the reference machine; another CPU's
-# arithmetic may sample other texts, hence the `-`), then all sources together.
+# First the bundled model alone (grammar-constrained; whether it finds task 38's invariant depends on the
+# samples this CPU's arithmetic draws, hence the `-`), then all sources together.
 demo: model
 	-$(BIN)/python -m agent solve tasks/code2inv/38.yaml --sources llm
 	$(BIN)/python -m agent solve tasks/code2inv/93.yaml
