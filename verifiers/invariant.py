@@ -644,16 +644,22 @@ def _relations(template: VcTemplate, context: z3.Context) -> tuple[z3.BoolRef, z
     return pre, trans
 
 
-def _houdini_terms(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], unreadable: int,
-                   deadline: Deadline) -> InductiveSubset:
-    # The solvers' assertions are written as SMT-LIB and parsed by Z3 in one call per script: building
-    # thousands of terms through the Python API costs seconds, Z3's parser milliseconds.
-    context = z3.Context()
+def _atoms_as_smtlib(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]]) -> tuple[re.Match, list[str], list[str]]:
+    """The template's application of trans-f, and each atom as SMT-LIB over the current and the primed variables."""
     trans_call = _TRANS_CALL.search(template.checks["consecution"])
     if not trans_call:
         raise TemplateError("the consecution check does not apply trans-f")
     now = [cexpr.to_smtlib(expr) for _, expr in parsed]
     primed = [cexpr.to_smtlib(expr, lambda name: name + "!") for _, expr in parsed]
+    return trans_call, now, primed
+
+
+def _houdini_terms(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], unreadable: int,
+                   deadline: Deadline) -> InductiveSubset:
+    # The solvers' assertions are written as SMT-LIB and parsed by Z3 in one call per script: building
+    # thousands of terms through the Python API costs seconds, Z3's parser milliseconds.
+    context = z3.Context()
+    trans_call, now, primed = _atoms_as_smtlib(template, parsed)
     names = [f"|houdini indicator {index}|" for index in range(len(parsed))]
     header = template.definitions("true") + "".join(f"(declare-const {name} Bool)" for name in names)
 
@@ -727,11 +733,7 @@ def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr
     of the time, the largest undecided atom is given up (the survivors' checks were all decided in
     the last pass, so they are inductive; only completeness is given up)."""
     context = z3.Context()
-    trans_call = _TRANS_CALL.search(template.checks["consecution"])
-    if not trans_call:
-        raise TemplateError("the consecution check does not apply trans-f")
-    now = [cexpr.to_smtlib(expr) for _, expr in parsed]
-    primed = [cexpr.to_smtlib(expr, lambda name: name + "!") for _, expr in parsed]
+    trans_call, now, primed = _atoms_as_smtlib(template, parsed)
     kept = [f"|houdini kept {index}|" for index in range(len(parsed))]
     goals = [f"|houdini goal {index}|" for index in range(len(parsed))]
     header = template.definitions("true") + "".join(f"(declare-const {name} Bool)" for name in kept + goals)
