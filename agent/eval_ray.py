@@ -62,7 +62,13 @@ def ray_session(address: str, workers: int) -> Iterator[None]:
         else:
             ray.init(address=address, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as error:
-        raise RayUnavailable(f"--ray {address}: cannot connect: {_first_line(error)}") from None
+        hint = ""
+        if address not in ("local", "auto") and not os.environ.get("RAY_AUTH_MODE"):
+            # Ray >= 2.59 starts clusters with token authentication; a client given a bare address does
+            # not know that, and Ray only logs the refusal.
+            hint = " (a cluster with token authentication needs RAY_AUTH_MODE=token, and its token in " \
+                   "RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+        raise RayUnavailable(f"--ray {address}: cannot connect: {_first_line(error)}{hint}") from None
     try:
         yield
     finally:
@@ -115,18 +121,27 @@ def ray_rows(pending: list[SuiteEntry], settings: RunSettings, run_dir: Path, ru
         remote = ray.remote(_ray_task).options(num_cpus=1, max_retries=0,
                                                runtime_env={"env_vars": forwarded} if forwarded else None)
         waiting = list(pending)
-        in_flight: dict[Any, tuple[SuiteEntry, Path, float]] = {}
+        # Each worker has one more task queued behind the one it runs, so that it never waits for a round trip
+        # to the driver between tasks. A task's deadline starts when it is taken to run: at submission for the
+        # first `workers`, later for a queued one, when a task ahead of it ends (Ray runs them first come, first
+        # served).
+        in_flight: dict[Any, tuple[SuiteEntry, Path]] = {}
+        deadlines: dict[Any, float] = {}
         try:
             while waiting or in_flight:
-                while waiting and len(in_flight) < workers:
+                while waiting and len(in_flight) < 2 * workers:
                     entry = waiting.pop(0)
                     trace = run_dir / "traces" / trace_name(entry.task.id)
                     reference = remote.remote(str(entry.path), settings.model_dump_json(), trace.name, run_id, setup)
-                    in_flight[reference] = (entry, trace, time.monotonic() + task_limit_s(entry, settings))
-                soonest = min(deadline for _, _, deadline in in_flight.values())
+                    in_flight[reference] = (entry, trace)
+                for reference, (entry, _) in in_flight.items():
+                    if len(deadlines) < workers and reference not in deadlines:
+                        deadlines[reference] = time.monotonic() + task_limit_s(entry, settings)
+                soonest = min(deadlines.values())
                 done, _ = ray.wait(list(in_flight), num_returns=1, timeout=max(0.0, soonest - time.monotonic()))
                 for reference in done:
-                    entry, trace, _ = in_flight.pop(reference)
+                    entry, trace = in_flight.pop(reference)
+                    deadlines.pop(reference, None)
                     try:
                         row, trace_text = ray.get(reference)
                     except Exception as error:  # a crashed task costs itself, not the run
@@ -135,10 +150,11 @@ def ray_rows(pending: list[SuiteEntry], settings: RunSettings, run_dir: Path, ru
                     write_atomically(trace, trace_text)
                     yield {**row, "trace": str(trace)}
                 now = time.monotonic()
-                for reference, (entry, trace, deadline) in list(in_flight.items()):
+                for reference, deadline in list(deadlines.items()):
                     if deadline <= now:
+                        entry, trace = in_flight.pop(reference)
+                        del deadlines[reference]
                         ray.cancel(reference, force=True)
-                        del in_flight[reference]
                         yield failed_row(entry, trace, "the Ray task overran its time limit and was cancelled")
         finally:  # Ctrl-C, or the caller stopped early
             for reference in in_flight:

@@ -56,6 +56,20 @@ def test_ray_refusals_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     runs = tmp_path / "runs"
     assert main(["eval", str(suite), "--sources", "symbolic", "--ray", "127.0.0.1:9", "--runs-dir", str(runs)]) == 2
     assert "nothing answers there" in capsys.readouterr().err
+    # A cluster that refuses the client (Ray only logs why): the line says what a token-authenticated cluster needs.
+    import ray
+
+    import agent.eval_ray
+
+    def refused(**_: object) -> None:
+        raise ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:9")
+
+    monkeypatch.setattr(agent.eval_ray, "_probe", lambda address: None)
+    monkeypatch.setattr(ray, "init", refused)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    assert main(["eval", str(suite), "--sources", "symbolic", "--ray", "127.0.0.1:9", "--runs-dir", str(runs)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "cannot connect" in error and "RAY_AUTH_MODE=token" in error
     monkeypatch.setitem(sys.modules, "ray", None)  # as where the extra is not installed
     assert main(["eval", str(suite), "--sources", "symbolic", "--ray", "--runs-dir", str(runs)]) == 2
     error = capsys.readouterr().err
