@@ -3,14 +3,19 @@ per task with the proposals, the verdicts' feedback and the statuses as scores."
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shutil
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from agent.__main__ import main
+from tests.headless import browser, open_page
 
 pytest.importorskip("inspect_ai", reason="Inspect AI is an optional extra (veriloop[inspect])")
 
@@ -60,3 +65,43 @@ def test_bad_input_is_one_line(eval_run: Path, tmp_path: Path, monkeypatch: pyte
     errors = capsys.readouterr().err.splitlines()
     assert len(errors) == 3 and "not an eval run" in errors[0] and "*.eval" in errors[1] and "veriloop[inspect]" in errors[2]
     assert not any(tmp_path.iterdir())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.skipif(browser() is None, reason="no headless browser here (Debian: apt-get install chromium)")
+def test_inspect_view_shows_the_exported_run(eval_run: Path, tmp_path: Path) -> None:
+    """Inspect's own viewer (`inspect view`), opened in a headless browser, lists the run and shows each task
+    as a sample with its answer and status; the page requests nothing but the viewer's own server."""
+    pytest.importorskip("aiohttp", reason="the DevTools client needs aiohttp (it comes with veriloop[inspect])")
+    logs = tmp_path / "inspect"
+    assert main(["export", "inspect", str(eval_run), "--out", str(logs / f"{eval_run.name}.eval")]) == 0
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "inspect_ai", "view", "--log-dir", str(logs), "--host",
+                               "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            assert server.poll() is None, "inspect view exited"
+            time.sleep(0.3)
+        with (eval_run / "results.csv").open(newline="") as handle:
+            statuses = {row["task_id"]: row["status"] for row in csv.DictReader(handle)}
+        origin = f"http://127.0.0.1:{port}"
+        text, requested = open_page(f"{origin}/#/logs/{eval_run.name}.eval", tmp_path / "browser",
+                                    until=lambda shown: all(task_id in shown for task_id in statuses))
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+
+    assert "2 samples" in text and "SOLVED" in text and "STATUS" in text
+    # Each sample's row, from its id to the next sample's, shows the task's status.
+    rows = sorted((text.index(f"\n{task_id}\n"), task_id) for task_id in statuses)
+    for (start, task_id), (end, _) in zip(rows, [*rows[1:], (len(text), "")]):
+        assert statuses[task_id] in text[start:end], (task_id, text[start:end])
+    assert requested and all(address.startswith((origin, "data:", "blob:")) for address in requested), requested
