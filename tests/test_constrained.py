@@ -4,11 +4,8 @@ its way through the session and the trace header, the endpoint's guided-decoding
 
 from __future__ import annotations
 
-import json
 import random
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +18,7 @@ from agent.loop import RunSettings, run_task, settings_from_header
 from agent.search.atoms import program_atoms
 from agent.tasks import load_task
 from agent.trace import Header, read_trace
+from tests.standin_endpoint import JsonHandler, serving
 from verifiers import cexpr
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,42 +144,28 @@ def test_the_cli_flag_sets_the_strategy_setting() -> None:
     assert "invariant" not in _strategy_settings(build_parser().parse_args(["solve", "tasks/code2inv/1.yaml"]))
 
 
-def _endpoint(follows_grammars: bool):
-    """A local HTTP server answering like vLLM: with `follows_grammars`, the probe grammar's sentence when a
-    request carries it; otherwise the grammar fields are ignored, as an unknown field is."""
-    requests: list[dict] = []
+def _endpoint(follows_grammars: bool, requests: list[dict]) -> type[JsonHandler]:
+    """Answers like vLLM: with `follows_grammars`, the probe grammar's sentence when a request carries it;
+    otherwise the grammar fields are ignored, as an unknown field is."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def _reply(self, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
-            self._reply({"data": [{"id": "served-model"}]})
+            self.reply({"data": [{"id": "served-model"}]})
 
         def do_POST(self) -> None:
-            payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            payload = self.payload()
             requests.append(payload)
             probed = (payload.get("structured_outputs") or {}).get("grammar") == PROBE_GRAMMAR
             text = PROBE_TEXT if probed and follows_grammars else "Hello! x >= y"
-            self._reply({"choices": [{"message": {"content": text}, "finish_reason": "stop"}] * payload["n"]})
+            self.reply({"choices": [{"message": {"content": text}, "finish_reason": "stop"}] * payload["n"]})
 
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_port}/v1", requests
+    return Handler
 
 
 @pytest.mark.parametrize("follows_grammars", [True, False])
 def test_an_endpoint_gets_the_grammar_only_when_it_enforces_grammars(follows_grammars: bool) -> None:
-    httpd, url, requests = _endpoint(follows_grammars)
-    try:
+    requests: list[dict] = []
+    with serving(_endpoint(follows_grammars, requests)) as url:
         proposer = load_proposer(url)
         grammar = invariant_grammar(["x", "y"])
         prompt = Prompt(messages=[{"role": "user", "content": "invariant?"}], response_prefix="```c\n")
@@ -193,8 +177,6 @@ def test_an_endpoint_gets_the_grammar_only_when_it_enforces_grammars(follows_gra
         assert len(probes) == 1 and len(samples) == 2  # asked once
         for sent in samples:
             assert (sent.get("structured_outputs") == {"grammar": grammar}) is follows_grammars
-    finally:
-        httpd.shutdown()
 
 
 @pytest.mark.model

@@ -6,49 +6,32 @@ nothing here stands in for a verifier.
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 import pytest
 
 from agent.llm import GenerationSettings, Prompt, load_proposer
+from tests.standin_endpoint import JsonHandler, serving
 
 
 @pytest.fixture()
 def server():
     requests: list[dict] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def _reply(self, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
-            self._reply({"data": [{"id": "served-model"}]})
+            self.reply({"data": [{"id": "served-model"}]})
 
         def do_POST(self) -> None:
-            payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            payload = self.payload()
             requests.append(payload)
             choices = [
                 {"message": {"content": f"x >= {index}\nmore text"}, "finish_reason": "stop",
                  "logprobs": {"content": [{"logprob": -0.5}, {"logprob": -0.25}]}}
                 for index in range(payload["n"])
             ]
-            self._reply({"choices": choices})
+            self.reply({"choices": choices})
 
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/v1", requests
-    httpd.shutdown()
+    with serving(Handler) as url:
+        yield url, requests
 
 
 def test_endpoint_samples_with_log_probabilities(server) -> None:
@@ -80,50 +63,30 @@ def test_cli_refuses_an_endpoint_that_does_not_answer(tmp_path, capsys) -> None:
     assert not any(tmp_path.iterdir())
 
 
-def _serve(handler_class) -> tuple[str, object]:
-    from http.server import ThreadingHTTPServer
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{httpd.server_port}/v1", httpd
-
-
-class PlainServer(BaseHTTPRequestHandler):
+class PlainServer(JsonHandler):
     """Answers like `transformers serve`: HTTP 422 for vLLM's fields, one choice whatever `n`, no
     log-probabilities; and HTTP 429 (busy) to the first request."""
 
     posts: list[dict] = []
 
-    def log_message(self, *args) -> None:
-        pass
-
-    def _reply(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self) -> None:
-        self._reply(200, {"data": [{"id": "plain-model"}]})
+        self.reply({"data": [{"id": "plain-model"}]})
 
     def do_POST(self) -> None:
-        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        payload = self.payload()
         type(self).posts.append(payload)
         if len(type(self).posts) == 1:
-            self._reply(429, {"error": "busy"})
+            self.reply({"error": "busy"}, status=429)
         elif "continue_final_message" in payload or "add_generation_prompt" in payload:
-            self._reply(422, {"error": "unknown field continue_final_message"})
+            self.reply({"error": "unknown field continue_final_message"}, status=422)
         else:
             answer = f"```c\nx >= {len(type(self).posts)}\n```"
-            self._reply(200, {"choices": [{"message": {"content": answer}, "finish_reason": "stop"}]})
+            self.reply({"choices": [{"message": {"content": answer}, "finish_reason": "stop"}]})
 
 
 def test_a_server_without_vllm_fields_still_serves_every_sample() -> None:
     PlainServer.posts = []
-    url, httpd = _serve(PlainServer)
-    try:
+    with serving(PlainServer) as url:
         proposer = load_proposer(url)
         assert proposer.info.name == "plain-model"  # the trace header names the served model, not the URL
         prompt = Prompt(messages=[{"role": "user", "content": "invariant?"}], response_prefix="```c\n")
@@ -136,8 +99,6 @@ def test_a_server_without_vllm_fields_still_serves_every_sample() -> None:
         assert posts[3]["n"] == 1
         proposer.propose(prompt, 1, GenerationSettings(max_new_tokens=16))
         assert "continue_final_message" not in PlainServer.posts[4]  # the refusal is remembered
-    finally:
-        httpd.shutdown()
 
 
 def test_a_model_the_endpoint_does_not_serve_is_refused(server) -> None:
@@ -156,31 +117,21 @@ def test_a_model_the_endpoint_does_not_serve_is_refused(server) -> None:
 
 def test_a_slow_endpoint_is_given_up_within_the_call_time_limit() -> None:
     import time
-    from http.server import ThreadingHTTPServer
 
     from agent.llm.base import ModelError
 
     posts: list[float] = []
 
-    class Slow(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
+    class Slow(JsonHandler):
         def do_GET(self) -> None:
-            data = json.dumps({"data": [{"id": "slow-model"}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply({"data": [{"id": "slow-model"}]})
 
         def do_POST(self) -> None:
             posts.append(time.monotonic())
             time.sleep(3)
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        proposer = load_proposer(f"http://127.0.0.1:{httpd.server_port}/v1")
+    with serving(Slow) as url:
+        proposer = load_proposer(url)
         prompt = Prompt(messages=[{"role": "user", "content": "invariant?"}])
         started = time.monotonic()
         with pytest.raises(ModelError):
@@ -188,5 +139,3 @@ def test_a_slow_endpoint_is_given_up_within_the_call_time_limit() -> None:
         # Retries share the call's limit: without that, three attempts would take 3 x 0.8 s plus waits.
         assert time.monotonic() - started < 2.0
         assert posts and all(post - started < 0.8 for post in posts)
-    finally:
-        httpd.shutdown()
