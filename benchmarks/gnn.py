@@ -60,11 +60,14 @@ GENERATED = {
     "flat-250": ("flat", 250, 8),
     "scheduling-27": ("scheduling", 27, 8),
     "scheduling-30": ("scheduling", 30, 8),
+    "colouring-150": ("colouring", 150, 8),
     # held out of training as families (agent/gnn/generate.py HELD_OUT): Latin-square completion at 42 %
     # holes; planted 5-SAT above the threshold
     "qwh-25": ("qwh", 25, 6),
     "qwh-27": ("qwh", 27, 6),
+    "qwh-30": ("qwh", 30, 6),
     "planted5sat-100": ("planted5sat", 100, 6),
+    "planted3sat-1000": ("planted3sat", 1000, 8),
 }
 
 
