@@ -65,9 +65,7 @@ GENERATED = {
     # holes; planted 5-SAT above the threshold
     "qwh-25": ("qwh", 25, 6),
     "qwh-27": ("qwh", 27, 6),
-    "qwh-30": ("qwh", 30, 6),
     "planted5sat-100": ("planted5sat", 100, 6),
-    "planted3sat-1000": ("planted3sat", 1000, 8),
 }
 
 
