@@ -177,6 +177,11 @@ def summary(rows: list[dict]) -> list[str]:
     return lines
 
 
+def bad_input(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", default=",".join((*SATLIB, *GENERATED)))
@@ -194,10 +199,10 @@ def main() -> None:
     families = arguments.families.split(",")
     unknown = [family for family in families if family not in SATLIB and family not in GENERATED]
     if unknown:
-        raise SystemExit(f"unknown families: {', '.join(unknown)}")
+        bad_input(f"unknown families: {', '.join(unknown)}")
     policies = tuple(arguments.policies.split(","))
     if "default" not in policies or not set(policies) <= set(POLICIES):
-        raise SystemExit(f"--policies: a comma-separated subset of {', '.join(POLICIES)} that includes default")
+        bad_input(f"--policies: a comma-separated subset of {', '.join(POLICIES)} that includes default")
     import torch
 
     torch.set_num_threads(1)
