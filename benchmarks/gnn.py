@@ -60,6 +60,7 @@ GENERATED = {
     "flat-250": ("flat", 250, 8),
     "scheduling-27": ("scheduling", 27, 8),
     "scheduling-30": ("scheduling", 30, 8),
+    "colouring-150": ("colouring", 150, 8),
     # held out of training as families (agent/gnn/generate.py HELD_OUT): Latin-square completion at 42 %
     # holes; planted 5-SAT above the threshold
     "qwh-25": ("qwh", 25, 6),
@@ -122,7 +123,7 @@ def solve(clauses: list[list[int]], phases: list[int], cpu_limit_s: float) -> di
 
 
 def run_family(family: str, data: Path, limit: int | None, cpu_limit_s: float, threshold: float, predictor,
-               trained: set[str], rows: list[dict]) -> None:
+               trained: set[str], rows: list[dict], policies: tuple[str, ...] = POLICIES) -> None:
     for name, variables, clauses in instances(family, data, limit):
         if formula_digest(clauses) in trained:
             raise SystemExit(f"{family}/{name} was used in training")
@@ -138,7 +139,7 @@ def run_family(family: str, data: Path, limit: int | None, cpu_limit_s: float, t
             "random": ([v if rng.random() < 0.5 else -v for v in range(1, variables + 1)], 0.0, 0.0),
             "jw": (jw_phases(variables, clauses), 0.0, 0.0),
         }
-        for policy in POLICIES:
+        for policy in policies:
             phases, inference_s, inference_cpu_s = phase_sets[policy]
             result = solve(clauses, phases, cpu_limit_s)
             rows.append({"family": family, "instance": name, "load": load, "variables": variables,
@@ -146,7 +147,7 @@ def run_family(family: str, data: Path, limit: int | None, cpu_limit_s: float, t
                          "inference_s": inference_s, "inference_cpu_s": inference_cpu_s,
                          "total_s": result["solve_s"] + inference_s,
                          "total_cpu_s": result["solve_cpu_s"] + inference_cpu_s, **result})
-        print(f"{family}/{name}: " + ", ".join(f"{row['policy']} {row['conflicts']}" for row in rows[-len(POLICIES):]),
+        print(f"{family}/{name}: " + ", ".join(f"{row['policy']} {row['conflicts']}" for row in rows[-len(policies):]),
               flush=True)
 
 
@@ -176,6 +177,11 @@ def summary(rows: list[dict]) -> list[str]:
     return lines
 
 
+def bad_input(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", default=",".join((*SATLIB, *GENERATED)))
@@ -184,6 +190,8 @@ def main() -> None:
                         / "satlib")
     parser.add_argument("--limit", type=int, default=None, help="at most N instances per family")
     parser.add_argument("--cpu-limit", type=float, default=10.0, help="CPU seconds per solve")
+    parser.add_argument("--policies", default=",".join(POLICIES),
+                        help="comma-separated, from: " + ", ".join(POLICIES) + " (the table needs default)")
     parser.add_argument("--threshold", type=float, default=0.5, help="gnn-confident's confidence threshold")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gnn.csv")
@@ -191,7 +199,10 @@ def main() -> None:
     families = arguments.families.split(",")
     unknown = [family for family in families if family not in SATLIB and family not in GENERATED]
     if unknown:
-        raise SystemExit(f"unknown families: {', '.join(unknown)}")
+        bad_input(f"unknown families: {', '.join(unknown)}")
+    policies = tuple(arguments.policies.split(","))
+    if "default" not in policies or not set(policies) <= set(POLICIES):
+        bad_input(f"--policies: a comma-separated subset of {', '.join(POLICIES)} that includes default")
     import torch
 
     torch.set_num_threads(1)
@@ -205,7 +216,7 @@ def main() -> None:
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     for family in families:
         run_family(family, arguments.data, arguments.limit, arguments.cpu_limit, arguments.threshold, predictor,
-                   trained, rows)
+                   trained, rows, policies)
         with arguments.out.open("w", newline="") as handle:  # after every family: a stopped run keeps its rows
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()

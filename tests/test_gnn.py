@@ -13,7 +13,7 @@ from agent.gnn.graph import NEGATIVE, NEGATIVE_OF, POSITIVE, POSITIVE_OF, VARIAB
 from agent.gnn.labels import phase_labels
 from agent.gnn.model import ModelConfig
 from agent.gnn.predict import load_predictor, WeightsError
-from agent.gnn.train import formula_digest, train
+from agent.gnn.train import build_dataset, formula_digest, train
 from verifiers.phases import PhaseHint
 
 
@@ -130,6 +130,22 @@ def test_train_writes_weights_card_and_held_out_accuracy(tiny_weights):
     with torch.no_grad():
         probabilities = torch.sigmoid(predictor.model(cnf_graph(instance.variables, instance.clauses)))
     assert [p >= 0.5 for p in probabilities.tolist()] == [literal > 0 for literal in hint.phases]
+
+
+def test_training_data_at_chosen_sizes_of_a_held_out_family():
+    dataset = build_dataset(["qwh"], 3, seed=0, sizes=(4, 5))
+    assert len(dataset) == 3 and {item.instance.family for item in dataset} == {"qwh"}
+    assert {item.instance.name.split("-")[0] for item in dataset} <= {"qwh4", "qwh5"}
+
+
+@pytest.mark.parametrize("sizes", ["4,x", "0,3"])
+def test_cli_train_bad_sizes_is_one_line_and_exit_2(tmp_path, capsys, sizes):
+    from agent.__main__ import main
+
+    assert main(["gnn", "train", "--family", "qwh", "--sizes", sizes, "--out", str(tmp_path / "w")]) == 2
+    error = capsys.readouterr().err
+    assert "--sizes" in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()
 
 
 def test_missing_weights_is_one_clear_error(tmp_path):

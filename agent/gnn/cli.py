@@ -20,11 +20,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     actions = gnn.add_subparsers(dest="gnn_command", required=True, parser_class=type(gnn),
                                  help="train the network, or predict a formula's phases")
 
-    from agent.gnn.generate import FAMILIES
+    from agent.gnn.generate import FAMILIES, HELD_OUT
 
     train = actions.add_parser("train", help="generate and label instances, train, save weights and model card")
-    train.add_argument("--family", action="append", choices=sorted(FAMILIES), default=None,
-                       help="a family to train on (repeatable; default: all)")
+    train.add_argument("--family", action="append", choices=sorted({**FAMILIES, **HELD_OUT}), default=None,
+                       help="a family to train on (repeatable; default: all but the benchmark's held-out "
+                            f"ones, {', '.join(HELD_OUT)})")
+    train.add_argument("--sizes", default=None,
+                       help="comma-separated instance sizes to draw from (default: each family's own)")
     train.add_argument("--instances", type=int, default=500, help="labelled satisfiable formulas (default 500)")
     train.add_argument("--epochs", type=int, default=15, help="passes over the training formulas")
     train.add_argument("--seed", type=int, default=0, help="seed of the generators and the training")
@@ -55,13 +58,19 @@ def command_train(arguments: argparse.Namespace) -> int:
 
     if arguments.instances < 2 or arguments.epochs < 1 or arguments.hidden < 1 or arguments.rounds < 1:
         return _bad_input("--instances must be at least 2, --epochs, --hidden and --rounds at least 1")
+    try:
+        sizes = tuple(int(size) for size in arguments.sizes.split(",")) if arguments.sizes else None
+    except ValueError:
+        return _bad_input(f"--sizes must be comma-separated whole numbers, not {arguments.sizes!r}")
+    if sizes is not None and min(sizes) < 1:
+        return _bad_input("--sizes must be positive")
     families = list(dict.fromkeys(arguments.family or FAMILIES))
     destination = arguments.out or WEIGHTS_DIR
     started = time.perf_counter()
     log = lambda message: print(f"[{time.perf_counter() - started:7.1f} s] {message}", flush=True)  # noqa: E731
     try:
         card = train(families, arguments.instances, arguments.epochs, destination, arguments.seed,
-                     ModelConfig(hidden=arguments.hidden, rounds=arguments.rounds), progress=log)
+                     ModelConfig(hidden=arguments.hidden, rounds=arguments.rounds), progress=log, sizes=sizes)
     except ValueError as error:
         return _bad_input(str(error))
     overall = card["held_out_accuracy"].get("all", {})

@@ -60,14 +60,17 @@ def label_instance(instance: GeneratedInstance) -> LabelledGraph | None:
 
 
 def build_dataset(families: list[str], instances: int, seed: int,
-                  progress: Callable[[str], None] = lambda _: None) -> list[LabelledGraph]:
-    """`instances` labelled satisfiable formulas, spread evenly over `families`."""
+                  progress: Callable[[str], None] = lambda _: None,
+                  sizes: tuple[int, ...] | None = None) -> list[LabelledGraph]:
+    """`instances` labelled satisfiable formulas, spread evenly over `families`, at `sizes` (default: each
+    family's own training sizes)."""
     dataset: list[LabelledGraph] = []
     for position, family in enumerate(families):
         wanted = instances // len(families) + (position < instances % len(families))
         drawn = kept = 0
         while kept < wanted and drawn < 4 * wanted + 20:
-            instance = generate(family, random.Random(f"train-{seed}-{family}-{drawn}"))
+            rng = random.Random(f"train-{seed}-{family}-{drawn}")
+            instance = generate(family, rng, rng.choice(sizes) if sizes else None)
             drawn += 1
             labelled = label_instance(instance)
             if labelled is not None:
@@ -112,12 +115,12 @@ def accuracy(model: PhaseGNN, items: list[LabelledGraph]) -> dict[str, dict[str,
 
 def train(families: list[str], instances: int, epochs: int, destination: Path, seed: int = 0,
           config: ModelConfig = ModelConfig(), batch_size: int = 8,
-          progress: Callable[[str], None] = lambda _: None) -> dict:
+          progress: Callable[[str], None] = lambda _: None, sizes: tuple[int, ...] | None = None) -> dict:
     """Generate, label, train and save; returns the model card's data."""
     torch.set_num_threads(TRAINING_THREADS)
     torch.manual_seed(seed)
     started = time.perf_counter()
-    dataset = build_dataset(families, instances, seed, progress)
+    dataset = build_dataset(families, instances, seed, progress, sizes)
     if len(dataset) < 2:
         raise ValueError(f"only {len(dataset)} satisfiable instances could be labelled; ask for more")
     labelling_s = time.perf_counter() - started
