@@ -229,7 +229,8 @@ def model_card(record: dict[str, Any]) -> str:
         + f", seed {settings['seed']}, loss on the answer tokens only, float32",
         f"- machine: {record['machine']}", "",
         "## Figures", "",
-        f"- {result['steps']} steps ({result['epochs_done']} epochs) in {result['train_s']} s"
+        f"- {result['steps']} steps ({result['epochs_done']} epochs) in {result['train_s']} s "
+        f"({result['train_s'] / 60:.1f} min; wall-clock limit {settings['max_minutes']:g} min)"
         + (" — stopped at the time limit" if result["stopped_by_time"] else ""),
         f"- training loss: first step {_rounded(result['first_loss'])}, last step {_rounded(result['last_loss'])}",
     ]
