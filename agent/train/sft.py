@@ -194,7 +194,8 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
                   "data_report": json.loads((data / "report.json").read_text(encoding="utf-8")),
                   "losses": losses, "figures": figures or {},
                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-                             f"({torch.get_num_threads()} threads)",
+                             f"({torch.get_num_threads()} threads); load average at the end "
+                             + ", ".join(f"{load:.1f}" for load in os.getloadavg()),
                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         (staging / CARD).write_text(model_card(record), encoding="utf-8")
