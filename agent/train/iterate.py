@@ -19,12 +19,6 @@ from agent.trace import ProposalEvent, VerdictEvent, read_trace
 from verifiers.details import InvariantDetails
 
 
-def finished_tasks(run_dir: Path) -> set[str]:
-    from agent.eval import read_results
-
-    return {row["task_id"] for row in read_results(run_dir / "results.csv")}
-
-
 def run_figures(run_dir: Path, task_ids: set[str] | None = None) -> dict[str, Any]:
     """A model-only eval run's figures (over `task_ids` only, when given): tasks solved, the share of the
     model's proposals that parse and that are accepted, proposals per solved task, and the model's

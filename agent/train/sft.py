@@ -194,7 +194,8 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
                   "data_report": json.loads((data / "report.json").read_text(encoding="utf-8")),
                   "losses": losses, "figures": figures or {},
                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-                             f"({torch.get_num_threads()} threads)",
+                             f"({torch.get_num_threads()} threads); load average at the end "
+                             + ", ".join(f"{load:.1f}" for load in os.getloadavg()),
                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         (staging / CARD).write_text(model_card(record), encoding="utf-8")
@@ -229,7 +230,8 @@ def model_card(record: dict[str, Any]) -> str:
         + f", seed {settings['seed']}, loss on the answer tokens only, float32",
         f"- machine: {record['machine']}", "",
         "## Figures", "",
-        f"- {result['steps']} steps ({result['epochs_done']} epochs) in {result['train_s']} s"
+        f"- {result['steps']} steps ({result['epochs_done']} epochs) in {result['train_s']} s "
+        f"({result['train_s'] / 60:.1f} min; wall-clock limit {settings['max_minutes']:g} min)"
         + (" — stopped at the time limit" if result["stopped_by_time"] else ""),
         f"- training loss: first step {_rounded(result['first_loss'])}, last step {_rounded(result['last_loss'])}",
     ]
