@@ -23,14 +23,16 @@ leave free, as in Code2Inv's own templates: existential in `pre-f`/`trans-f`, un
 
 from __future__ import annotations
 
+import random
+import re
 from dataclasses import dataclass, field
 
 import z3
 from pycparser import c_ast
 
-from agent.cprogram import (UNSIGNED_MODULUS, Assign, Assume, Break, Continue, If, Program, Statement, _is_unknown,
-                            parse_program)
-from verifiers.invariant import MARKER, _nonlinear_term
+from agent.cprogram import (UNSIGNED_MODULUS, Assign, Assume, Break, Choices, Continue, If, Program, Statement,
+                            _is_unknown, _reads, _walk, _writes, loop_head_states, parse_program)
+from verifiers.invariant import MARKER, TemplateError, _nonlinear_term, parse_template, subterms
 
 _INIT = "init$"  # auxiliary names: `$` cannot occur in a C identifier, so they never meet a program variable
 _NONDET = "nondet$"
@@ -251,3 +253,101 @@ def c_template(source: str) -> str:
               f" (inv-f {primed_names}))))\n",
               f"(assert (not (=> (inv-f {current_names}) (post-f {current_names} {auxiliary_names}))))\n"]
     return f"\n{MARKER}\n".join(["\n".join(lines), tail, *checks])
+
+
+# --- Cross-checking a template against its program ------------------------------------------------
+
+_APPLICATION = {name: re.compile(r"\(\s*" + name + r"\b[^()]*\)") for name in ("trans-f", "post-f")}
+
+
+def _applications(template_text: str, context: z3.Context) -> tuple[z3.BoolRef, z3.BoolRef, z3.BoolRef]:
+    """The template's `pre-f`, `trans-f` and `post-f` applications (as its checks make them) as terms."""
+    template = parse_template(template_text)
+    trans = _APPLICATION["trans-f"].search(template.checks["consecution"])
+    post = _APPLICATION["post-f"].search(template.checks["postcondition"])
+    if not trans or not post:
+        raise TemplateError("the checks do not apply trans-f and post-f")
+    terms = z3.parse_smt2_string(template.definitions("true") + f"(assert {template.precondition_call})"
+                                 f"(assert {trans.group(0)})(assert {post.group(0)})", ctx=context)
+    return terms[0], terms[1], terms[2]
+
+
+def _free_constants(term: z3.ExprRef, keep: set[str]) -> list[z3.ExprRef]:
+    found = {str(node): node for node in subterms(term)
+             if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED and str(node) not in keep}
+    return list(found.values())
+
+
+def _assertion_and_guard_nodes(program: Program) -> list[c_ast.ID]:
+    roots = [program.guard] + [node for assertion in program.assertions for node in (*assertion.guards, assertion.condition)]
+    return [child for root in roots if root is not None for child in _walk(root) if isinstance(child, c_ast.ID)]
+
+
+def cross_check_template(source: str, template_text: str, seed: int = 0, runs: int = 20, max_iterations: int = 12,
+                         timeout_s: float = 2.0) -> list[str]:
+    """Where a task's template and its C program disagree, on states the program reaches: each item
+    one line (an empty list when no disagreement was found; this is testing, not a proof).
+
+    On loop-head states of random runs of the program (its own semantics), the template must allow
+    each run's entry and each of its steps, allow no step from those states that the program cannot
+    take, and ask the assertion exactly where the program does (at the loop's exit)."""
+    program = parse_program(source)
+    context = z3.Context()
+    given_pre, given_trans, given_post = _applications(template_text, context)
+    own_pre, own_trans, own_post = _applications(c_template(source), context)
+    # A variable the program never reads or writes (Code2Inv's unused `z1`...) may do anything in a
+    # template without changing what can be proved: it is left out of the comparison.
+    used = [name for name in program.variables if name in _reads(program.pre) | _reads(program.body)
+            | _writes(program.pre) | _writes(program.body) | {node.name for node in _assertion_and_guard_nodes(program)}]
+    names = set(used) | {name + "!" for name in used}
+    rng = random.Random(seed)
+    found: list[str] = []
+
+    def pinned(state: dict[str, int], suffix: str = "") -> list[z3.BoolRef]:
+        return [z3.Int(name + suffix, ctx=context) == value for name, value in state.items()]
+
+    def solver_for(*assertions: z3.BoolRef) -> z3.Solver:
+        solver = z3.Solver(ctx=context)
+        solver.set("timeout", max(1, int(timeout_s * 1000)))
+        solver.add(*assertions)
+        return solver
+
+    def status(*assertions: z3.BoolRef) -> str:
+        return str(solver_for(*assertions).check())
+
+    def nowhere(term: z3.BoolRef) -> z3.BoolRef:
+        """No choice of the program's auxiliary values (and unmentioned variables) makes `term` true."""
+        hidden = _free_constants(term, names)
+        return z3.ForAll(hidden, z3.Not(term)) if hidden else z3.Not(term)
+
+    def show(state: dict[str, int]) -> str:
+        return "{" + ", ".join(f"{name}={value}" for name, value in state.items()) + "}"
+
+    visited: list[dict[str, int]] = []
+    for _ in range(runs):
+        spread = rng.choice((3, 10, 100))
+        initial = {name: rng.randint(-spread, spread) for name in program.variables}
+        bias = rng.random()
+        choices = Choices(lambda: rng.random() < bias, lambda: rng.randint(-spread, spread))
+        states = [{name: state[name] for name in used}
+                  for state in loop_head_states(program, initial, choices, rng.randint(0, max_iterations))]
+        if not states:
+            continue
+        if status(given_pre, *pinned(states[0])) == "unsat":
+            found.append(f"the template's pre-condition rules out the program's entry state {show(states[0])}")
+        for before, after in zip(states, states[1:]):
+            if status(given_trans, *pinned(before), *pinned(after, "!")) == "unsat":
+                found.append(f"the template has no step {show(before)} -> {show(after)}, which the program takes")
+        visited.extend(state for state in states if state not in visited)
+    for state in visited[:40]:
+        # Code2Inv's templates let the state stay as it is (a stuttering step, harmless to an invariant).
+        moves = z3.Or(*[z3.Int(name + "!", ctx=context) != value for name, value in state.items()])
+        solver = solver_for(given_trans, *pinned(state), moves, nowhere(own_trans))
+        if solver.check() == z3.sat:
+            model = solver.model()
+            after = {name: model.eval(z3.Int(name + "!", ctx=context), model_completion=True) for name in state}
+            found.append(f"the template has a step {show(state)} -> {show(after)}, which the program cannot take")
+        for post, other, who in ((given_post, own_post, "the template"), (own_post, given_post, "the program")):
+            if status(z3.Not(post), *pinned(state)) == "sat" and status(z3.Not(other), *pinned(state)) == "unsat":
+                found.append(f"in {show(state)} {who} requires the assertion where the other does not")
+    return list(dict.fromkeys(found))
