@@ -127,8 +127,11 @@ class _Execution:
             return _COMPARISONS[node.op](left, right), False
         if node.op in ("/", "%"):
             self.allowed.append(z3.Implies(reached, right != 0))  # undefined behaviour: no run goes on
-            quotient = z3.If(left >= 0, z3.If(right > 0, left / right, -(left / -right)),
-                             z3.If(right > 0, -((-left) / right), (-left) / (-right)))
+            if is_unsigned:  # both operands in [0, 2^32): C's quotient is SMT-LIB's
+                quotient = left / right
+            else:
+                quotient = z3.If(left >= 0, z3.If(right > 0, left / right, -(left / -right)),
+                                 z3.If(right > 0, -((-left) / right), (-left) / (-right)))
             term = quotient if node.op == "/" else left - right * quotient
             return term, is_unsigned  # of unsigned operands: in range already
         if node.op not in _ARITHMETIC:
