@@ -149,3 +149,17 @@ def test_a_linear_program_gives_a_linear_template() -> None:
     source = "int main() { int x; int y; x = 0; while (y > 0) { x = x - 3 * (y % 3); y = y - 1; } assert(x <= 0); }"
     assert not _template_nonlinear(c_template(source))
     assert _template_nonlinear(c_template(source.replace("3 * (y % 3)", "y * y")))
+
+
+def test_convert_cross_check_names_the_wrong_template(shared_data: Path, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    for name in ("283", "295"):
+        for folder, suffix in (("c", ".c"), ("c_smt2", ".c.smt")):
+            (source / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shared_data / "lam4inv" / folder / f"{name}{suffix}", source / folder)
+    result = subprocess.run([sys.executable, "-m", "agent", "convert", "code2inv", str(source), str(tmp_path / "out"),
+                             "--cross-check"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "converted 2 task(s)" in result.stdout
+    differ = [line for line in result.stderr.splitlines() if line.startswith("template and program differ")]
+    assert len(differ) == 1 and differ[0].startswith("template and program differ: 283:")
