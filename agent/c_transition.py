@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 import z3
 from pycparser import c_ast
 
-from agent.cprogram import (UNSIGNED_MODULUS, Assign, Assume, Break, Choices, Continue, If, Program, Statement,
-                            _is_unknown, _reads, _walk, _writes, loop_head_states, parse_program)
+from agent.cprogram import (UNSIGNED_MODULUS, Assign, Assume, Break, Choices, Continue, If, Program, ProgramError,
+                            Statement, _is_unknown, _line, _reads, _walk, _writes, expr_text, loop_head_states,
+                            parse_program)
 from verifiers.invariant import MARKER, TemplateError, _nonlinear_term, parse_template, subterms
 
 _INIT = "init$"  # auxiliary names: `$` cannot occur in a C identifier, so they never meet a program variable
@@ -76,9 +77,9 @@ class _Execution:
     def condition(self, node: c_ast.Node | None, reached: z3.BoolRef) -> z3.BoolRef:
         if node is None or _is_unknown(node):
             return self.fresh() != 0
-        return self._truth(*self.value(node, reached))
+        return self._truth(self.value(node, reached)[0])
 
-    def _truth(self, term: z3.ExprRef, _unsigned: bool = False) -> z3.BoolRef:
+    def _truth(self, term: z3.ExprRef) -> z3.BoolRef:
         return term if z3.is_bool(term) else term != 0
 
     def _integer(self, term: z3.ExprRef) -> z3.ArithRef:
@@ -109,7 +110,7 @@ class _Execution:
                 then, otherwise = self._integer(then), self._integer(otherwise)
             return z3.If(test, then, otherwise), then_unsigned or otherwise_unsigned
         if not isinstance(node, c_ast.BinaryOp):
-            raise ValueError(f"cannot translate `{node}`")
+            raise ProgramError(f"{_line(node)}: cannot translate `{expr_text(node)}`")
         left, left_unsigned = self.value(node.left, reached)
         if node.op in ("&&", "||"):
             left = self._truth(left)
@@ -135,7 +136,7 @@ class _Execution:
             term = quotient if node.op == "/" else left - right * quotient
             return term, is_unsigned  # of unsigned operands: in range already
         if node.op not in _ARITHMETIC:
-            raise ValueError(f"unsupported operator `{node.op}`")
+            raise ProgramError(f"{_line(node)}: unsupported operator `{node.op}`")
         term = _ARITHMETIC[node.op](left, right)
         return (self._wrap(term) if is_unsigned else term), is_unsigned
 
@@ -165,7 +166,7 @@ class _Execution:
                 self.running = z3.If(test, then_running, self.running)
                 self.broke = z3.If(test, then_broke, self.broke)
             else:
-                raise ValueError(f"unsupported statement {statement!r}")
+                raise ProgramError(f"unsupported statement {statement!r}")
 
 
 @dataclass

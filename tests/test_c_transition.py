@@ -103,10 +103,14 @@ def test_break_state_must_satisfy_the_assertion() -> None:
     assert InvariantVerifier().verify(task, "x >= 0 && x <= 10", VerifyBudget(timeout_s=10)).status == "accepted"
 
 
-def test_a_program_outside_the_dialect_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source, message", [
+    ("int main() { float x; while (x < 1) { x = x + 1; } assert(x >= 1); }", "only `int` and `unsigned int`"),
+    ("int main() { int x; while (x < 1) { x = x & 3; } assert(x >= 1); }", "unsupported operator `&`"),
+])
+def test_a_program_outside_the_dialect_is_one_line(tmp_path: Path, source: str, message: str) -> None:
     path = tmp_path / "bad.c"
-    path.write_text("int main() { float x; while (x < 1) { x = x + 1; } assert(x >= 1); }")
-    with pytest.raises(TaskFileError, match="only `int` and `unsigned int`"):
+    path.write_text(source)
+    with pytest.raises(TaskFileError, match=message):
         load_task(path)
 
 
