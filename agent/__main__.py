@@ -431,7 +431,7 @@ def command_convert(arguments: argparse.Namespace) -> int:
         from agent.convert import convert_code2inv
 
         report = convert_code2inv(arguments.source, arguments.destination, benchmark=arguments.name or "code2inv",
-                                  origin=arguments.origin, license=arguments.license)
+                                  origin=arguments.origin, license=arguments.license, cross_check=arguments.cross_check)
     return _conversion_summary(report, arguments.destination)
 
 
@@ -453,6 +453,8 @@ def _conversion_summary(report: Any, destination: Path) -> int:
     """Each file not converted on stderr, one line of totals on stdout; status 1 when nothing was converted."""
     for name, reason in report.failed.items():
         print(f"not converted: {name}: {reason}", file=sys.stderr)
+    for name, difference in getattr(report, "disagreements", {}).items():
+        print(f"template and program differ: {name}: {difference}", file=sys.stderr)
     print(f"converted {len(report.written)} task(s) into {destination}"
           + (f"; suite {report.suite}" if report.suite else "") + (f"; {len(report.failed)} failed" if report.failed else ""))
     return 0 if report.written else 1
@@ -549,6 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--data", type=Path, default=Path("../shared/data/satlib"),
                          help="encodings: the folder the spec's `satlib:` paths are relative to")
     convert.add_argument("--per-dataset", type=int, default=15, help="logic: puzzles taken from each data set")
+    convert.add_argument("--cross-check", action="store_true",
+                         help="code2inv: compare each template with its C program on the program's runs and name "
+                              "those that differ (agent/c_transition.py)")
     convert.set_defaults(handler=command_convert)
 
     model = commands.add_parser("model", help="prepare the bundled model, or show what --model resolves to")

@@ -34,6 +34,7 @@ class ConversionReport:
     written: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # name -> reason
     suite: Path | None = None
+    disagreements: dict[str, str] = field(default_factory=dict)  # name -> where template and program differ
 
     def fail(self, name: str, error: BaseException | str) -> None:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -84,8 +85,10 @@ def _number_key(path: Path) -> tuple[int, str]:
 
 def convert_code2inv(source: Path, destination: Path, benchmark: str = "code2inv",
                      origin: str | None = CODE2INV_ORIGIN, license: str | None = None,
-                     budget: Budget | None = None) -> ConversionReport:
-    """Convert every `c/*.c` with a matching `c_smt2/*.c.smt` under `source` into `destination`."""
+                     budget: Budget | None = None, cross_check: bool = False) -> ConversionReport:
+    """Convert every `c/*.c` with a matching `c_smt2/*.c.smt` under `source` into `destination`; with
+    `cross_check`, compare each template with its program on the program's runs
+    (`agent.c_transition.cross_check_template`) and report where they differ (the task is still written)."""
     programs_dir, templates_dir = source / "c", source / "c_smt2"
     if not programs_dir.is_dir() or not templates_dir.is_dir():
         raise TaskFileError(f"{source}: expected folders c/ and c_smt2/ (Code2Inv layout)")
@@ -116,6 +119,12 @@ def convert_code2inv(source: Path, destination: Path, benchmark: str = "code2inv
         except (OSError, UnicodeDecodeError, ValueError, ValidationError, ProgramError, TaskFileError) as error:
             report.fail(name, error)
             continue
+        if cross_check:
+            from agent.c_transition import cross_check_template
+
+            found = cross_check_template(program, template)
+            if found:
+                report.disagreements[name] = f"{found[0]}" + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
         report.write(destination / f"{name}.yaml", dump_task(task))
     report.write_suite(destination, benchmark, f"{len(report.written)} loop-invariant tasks converted from {source.name}",
                        origin, license)

@@ -64,7 +64,8 @@ class InvariantTask(TaskBase):
     kind: Literal["invariant"]
     program: str | None = Field(default=None, description="The C program: declarations, pre-conditions, one while "
                                 "loop, a final assert. Absent when the task comes from a SyGuS-Inv file.")
-    vc_template: str = Field(description="SMT-LIB verification template in Code2Inv layout (see verifiers/invariant.py).")
+    vc_template: str = Field(description="SMT-LIB verification template in Code2Inv layout (see verifiers/invariant.py). "
+                             "Optional when `program` is given: the program's own is built (agent/c_transition.py).")
 
     @cached_property
     def parsed_program(self) -> Program | None:
@@ -209,6 +210,13 @@ def parse_task(data: Any, where: str) -> AnyTask:
         raise TaskFileError(f"{where}: missing `kind` (one of: {', '.join(TASK_KINDS)})")
     if kind not in TASK_KINDS:
         raise TaskFileError(f"{where}: unknown task kind {kind!r} (known: {', '.join(TASK_KINDS)})")
+    if kind == "invariant" and "vc_template" not in data and isinstance(data.get("program"), str):
+        from agent.c_transition import c_template
+
+        try:
+            data = {**data, "vc_template": c_template(data["program"])}
+        except ProgramError as error:
+            raise TaskFileError(f"{where}: program: {error}") from None
     try:
         task = _task_adapter.validate_python(data)
     except ValidationError as error:
@@ -231,6 +239,8 @@ def parse_task(data: Any, where: str) -> AnyTask:
 
 
 def load_task(path: str | Path) -> AnyTask:
+    """A task from a YAML task file, or an invariant task from a C program (`.c`), whose
+    verification template is then built from the program itself."""
     path = Path(path)
     if not path.is_file():
         raise TaskFileError(f"{path}: no such task file")
@@ -238,6 +248,9 @@ def load_task(path: str | Path) -> AnyTask:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise TaskFileError(f"{path}: cannot read: {error}") from None
+    if path.suffix == ".c":
+        task_id = re.sub(r"[^A-Za-z0-9_.:/-]", "_", path.stem) or "program"
+        return parse_task({"id": task_id, "kind": "invariant", "program": text}, str(path))
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

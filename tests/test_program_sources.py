@@ -89,3 +89,13 @@ def test_facts_guarded_by_a_branch_prove_a_loop_whose_invariant_is_disjunctive()
     verdict = InvariantVerifier().verify(task, " && ".join(f"({atom})" for atom in subset.survivors),
                                          VerifyBudget(timeout_s=60))
     assert verdict.status == "accepted"
+
+
+def test_congruence_atoms_come_from_constant_steps() -> None:
+    from agent.search.atoms import congruence_atoms
+
+    program = parse_program("int main() { int x; int y; int z; x = 1; y = 0; while (x < 100) { if (x < 50) x = x + 2; "
+                            "else x += 4; y = y + 1; z = z * 2; } assert(x >= 100); }")
+    atoms = congruence_atoms(program, ["x", "y", "z"])
+    assert "x % 2 == 1" in atoms and "x % 4 == 1" in atoms  # the steps 2 and 4 and the start 1
+    assert not any(atom.startswith(("y ", "z ")) for atom in atoms)  # step 1; not a constant step

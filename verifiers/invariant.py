@@ -549,12 +549,19 @@ def _nonlinear_term(term: z3.ExprRef) -> bool:
     for node in subterms(term):
         if z3.is_div(node):
             return True
-        if (z3.is_idiv(node) or z3.is_mod(node)) and not (z3.is_int_value(node.arg(1)) and node.arg(1).as_long() != 0):
+        if (z3.is_idiv(node) or z3.is_mod(node)) and not (_is_number(node.arg(1))
+                                                           and z3.simplify(node.arg(1)).as_long() != 0):
             return True
-        if z3.is_mul(node) and sum(not z3.is_int_value(child) and not z3.is_rational_value(child)
-                                   for child in node.children()) > 1:
+        if z3.is_mul(node) and sum(not _is_number(child) for child in node.children()) > 1:
             return True
     return False
+
+
+def _is_number(term: z3.ExprRef) -> bool:
+    """A numeral, or one written `(- 3)` (how Z3 prints a negative one: read back, it is an application)."""
+    if z3.is_int_value(term) or z3.is_rational_value(term):
+        return True
+    return z3.is_app_of(term, z3.Z3_OP_UMINUS) and _is_number(term.arg(0))
 
 
 def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: float) -> InductiveSubset:

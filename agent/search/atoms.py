@@ -2,7 +2,8 @@
 
 Atoms come from what the program says: its loop guard and its negation, branch conditions,
 `assume`s, the assertion (with its guards, as an implication), the initial assignments, facts
-guarded by a branch condition (`!(x < 50) || (y == x)`), and
+guarded by a branch condition (`!(x < 50) || (y == x)`), congruences `v % m == r` for variables the
+loop moves by constant steps (also guarded), and
 templates instantiated with the program's variables and constants: bounds `v <= c`, `v >= c`,
 equalities, and octagon-style relations `u - v <= c`, `u + v >= c` between pairs of variables.
 Houdini (see `houdini.py`) keeps the largest subset that is inductive. A task without a C program
@@ -11,7 +12,9 @@ Houdini (see `houdini.py`) keeps the largest subset that is inductive. A task wi
 
 from __future__ import annotations
 
+from functools import reduce
 from itertools import combinations
+from math import gcd
 
 import z3
 from pycparser import c_ast
@@ -44,6 +47,73 @@ def _initial_values(program: Program) -> dict[str, str]:
         if isinstance(statement, Assign):
             values[statement.target] = expr_text(statement.value)
     return values
+
+
+# Moduli and residues of congruence atoms per variable, at most (the atoms are also guarded by
+# every condition, so their number multiplies).
+MAX_MODULI = 3
+MAX_RESIDUES = 4
+
+
+def _steps(statements: list[Statement] | tuple[Statement, ...], steps: dict[str, set[int]],
+           other: set[str]) -> None:
+    """For each variable, the constants the body adds to it (`v = v + c`, `v += c`, `v++`, `v = c + v`,
+    `v -= c`); variables assigned anything else go in `other`."""
+    for statement in statements:
+        if isinstance(statement, If):
+            _steps(statement.then, steps, other)
+            _steps(statement.otherwise, steps, other)
+        elif isinstance(statement, Assign):
+            value = statement.value
+            step = None
+            if isinstance(value, c_ast.BinaryOp) and value.op in ("+", "-"):
+                left, right = value.left, value.right
+                if isinstance(left, c_ast.ID) and left.name == statement.target and isinstance(right, c_ast.Constant):
+                    step = _integer(right)
+                    step = -step if step is not None and value.op == "-" else step
+                elif (value.op == "+" and isinstance(right, c_ast.ID) and right.name == statement.target
+                      and isinstance(left, c_ast.Constant)):
+                    step = _integer(left)
+            if step is None:
+                other.add(statement.target)
+            else:
+                steps.setdefault(statement.target, set()).add(step)
+
+
+def _integer(node: c_ast.Constant) -> int | None:
+    try:
+        return int(node.value.rstrip("uUlL"), 0)
+    except ValueError:
+        return None
+
+
+def congruence_atoms(program: Program, names: list[str]) -> list[str]:
+    """`v % m == r` for variables the loop moves by constant steps: the moduli are the steps of at
+    least 2 and their gcd (`x += 2` in one branch keeps the parity of `x` there); the residues are
+    those of the variable's initial value and of the program's constants. Invariants such as
+    `x < 10000000 || x % 2 == 0` are these, guarded by a branch condition."""
+    steps: dict[str, set[int]] = {}
+    other: set[str] = set()
+    _steps(program.body, steps, other)
+    initial = _initial_values(program)
+    atoms: list[str] = []
+    for name in names:
+        moves = {abs(step) for step in steps.get(name, ()) if step}
+        if not moves:
+            continue
+        moduli = {move for move in moves if move >= 2}
+        common = reduce(gcd, moves)
+        if common >= 2 and name not in other:
+            moduli.add(common)
+        for modulus in sorted(moduli)[:MAX_MODULI]:
+            residues: list[int] = []
+            start = initial.get(name)
+            if start is not None and start.lstrip("-").isdigit():
+                residues.append(int(start) % modulus)
+            residues += sorted({constant % modulus for constant in program.constants | {0}})
+            for residue in list(dict.fromkeys(residues))[:MAX_RESIDUES]:
+                atoms.append(f"{name} % {modulus} == {residue}")
+    return atoms
 
 
 def program_atoms(program: Program, variables: list[str]) -> list[str]:
@@ -108,11 +178,15 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
              if mentions_only_allowed(assertion.condition)]
     facts += [f"{name} == {value}" for name, value in _initial_values(program).items() if name in allowed]
     facts += [f"{left} == {right}" for left, right in combinations(names, 2)]
+    congruences = congruence_atoms(program, names)
+    facts += congruences
     for text in dict.fromkeys(condition_texts):
         for fact in facts:
             add(f"({text}) || ({fact})")
             add(f"!({text}) || ({fact})")
 
+    for atom in congruences:
+        add(atom)
     for name in names:
         for constant in constants:
             add(f"{name} >= {constant}")

@@ -11,6 +11,7 @@ word.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from agent.session import BudgetExhausted, Proposal, Session
@@ -19,6 +20,10 @@ from verifiers.details import InvariantDetails
 from verifiers.invariant import largest_inductive_subset
 
 HOUDINI_SHARE = 1 / 3
+# Dropping conjuncts from an accepted invariant only makes it shorter: it may use this share of the
+# time left (on non-linear invariants each trial is seconds, and the task is solved already).
+MINIMIZE_SHARE = 1 / 4
+MINIMIZE_MIN_S = 2.0
 
 
 @dataclass
@@ -58,9 +63,10 @@ def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts:
     """Drop conjuncts an accepted invariant does not need, keeping it accepted at every step.
 
     Chunks of halving size are tried for removal (as in delta debugging), so the many irrelevant
-    atoms Houdini keeps go in a few calls. Only verified candidates are kept; if the budget runs
-    out the best accepted invariant so far is returned.
+    atoms Houdini keeps go in a few calls. Only verified candidates are kept; when its share of the
+    time (or the budget) runs out the best accepted invariant so far is returned.
     """
+    stop_at = time.monotonic() + max(MINIMIZE_MIN_S, session.time_left() * MINIMIZE_SHARE)
     best, kept = accepted, list(conjuncts)
     round_number = first_round
     chunk = max(1, len(kept) // 2)
@@ -68,6 +74,8 @@ def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts:
         while len(kept) > 1:
             start, removed_any = 0, False
             while start < len(kept) and len(kept) > 1:
+                if time.monotonic() >= stop_at:
+                    return best, kept
                 trial = kept[:start] + kept[start + chunk:]
                 round_number += 1
                 verdict = session.verify(proposal, conjunction(trial), round=round_number)
