@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from agent.eval import load_suite, percentile  # noqa: E402
 from cpu import cpu_model  # noqa: E402  (benchmarks/, the script's own folder)
+from sections import markers, publish  # noqa: E402
 from agent.loop import RunSettings, run_task  # noqa: E402
 
 SETTINGS = {
@@ -37,7 +37,7 @@ SETTINGS = {
     "both": ("llm", "symbolic", "dynamic"),
     "text atoms only": ("symbolic",),
 }
-START, END = "<!-- code2inv:start -->", "<!-- code2inv:end -->"
+START, END = markers("code2inv")
 
 LOAD_PROBE = """
 import time, json
@@ -170,16 +170,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    current = path.read_text()
-    if START in current and END in current:
-        updated = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: text, current, flags=re.S)
-    else:
-        updated = current.replace("(to be filled by `benchmarks/code2inv.py`)", text)
-    path.write_text(updated)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=None, help="only the first N tasks of the suite")
@@ -218,10 +208,7 @@ def main() -> None:
     output = REPO / "benchmarks" / "results"
     output.mkdir(exist_ok=True)
     (output / "code2inv.json").write_text(json.dumps(report, indent=2))
-    text = markdown(report)
-    print(text)
-    if not arguments.no_write:
-        write_section(text)
+    publish(markdown(report), "code2inv", write=not arguments.no_write)
 
 
 if __name__ == "__main__":

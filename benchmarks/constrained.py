@@ -19,7 +19,6 @@ import argparse
 import os
 import json
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -32,9 +31,10 @@ from agent.eval import load_suite  # noqa: E402
 from agent.loop import RunSettings, run_task  # noqa: E402
 from agent.trace import ProposalEvent, VerdictEvent, read_trace  # noqa: E402
 from cpu import cpu_model  # noqa: E402  (benchmarks/, the script's own folder)
+from sections import markers, publish  # noqa: E402
 
 ARMS = {"free": False, "constrained": True}
-START, END = "<!-- constrained:start -->", "<!-- constrained:end -->"
+START, END = markers("constrained")
 RESULTS = REPO / "benchmarks" / "results" / "constrained.json"
 
 
@@ -214,16 +214,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8")
-    if START in current and END in current:
-        updated = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: text, current, flags=re.S)
-    else:
-        updated = current.rstrip() + "\n\n## Grammar-constrained decoding (`--constrained`)\n\n" + text + "\n"
-    path.write_text(updated, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suites", nargs="+", default=["code2inv", "lam4inv"])
@@ -240,10 +230,8 @@ def main() -> None:
     if "overhead" not in report:
         report["overhead"] = processor_overhead()
         RESULTS.write_text(json.dumps(report, indent=2))
-    text = markdown(report)
-    print(text)
-    if not arguments.no_write:
-        write_section(text)
+    publish(markdown(report), "constrained", write=not arguments.no_write,
+            heading="## Grammar-constrained decoding (`--constrained`)")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from agent.eval import load_suite  # noqa: E402
 from agent.loop import RunSettings, run_task  # noqa: E402
 from constrained import pick, trace_figures  # noqa: E402  (benchmarks/, the script's own folder)
 from cpu import cpu_model  # noqa: E402
+from sections import markers, publish  # noqa: E402
 
 
 def parse_arm(text: str) -> tuple[str, bool]:
@@ -124,7 +125,8 @@ def markdown(report: dict, section: str) -> str:
     loads = [value for row in rows for value in row["load"]]
     done = [task for task in report["tasks"] if all(any(r["task"] == task and r["arm"] == arm for r in rows)
                                                     for arm in report["arms"])]
-    lines = [f"<!-- {section}:start -->",
+    start, end = markers(section)
+    lines = [start,
              f"Run {report['date']} with `python benchmarks/train.py {report['arguments']}` "
              f"({report.get('elapsed_min', 0):.0f} min). Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
              f"torch with {m['torch_threads']} threads, dtype {m['dtype']}, no GPU. **Shared machine**: load average "
@@ -157,19 +159,8 @@ def markdown(report: dict, section: str) -> str:
                if row["answer"] and row["task"] in done and "llm" in (row["solved_by"] or "")]
     if answers:
         lines += ["", "The model's accepted invariants: " + "; ".join(answers) + "."]
-    lines.append(f"<!-- {section}:end -->")
+    lines.append(end)
     return "\n".join(lines)
-
-
-def write_section(text: str, section: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
-    current = path.read_text(encoding="utf-8")
-    if start in current and end in current:
-        updated = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: text, current, flags=re.S)
-    else:
-        updated = current.rstrip() + "\n\n" + text + "\n"
-    path.write_text(updated, encoding="utf-8")
 
 
 def main() -> None:
@@ -193,10 +184,7 @@ def main() -> None:
     arguments = parser.parse_args()
     results = REPO / "benchmarks" / "results" / f"{arguments.section}.json"
     report = json.loads(results.read_text()) if arguments.report_only else run(arguments, results)
-    text = markdown(report, arguments.section)
-    print(text)
-    if not arguments.no_write:
-        write_section(text, arguments.section)
+    publish(markdown(report, arguments.section), arguments.section, write=not arguments.no_write)
 
 
 if __name__ == "__main__":
