@@ -12,10 +12,16 @@ from typing import Any
 
 
 class JsonHandler(BaseHTTPRequestHandler):
-    """A quiet handler whose requests and replies are JSON; subclasses write do_GET / do_POST."""
+    """A quiet handler whose requests and replies are JSON; it lists `served` as its one model, and
+    subclasses answer the completions in do_POST."""
+
+    served = "served-model"
 
     def log_message(self, *args: Any) -> None:
         pass
+
+    def do_GET(self) -> None:
+        self.reply({"data": [{"id": self.served}]})
 
     def payload(self) -> dict[str, Any]:
         return json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -149,9 +149,6 @@ def _endpoint(follows_grammars: bool, requests: list[dict]) -> type[JsonHandler]
     otherwise the grammar fields are ignored, as an unknown field is."""
 
     class Handler(JsonHandler):
-        def do_GET(self) -> None:
-            self.reply({"data": [{"id": "served-model"}]})
-
         def do_POST(self) -> None:
             payload = self.payload()
             requests.append(payload)

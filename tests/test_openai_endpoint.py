@@ -17,9 +17,6 @@ def server():
     requests: list[dict] = []
 
     class Handler(JsonHandler):
-        def do_GET(self) -> None:
-            self.reply({"data": [{"id": "served-model"}]})
-
         def do_POST(self) -> None:
             payload = self.payload()
             requests.append(payload)
@@ -68,9 +65,7 @@ class PlainServer(JsonHandler):
     log-probabilities; and HTTP 429 (busy) to the first request."""
 
     posts: list[dict] = []
-
-    def do_GET(self) -> None:
-        self.reply({"data": [{"id": "plain-model"}]})
+    served = "plain-model"
 
     def do_POST(self) -> None:
         payload = self.payload()
@@ -123,8 +118,7 @@ def test_a_slow_endpoint_is_given_up_within_the_call_time_limit() -> None:
     posts: list[float] = []
 
     class Slow(JsonHandler):
-        def do_GET(self) -> None:
-            self.reply({"data": [{"id": "slow-model"}]})
+        served = "slow-model"
 
         def do_POST(self) -> None:
             posts.append(time.monotonic())
