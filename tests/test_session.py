@@ -61,31 +61,31 @@ def test_an_endpoint_that_times_out_with_the_budget_ends_the_run_unsolved(tmp_pa
     assert result.status == "unsolved" and "time limit" in result.message and "generating" in result.message
 
 
+class LimitRecording(ScriptedProposer):
+    """Records the generation time limit of every call."""
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__(texts)
+        self.limits: list[float] = []
+
+    def propose(self, prompt, n, settings):
+        self.limits.append(settings.time_limit_s)
+        return super().propose(prompt, n, settings)
+
+
 def test_the_generation_limit_is_the_time_the_task_has_left(tmp_path: Path) -> None:
-    seen: list[float] = []
-
-    class Recording(ScriptedProposer):
-        def propose(self, prompt, n, settings):
-            seen.append(settings.time_limit_s)
-            return super().propose(prompt, n, settings)
-
     settings = RunSettings(sources=("llm",), samples=1, timeout_s=3.0, strategies={"invariant": {"refute": False}})
-    run_task(load_task(CODE2INV_1), settings, Recording(["x >= y"]), tmp_path / "t.jsonl", "limit")
-    assert seen and 0 < seen[0] <= 3.0
+    proposer = LimitRecording(["x >= y"])
+    run_task(load_task(CODE2INV_1), settings, proposer, tmp_path / "t.jsonl", "limit")
+    assert proposer.limits and 0 < proposer.limits[0] <= 3.0
 
 
 def test_the_generation_limit_option_replaces_the_searchs_own_and_is_in_the_header(tmp_path: Path) -> None:
-    seen: list[float] = []
-
-    class Recording(ScriptedProposer):
-        def propose(self, prompt, n, settings):
-            seen.append(settings.time_limit_s)
-            return super().propose(prompt, n, settings)
-
     settings = RunSettings(sources=("llm",), samples=1, timeout_s=900.0, generation_limit_s=400.0,
                            strategies={"invariant": {"refute": False}})
-    run_task(load_task(CODE2INV_1), settings, Recording(["x >= y"]), tmp_path / "t.jsonl", "limit")
-    assert seen and 390 < seen[0] <= 400.0  # the invariant search's own limit is 60 s
+    proposer = LimitRecording(["x >= y"])
+    run_task(load_task(CODE2INV_1), settings, proposer, tmp_path / "t.jsonl", "limit")
+    assert proposer.limits and 390 < proposer.limits[0] <= 400.0  # the invariant search's own limit is 60 s
     assert settings_from_header(read_trace(tmp_path / "t.jsonl")[0]).generation_limit_s == 400.0
 
 
