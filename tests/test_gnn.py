@@ -103,6 +103,26 @@ def test_held_out_quasigroup_family_is_a_latin_square_completion():
     assert all(len({cells[r, c] for r in range(1, 6)}) == 5 for c in range(1, 6))
 
 
+def test_held_out_sudoku_family_solutions_pass_the_sudoku_checker():
+    from pysat.solvers import Solver
+
+    from verifiers.families.sudoku import Sudoku, SudokuInstance
+
+    assert "sudoku" in HELD_OUT and "sudoku" not in FAMILIES
+    instance = generate("sudoku", random.Random("test-sudoku"), 3)  # 9 x 9, 60 % of the cells empty
+    givens = {abs(clause[0]) for clause in instance.clauses if len(clause) == 1}
+    assert len(givens) == 81 - round(0.6 * 81)
+    with Solver(name="glucose4", bootstrap_with=instance.clauses) as solver:
+        assert solver.solve()  # the planted grid completes it
+        true = {literal for literal in solver.get_model() if 0 < literal <= 729}
+    assert givens <= true
+    grid = [[0] * 9 for _ in range(9)]
+    for v in true:  # ("cell", r, c, d) numbered first, in order
+        grid[(v - 1) // 81][(v - 1) // 9 % 9] = (v - 1) % 9 + 1
+    solution = tuple(map(tuple, grid))
+    assert Sudoku().check(SudokuInstance(box=3, grid=solution), solution) == []
+
+
 def test_phase_hint_validation_and_threshold():
     hint = PhaseHint(phases=(1, -2, 3), confidences=(0.9, 0.2, 0.5), threshold=0.5)
     assert hint.selected() == [1, 3] and hint.selected(variables=2) == [1]

@@ -160,6 +160,33 @@ def quasigroup_with_holes(rng: random.Random, order: int, holes: float = 0.42) -
     return _finish(pool, clauses, f"qwh{order}-{len(emptied)}", "qwh")
 
 
+def family_sudoku(rng: random.Random, box: int, holes: float = 0.6) -> GeneratedInstance:
+    """The `sudoku` family's encoding (verifiers/families/sudoku.py: ("cell", r, c, d), exactly one digit
+    per cell and each digit exactly once per row, column and box) for a grid of side box*box with a
+    planted solution: the pattern grid (box*(r mod box) + r div box + c) mod N with rows within a band,
+    bands, columns within a stack, stacks and digits shuffled, a `holes` share of its cells emptied.
+    Not a training family: the benchmark holds it out entirely."""
+    size = box * box
+    bands, stacks = rng.sample(range(box), box), rng.sample(range(box), box)
+    rows = [band * box + inner for band in bands for inner in rng.sample(range(box), box)]
+    columns = [stack * box + inner for stack in stacks for inner in rng.sample(range(box), box)]
+    digits = rng.sample(range(1, size + 1), size)
+    pattern = lambda r, c: (box * (r % box) + r // box + c) % size  # noqa: E731
+    grid = {(r + 1, c + 1): digits[pattern(rows[r], columns[c])] for r in range(size) for c in range(size)}
+    emptied = set(rng.sample(sorted(grid), round(holes * size * size)))
+    pool = IDPool()
+    span = range(1, size + 1)
+    x = _numbered(pool, "cell", span, span, span)
+    boxes = [[(top + r, left + c) for r in range(box) for c in range(box)]
+             for top in range(1, size + 1, box) for left in range(1, size + 1, box)]
+    clauses = [[x(r, c, d)] for (r, c), d in sorted(grid.items()) if (r, c) not in emptied]
+    clauses += _cardinality(itertools.chain(([x(r, c, d) for d in span] for r in span for c in span),
+                                            ([x(r, c, d) for c in span] for r in span for d in span),
+                                            ([x(r, c, d) for r in span] for c in span for d in span),
+                                            ([x(r, c, d) for r, c in cells] for cells in boxes for d in span)), pool)
+    return _finish(pool, clauses, f"sudoku{size}-{len(emptied)}", "sudoku")
+
+
 # family -> (generator, the sizes training draws from)
 FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
     "random3sat": (random_ksat, (50, 75, 100, 125, 150)),
@@ -173,6 +200,7 @@ FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = 
 # Families that training never draws from (benchmarks only): family -> (generator, default sizes)
 HELD_OUT: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
     "qwh": (quasigroup_with_holes, (30,)),
+    "sudoku": (family_sudoku, (5,)),
     "planted3sat": (planted_ksat, (400,)),
     "planted5sat": (functools.partial(planted_ksat, k=5, ratio=20.0), (150,)),
 }
