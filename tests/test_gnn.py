@@ -123,6 +123,20 @@ def test_held_out_sudoku_family_solutions_pass_the_sudoku_checker():
     assert Sudoku().check(SudokuInstance(box=3, grid=solution), solution) == []
 
 
+def test_held_out_independent_set_family_has_an_independent_set_of_k():
+    from pysat.solvers import Solver
+
+    assert "indset" in HELD_OUT and "indset" not in FAMILIES
+    instance = generate("indset", random.Random("test-indset"), 24)  # k = 6 of 24 vertices
+    edges = [clause for clause in instance.clauses if len(clause) == 2 and all(-24 <= lit < 0 for lit in clause)]
+    assert edges and instance.name.endswith("-k6")
+    with Solver(name="glucose4", bootstrap_with=instance.clauses) as solver:
+        assert solver.solve()
+        chosen = {literal for literal in solver.get_model() if 0 < literal <= 24}  # ("in", v) numbered first
+        assert len(chosen) >= 6 and not any({-a, -b} <= chosen for a, b in edges)
+        assert not solver.solve(assumptions=list(range(1, 25)))  # not every vertex: the edges forbid it
+
+
 def test_phase_hint_validation_and_threshold():
     hint = PhaseHint(phases=(1, -2, 3), confidences=(0.9, 0.2, 0.5), threshold=0.5)
     assert hint.selected() == [1, 3] and hint.selected(variables=2) == [1]

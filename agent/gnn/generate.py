@@ -187,6 +187,31 @@ def family_sudoku(rng: random.Random, box: int, holes: float = 0.6) -> Generated
     return _finish(pool, clauses, f"sudoku{size}-{len(emptied)}", "sudoku")
 
 
+def planted_independent_set(rng: random.Random, vertices: int, share: float = 0.25, degree: float = 8.0) -> GeneratedInstance:
+    """An independent set of at least `share` of the vertices in a random graph of average degree
+    `degree` with one such set planted (no edge inside it). Edges between two vertices outside the set
+    are drawn less often than edges leaving it, so that planted and other vertices have the same
+    expected degree and a degree count does not give the set away. Variable ("in", v) says vertex v is
+    in the set; one clause per edge and "at least k" by a sequential counter. Not a training family:
+    the benchmark holds it out entirely."""
+    size = round(share * vertices)
+    planted = set(rng.sample(range(1, vertices + 1), size))
+    crossing = size * (vertices - size)
+    outside = (vertices - size) * (vertices - size - 1) // 2
+    # p_out * (n - k) = p_out * k + p_in * (n - k - 1): equal expected degrees
+    p_crossing = degree * vertices / 2 / (crossing + outside * (vertices - 2 * size) / (vertices - size - 1))
+    p_outside = p_crossing * (vertices - 2 * size) / (vertices - size - 1)
+    edges = [(u, v) for u, v in itertools.combinations(range(1, vertices + 1), 2)
+             if (u in planted) + (v in planted) < 2
+             and rng.random() < (p_crossing if (u in planted) != (v in planted) else p_outside)]
+    pool = IDPool()
+    x = _numbered(pool, "in", range(1, vertices + 1))
+    clauses = [[-x(u), -x(v)] for u, v in edges]
+    clauses += CardEnc.atleast([x(v) for v in range(1, vertices + 1)], size, vpool=pool,
+                               encoding=EncType.seqcounter).clauses
+    return _finish(pool, clauses, f"indset{vertices}-{len(edges)}-k{size}", "indset")
+
+
 # family -> (generator, the sizes training draws from)
 FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
     "random3sat": (random_ksat, (50, 75, 100, 125, 150)),
@@ -201,6 +226,7 @@ FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = 
 HELD_OUT: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
     "qwh": (quasigroup_with_holes, (30,)),
     "sudoku": (family_sudoku, (5,)),
+    "indset": (planted_independent_set, (200,)),
     "planted3sat": (planted_ksat, (400,)),
     "planted5sat": (functools.partial(planted_ksat, k=5, ratio=20.0), (150,)),
 }
