@@ -80,15 +80,15 @@ def machine() -> str:
             f"torch-geometric {version('torch-geometric')}")
 
 
-def instances(family: str, data: Path, limit: int | None) -> list[tuple[str, int, list[list[int]]]]:
+def instances(family: str, data: Path, limit: int | None, offset: int = 0) -> list[tuple[str, int, list[list[int]]]]:
     if family in SATLIB:
-        files = sorted((data / family).glob("*.cnf"))[:limit]
+        files = sorted((data / family).glob("*.cnf"))[offset:limit]
         if not files:
             raise SystemExit(f"no {family} files in {data} (--data: the SATLIB folder of the shared data)")
         return [(path.stem, *read_dimacs(path.read_text())) for path in files]
     kind, size, count = GENERATED[family]
-    made = [generate(kind, random.Random(f"bench-{family}-{index}"), size) for index in range(limit or count)]
-    return [(f"{made_one.name}#{index}", made_one.variables, made_one.clauses) for index, made_one in enumerate(made)]
+    made = {index: generate(kind, random.Random(f"bench-{family}-{index}"), size) for index in range(offset, limit or count)}
+    return [(f"{made_one.name}#{index}", made_one.variables, made_one.clauses) for index, made_one in made.items()]
 
 
 def jw_phases(variables: int, clauses: list[list[int]]) -> list[int]:
@@ -127,8 +127,8 @@ def solve(clauses: list[list[int]], phases: list[int], cpu_limit_s: float) -> di
 
 
 def run_family(family: str, data: Path, limit: int | None, cpu_limit_s: float, threshold: float, predictor,
-               trained: set[str], rows: list[dict], policies: tuple[str, ...] = POLICIES) -> None:
-    for name, variables, clauses in instances(family, data, limit):
+               trained: set[str], rows: list[dict], policies: tuple[str, ...] = POLICIES, offset: int = 0) -> None:
+    for name, variables, clauses in instances(family, data, limit, offset):
         if formula_digest(clauses) in trained:
             raise SystemExit(f"{family}/{name} was used in training")
         load = os.getloadavg()[0]
@@ -216,6 +216,8 @@ def main() -> None:
                         default=Path(os.environ.get("VERILOOP_SHARED_DATA") or ROOT.parent / "shared" / "data")
                         / "satlib")
     parser.add_argument("--limit", type=int, default=None, help="at most N instances per family")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="skip each family's first N instances (to extend an earlier run with --limit)")
     parser.add_argument("--cpu-limit", type=float, default=10.0, help="CPU seconds per solve")
     parser.add_argument("--policies", default=",".join(POLICIES),
                         help="comma-separated, from: " + ", ".join(POLICIES) + " (the table needs default)")
@@ -227,6 +229,8 @@ def main() -> None:
     unknown = [family for family in families if family not in SATLIB and family not in GENERATED]
     if unknown:
         bad_input(f"unknown families: {', '.join(unknown)}")
+    if arguments.offset < 0 or (arguments.limit is not None and arguments.offset >= arguments.limit):
+        bad_input("--offset must be at least 0 and below --limit")
     policies = tuple(arguments.policies.split(","))
     if "default" not in policies or not set(policies) <= set(POLICIES):
         bad_input(f"--policies: a comma-separated subset of {', '.join(POLICIES)} that includes default")
@@ -243,7 +247,7 @@ def main() -> None:
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     for family in families:
         run_family(family, arguments.data, arguments.limit, arguments.cpu_limit, arguments.threshold, predictor,
-                   trained, rows, policies)
+                   trained, rows, policies, arguments.offset)
         with arguments.out.open("w", newline="") as handle:  # after every family: a stopped run keeps its rows
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
