@@ -59,6 +59,7 @@ SATLIB = ("uf50-218", "flat30-60", "flat50-115")
 # family -> (generator family, size, instances): sizes where the default solver needs about a second or more
 GENERATED = {
     "random3sat-200": ("random3sat", 200, 8),
+    "random3sat-250": ("random3sat", 250, 24),
     "flat-250": ("flat", 250, 8),
     "scheduling-27": ("scheduling", 27, 8),
     "scheduling-30": ("scheduling", 30, 8),
