@@ -198,7 +198,7 @@ def planted_independent_set(rng: random.Random, vertices: int, share: float = 0.
     planted = set(rng.sample(range(1, vertices + 1), size))
     crossing = size * (vertices - size)
     outside = (vertices - size) * (vertices - size - 1) // 2
-    # p_out * (n - k) = p_out * k + p_in * (n - k - 1): equal expected degrees
+    # equal expected degrees, p_crossing * (n - k) = p_crossing * k + p_outside * (n - k - 1), and degree * n / 2 edges
     p_crossing = degree * vertices / 2 / (crossing + outside * (vertices - 2 * size) / (vertices - size - 1))
     p_outside = p_crossing * (vertices - 2 * size) / (vertices - size - 1)
     edges = [(u, v) for u, v in itertools.combinations(range(1, vertices + 1), 2)
@@ -225,8 +225,8 @@ FAMILIES: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = 
 # Families that training never draws from (benchmarks only): family -> (generator, default sizes)
 HELD_OUT: dict[str, tuple[Callable[..., GeneratedInstance], tuple[int, ...]]] = {
     "qwh": (quasigroup_with_holes, (30,)),
-    "sudoku": (family_sudoku, (5,)),
-    "indset": (planted_independent_set, (200,)),
+    "sudoku": (family_sudoku, (5,)),  # the size is the box: 25 x 25 grids
+    "indset": (planted_independent_set, (150,)),
     "planted3sat": (planted_ksat, (400,)),
     "planted5sat": (functools.partial(planted_ksat, k=5, ratio=20.0), (150,)),
 }
