@@ -7,6 +7,11 @@ the benchmark.
 
     python benchmarks/gnn_pilot.py colouring 150 --count 16 --thresholds 0.3,0.5,0.7,0.9
     python benchmarks/gnn_pilot.py sudoku 5 --option holes=0.53 --weights packaged,benchmarks/results/gnn-qwh-model
+    python benchmarks/gnn_pilot.py indset 150 --count 3 --split 150   # vertices' phases apart from the counters'
+
+`--split N` also hands over the JW and GNN phases of variables 1..N alone (":first") and of the others
+alone (":rest"): the generators number the problem's own variables first and an encoding's auxiliary
+variables (counters) after them, so this says which of the two a gain comes from.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ def main() -> None:
     parser.add_argument("--weights", default="packaged", help="comma-separated weights folders; packaged = the shipped one")
     parser.add_argument("--thresholds", default="0.5", help="comma-separated confidence thresholds")
     parser.add_argument("--cpu-limit", type=float, default=5.0, help="CPU seconds per solve")
+    parser.add_argument("--split", type=int, default=0, help="also phases of variables 1..N alone and of the rest alone")
     arguments = parser.parse_args()
     generators = {**FAMILIES, **HELD_OUT}
     if arguments.family not in generators:
@@ -67,6 +73,10 @@ def main() -> None:
             for threshold in thresholds:
                 policies[f"{name}@{threshold:g}"] = [phase for phase, confidence in zip(hint.phases, hint.confidences)
                                                      if confidence >= threshold]
+        if arguments.split:
+            for name in ["jw", *(f"{name}:all" for name in predictors)]:
+                phases = policies[name]
+                policies[f"{name}:first"], policies[f"{name}:rest"] = phases[:arguments.split], phases[arguments.split:]
         shown = []
         for policy, phases in policies.items():
             result = solve(made.clauses, phases, arguments.cpu_limit)
