@@ -42,6 +42,7 @@ from agent.trace import RefutationEvent
 from verifiers import cexpr
 from verifiers.base import Refutes, Verdict, VerifyBudget
 from verifiers.details import InvariantDetails
+from verifiers.invariant import checks_are_nonlinear
 from verifiers.transition import from_template
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
@@ -133,6 +134,21 @@ def _variables_of(atom: str, variables: list[str]) -> set[str]:
         return set(variables)
 
 
+def _holds_on(atom: str, states: list[dict[str, int]], variables: list[str]) -> bool:
+    """False only when the atom is false on one of the states (a run's state: the atom is not invariant)."""
+    try:
+        expr = cexpr.parse_boolean(atom, variables)
+    except cexpr.ExprError:
+        return True  # the verifier says what is wrong with it
+    for state in states:
+        try:
+            if not cexpr.evaluate(expr, state):
+                return False
+        except cexpr.Undefined:
+            continue
+    return True
+
+
 def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
     sources = sorted({pool.origin.get(text, "houdini") for text in conjuncts})
     return "houdini(" + "+".join(sources) + ")" if sources else "houdini"  # `true` needs no atom
@@ -163,15 +179,38 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     # Pools Houdini already refined, and single conjuncts already verified: running Houdini on
     # either again would learn nothing.
     refined_pools: set[frozenset[str]] = set()
+    variables = task.program_variables
+    # Where the loop or its assertion is non-linear, every check is costly: atoms false on a state
+    # that a run of the program reaches are dropped before Houdini sees them (they cannot be
+    # invariant; the verifier still decides what is left), and the fitted equalities come before
+    # bounded model checking, which rarely decides such a loop within its time.
+    fitted_first = checks_are_nonlinear(task.vc_template)
+    reachable: list[dict[str, int]] | None = None
+
+    def reached() -> list[dict[str, int]]:
+        nonlocal reachable
+        if reachable is None:
+            reachable = states_from_precondition(task.parsed_program, task.vc_template, variables,
+                                                 seed=session.settings.seed) if task.parsed_program else []
+        return reachable
+
+    def candidates(atoms: list[str]) -> list[str]:
+        if not fitted_first or task.parsed_program is None:
+            return atoms
+        states = reached()
+        return [atom for atom in atoms if _holds_on(atom, states, variables)]
 
     def recombine(step: int) -> Outcome | None:
         """Houdini over the whole pool; remembers what is proved inductive for the prompt."""
         nonlocal proved
         if not pool.atoms or frozenset(pool.atoms) in refined_pools:
             return None
-        proposal = session.propose("\n".join(pool.atoms), source="houdini", step=step, text=conjunction(pool.atoms))
-        result = houdini(session, proposal, pool.atoms)
         refined_pools.add(frozenset(pool.atoms))
+        atoms = candidates(pool.atoms)
+        if not atoms:
+            return None
+        proposal = session.propose("\n".join(atoms), source="houdini", step=step, text=conjunction(atoms))
+        result = houdini(session, proposal, atoms)
         if result.verdict is not None and result.verdict.status == "accepted":
             return _solved(result.verdict, _contributors(pool, result.survivors))
         if result.inductive:
@@ -200,7 +239,6 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
         return recombine(0) if len(pool.atoms) > before else None
 
     # Step 0: atoms from the program.
-    variables = task.program_variables
     program_sources = []
     if task.parsed_program is None:  # a SyGuS-Inv task: no program to run; its atoms come from the terms
         if "symbolic" in sources:
@@ -229,6 +267,44 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     if outcome:
         return outcome
 
+    # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
+    # runs show), for loops whose invariant is not linear.
+    def fit_polynomials() -> Outcome | None:
+        if "polynomial" not in sources or task.parsed_program is None:
+            return None
+        seed = session.settings.seed
+        states = reached() if fitted_first else states_from_precondition(task.parsed_program, task.vc_template,
+                                                                         variables, seed=seed)
+        held_out = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=seed + 1)
+        atoms = equalities(states, variables) + polynomial_equalities(states, variables, held_out=held_out)
+        if any(atom not in pool.origin for atom in atoms):
+            # Houdini on the fitted atoms alone, the equalities over at most two variables and with few
+            # terms first: Z3's non-linear checks over many cubic equalities (or a hundred linear facts
+            # besides) at once outlast any budget, and the simplest equalities are the likeliest to be invariant. The
+            # inductive ones are then verified together with what is already proved inductive (two
+            # inductive conjunctions make an inductive conjunction; only the assertion is in question).
+            pool.add(atoms, "polynomial")
+            simplest = [atom for atom in atoms if len(_variables_of(atom, variables)) <= 2
+                        and atom.count("+") <= SIMPLE_EQUALITY_PLUSES]
+            for tier in ([simplest] if 0 < len(simplest) < len(atoms) else []) + [atoms]:
+                proposal = session.propose("\n".join(tier), source="polynomial", step=0, text=conjunction(tier))
+                result = houdini(session, proposal, tier)
+                if result.verdict is not None and result.verdict.status == "accepted":
+                    return _solved(result.verdict, "houdini(polynomial)")
+                if result.inductive and result.survivors and proved:
+                    combined = list(dict.fromkeys(proved + result.survivors))
+                    verdict = session.verify(proposal, conjunction(combined))
+                    if verdict.status == "accepted":
+                        return _solved(verdict, _contributors(pool, combined))
+                session.check_budget()
+            return recombine(0)
+        return None
+
+    if fitted_first:
+        outcome = fit_polynomials()
+        if outcome:
+            return outcome
+
     # No invariant can prove an assertion that some run violates: look for such a run.
     if settings.refute and isinstance(session.verifier, Refutes):
         budget = VerifyBudget(timeout_s=max(0.05, min(session.budget.verifier_timeout_s, session.time_left())))
@@ -255,34 +331,10 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     if outcome:
         return outcome
 
-    # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
-    # runs show), for loops whose invariant is not linear.
-    if "polynomial" in sources and task.parsed_program is not None:
-        states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=session.settings.seed)
-        atoms = equalities(states, variables) + polynomial_equalities(states, variables)
-        if any(atom not in pool.origin for atom in atoms):
-            # Houdini on the fitted atoms alone, the equalities over at most two variables and with few
-            # terms first: Z3's non-linear checks over many cubic equalities (or a hundred linear facts
-            # besides) at once outlast any budget, and the simplest equalities are the likeliest to be invariant. The
-            # inductive ones are then verified together with what is already proved inductive (two
-            # inductive conjunctions make an inductive conjunction; only the assertion is in question).
-            pool.add(atoms, "polynomial")
-            simplest = [atom for atom in atoms if len(_variables_of(atom, variables)) <= 2
-                        and atom.count("+") <= SIMPLE_EQUALITY_PLUSES]
-            for tier in ([simplest] if 0 < len(simplest) < len(atoms) else []) + [atoms]:
-                proposal = session.propose("\n".join(tier), source="polynomial", step=0, text=conjunction(tier))
-                result = houdini(session, proposal, tier)
-                if result.verdict is not None and result.verdict.status == "accepted":
-                    return _solved(result.verdict, "houdini(polynomial)")
-                if result.inductive and result.survivors and proved:
-                    combined = list(dict.fromkeys(proved + result.survivors))
-                    verdict = session.verify(proposal, conjunction(combined))
-                    if verdict.status == "accepted":
-                        return _solved(verdict, _contributors(pool, combined))
-                session.check_budget()
-            outcome = recombine(0)
-            if outcome:
-                return outcome
+    if not fitted_first:
+        outcome = fit_polynomials()
+        if outcome:
+            return outcome
 
     outcome = harvest_spacer(wait=not session.uses_model)
     if outcome:
