@@ -179,7 +179,7 @@ def polynomial_equalities(states: list[dict[str, int]], variables: list[str], ma
 
     `held_out` states (other runs) check the fits: a group whose equalities do not all hold on them
     was fitted to too narrow a sample, and is fitted again on both sets. The fits with fewer
-    monomials come first; none starts after `time_limit_s`."""
+    monomials come first; after `time_limit_s` only the fit over all variables goes on."""
     if not states or not variables:
         return []
     names = [name for name in variables if name not in _linearly_fixed(states, list(variables))]
@@ -199,11 +199,10 @@ def polynomial_equalities(states: list[dict[str, int]], variables: list[str], ma
     settled: set[int] = set()
     atoms = []
     for _, number, degree in steps:
-        if number in settled:
-            continue
-        if time.perf_counter() > deadline:
-            break
         group, family, _ = specs[number]
+        # The fit over all variables (the only one that sees relations of five or more) is not cut.
+        if number in settled or (time.perf_counter() > deadline and len(group) <= MAX_GROUP):
+            continue
         found = _fit_at_degree(states, list(group), degree, family, variables)
         if found and held_out and not all(_holds(atom, state) for atom in found for state in held_out):
             found = _fit_at_degree(states + held_out, list(group), degree, family, variables)

@@ -49,6 +49,9 @@ FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's contex
 MAX_FEEDBACK_CHARS = 400
 # A fitted equality with at most this many `+` (four monomials, `3 * n*n + 3 * n + 1 == y`) is simple.
 SIMPLE_EQUALITY_PLUSES = 3
+# Seconds of runs from the pre-condition that filter the atoms of a non-linear task (and that the
+# polynomial fits read): on a busy machine a shorter sampling gives too few distinct states.
+REACHED_TIME_S = 5.0
 
 _FENCE = re.compile(r"`+(?:c|C)?")
 _LABEL = re.compile(r"^\s*(?:loop\s+)?invariant\s*[:=]\s*", re.IGNORECASE)
@@ -191,7 +194,8 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
         nonlocal reachable
         if reachable is None:
             reachable = states_from_precondition(task.parsed_program, task.vc_template, variables,
-                                                 seed=session.settings.seed) if task.parsed_program else []
+                                                 seed=session.settings.seed, time_limit_s=REACHED_TIME_S) \
+                if task.parsed_program else []
         return reachable
 
     def candidates(atoms: list[str]) -> list[str]:
@@ -238,35 +242,6 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
             return _solved(verdict, "horn")
         return recombine(0) if len(pool.atoms) > before else None
 
-    # Step 0: atoms from the program.
-    program_sources = []
-    if task.parsed_program is None:  # a SyGuS-Inv task: no program to run; its atoms come from the terms
-        if "symbolic" in sources:
-            program_sources.append(("symbolic", template_atoms(from_template(task.vc_template), variables)))
-        sources = [source for source in sources if source not in ("dynamic", "symbolic")]
-    if "dynamic" in sources:
-        states = sample_states(task.parsed_program, variables, seed=session.settings.seed)
-        program_sources.append(("dynamic", equalities(states, variables)))
-    if "symbolic" in sources:
-        program_sources.append(("symbolic", program_atoms(task.parsed_program, variables)))
-    for source, atoms in program_sources:
-        if not atoms:
-            continue
-        pool.add(atoms, source)
-        if not _linear(atoms, variables):
-            continue  # a non-linear conjunction of every atom is rarely decided in time: Houdini sorts them
-        proposal = session.propose("\n".join(atoms), source=source, step=0, text=conjunction(atoms))
-        verdict = try_proposal(proposal, source)
-        if verdict.status == "accepted":
-            return _solved(verdict, source)
-    if program_sources:
-        outcome = recombine(0)
-        if outcome:
-            return outcome
-    outcome = harvest_spacer(wait=False)
-    if outcome:
-        return outcome
-
     # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
     # runs show), for loops whose invariant is not linear.
     def fit_polynomials() -> Outcome | None:
@@ -299,6 +274,35 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
                 session.check_budget()
             return recombine(0)
         return None
+
+    # Step 0: atoms from the program.
+    program_sources = []
+    if task.parsed_program is None:  # a SyGuS-Inv task: no program to run; its atoms come from the terms
+        if "symbolic" in sources:
+            program_sources.append(("symbolic", template_atoms(from_template(task.vc_template), variables)))
+        sources = [source for source in sources if source not in ("dynamic", "symbolic")]
+    if "dynamic" in sources:
+        states = sample_states(task.parsed_program, variables, seed=session.settings.seed)
+        program_sources.append(("dynamic", equalities(states, variables)))
+    if "symbolic" in sources:
+        program_sources.append(("symbolic", program_atoms(task.parsed_program, variables)))
+    for source, atoms in program_sources:
+        if not atoms:
+            continue
+        pool.add(atoms, source)
+        if not _linear(atoms, variables):
+            continue  # a non-linear conjunction of every atom is rarely decided in time: Houdini sorts them
+        proposal = session.propose("\n".join(atoms), source=source, step=0, text=conjunction(atoms))
+        verdict = try_proposal(proposal, source)
+        if verdict.status == "accepted":
+            return _solved(verdict, source)
+    if program_sources:
+        outcome = recombine(0)
+        if outcome:
+            return outcome
+    outcome = harvest_spacer(wait=False)
+    if outcome:
+        return outcome
 
     if fitted_first:
         outcome = fit_polynomials()
