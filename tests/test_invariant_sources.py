@@ -146,3 +146,16 @@ def test_c_expressions_evaluate_as_the_verifier_reads_them():
             state["q"], state["r"] = int(state["x"] / state["y"]), state["x"] - state["y"] * int(state["x"] / state["y"])
         expected = z3.simplify(z3.substitute(term, *[(z3.Int(name), z3.IntVal(value)) for name, value in state.items()]))
         assert cexpr.evaluate(expression, state) == z3.is_true(expected), state
+
+
+def test_fitted_equalities_split_into_a_basis_and_what_it_implies():
+    from agent.search.dynamic import independent_equalities
+
+    # cohencu's fitted equalities: three generate the rest (each a combination of them).
+    atoms = ["6 * n + 6 == z", "3 * n*n + 3 * n + 1 == y", "n*n*n == x", "n*y == 3 * n*n + n + 3 * x",
+             "y*y*y + 3 * y == 27 * x*x + 27 * x*y + 3 * y*y + 1"]
+    split = independent_equalities(atoms, ["n", "x", "y", "z"])
+    assert sorted(split["basis"]) == sorted(atoms[:3])
+    assert sorted(split["implied"]) == sorted(atoms[3:])
+    # An equality the others do not imply stays in the basis.
+    assert independent_equalities(["x*x == y", "x*y == z"], ["x", "y", "z"])["implied"] == []

@@ -327,3 +327,25 @@ def _atoms(vectors: list[sympy.Matrix], names: list[str], keep_empty: bool = Fal
         if text or keep_empty:
             atoms.append(text)
     return atoms
+
+
+def independent_equalities(atoms: list[str], variables: list[str]) -> dict[str, list[str]]:
+    """The fitted equalities split into a basis and the ones it implies: in order (simplest first),
+    an equality whose polynomial lies in the ideal the kept ones generate (sympy's Gröbner basis) is
+    implied by them, since it is a combination of polynomials that all vanish. Houdini then checks
+    far fewer non-linear atoms (`z == x*w` and `2*p == z*w + z` imply `2*p == x*w*w + x*w`). Costly
+    on large sets, so it runs in a child process (`verifiers.child`) under a time limit."""
+    symbols = {name: sympy.Symbol(name) for name in variables}
+    ordered = sorted(atoms, key=lambda atom: (atom.count("+"), len(atom)))
+    basis: list[str] = []
+    polynomials: list[sympy.Expr] = []
+    implied: list[str] = []
+    for atom in ordered:
+        left, right = atom.split(" == ")
+        polynomial = sympy.expand(sympy.parse_expr(left, local_dict=symbols) - sympy.parse_expr(right, local_dict=symbols))
+        if polynomials and sympy.groebner(polynomials, *symbols.values(), order="grevlex").contains(polynomial):
+            implied.append(atom)
+        else:
+            basis.append(atom)
+            polynomials.append(polynomial)
+    return {"basis": basis, "implied": implied}

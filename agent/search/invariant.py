@@ -41,6 +41,7 @@ from agent.session import Outcome, Proposal, Session
 from agent.trace import RefutationEvent
 from verifiers import cexpr
 from verifiers.base import Refutes, Verdict, VerifyBudget
+from verifiers.child import ChildFailure, call_in_child
 from verifiers.details import InvariantDetails
 from verifiers.invariant import checks_are_nonlinear
 from verifiers.transition import from_template
@@ -52,6 +53,9 @@ SIMPLE_EQUALITY_PLUSES = 3
 # Seconds of runs from the pre-condition that filter the atoms of a non-linear task (and that the
 # polynomial fits read): on a busy machine a shorter sampling gives too few distinct states.
 REACHED_TIME_S = 5.0
+FILTER_STATES = 40
+# Seconds for splitting the fitted equalities into a basis and what it implies (Gröbner bases).
+GROEBNER_TIME_S = 10.0
 
 _FENCE = re.compile(r"`+(?:c|C)?")
 _LABEL = re.compile(r"^\s*(?:loop\s+)?invariant\s*[:=]\s*", re.IGNORECASE)
@@ -152,6 +156,19 @@ def _holds_on(atom: str, states: list[dict[str, int]], variables: list[str]) -> 
     return True
 
 
+def _independent(atoms: list[str], variables: list[str]) -> tuple[list[str], list[str]]:
+    """`agent.search.dynamic.independent_equalities` in a child process under GROEBNER_TIME_S; when
+    it cannot finish, every atom is in the basis."""
+    if len(atoms) < 2 or _linear(atoms, variables):
+        return atoms, []
+    try:
+        answer = call_in_child("agent.search.dynamic:independent_equalities",
+                               {"atoms": atoms, "variables": variables}, GROEBNER_TIME_S)
+    except ChildFailure:
+        return atoms, []
+    return answer["basis"], answer["implied"]
+
+
 def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
     sources = sorted({pool.origin.get(text, "houdini") for text in conjuncts})
     return "houdini(" + "+".join(sources) + ")" if sources else "houdini"  # `true` needs no atom
@@ -201,7 +218,10 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     def candidates(atoms: list[str]) -> list[str]:
         if not fitted_first or task.parsed_program is None:
             return atoms
-        states = reached()
+        # Distinct states only, and at most FILTER_STATES of them spread over the runs: each is one
+        # evaluation per atom in Python.
+        distinct = list({tuple(sorted(state.items())): state for state in reached()}.values())
+        states = distinct[::max(1, len(distinct) // FILTER_STATES)]
         return [atom for atom in atoms if _holds_on(atom, states, variables)]
 
     def recombine(step: int) -> Outcome | None:
@@ -259,15 +279,20 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
             # inductive ones are then verified together with what is already proved inductive (two
             # inductive conjunctions make an inductive conjunction; only the assertion is in question).
             pool.add(atoms, "polynomial")
-            simplest = [atom for atom in atoms if len(_variables_of(atom, variables)) <= 2
+            # Houdini checks an independent basis of them; the equalities it implies are added back
+            # once the whole basis is proved (they add no strength, but spell out consequences such
+            # as `6*q == x*w*w*w + ...` that Z3 may not find for the assertion).
+            basis, implied = _independent(atoms, variables)
+            simplest = [atom for atom in basis if len(_variables_of(atom, variables)) <= 2
                         and atom.count("+") <= SIMPLE_EQUALITY_PLUSES]
-            for tier in ([simplest] if 0 < len(simplest) < len(atoms) else []) + [atoms]:
+            for tier in ([simplest] if 0 < len(simplest) < len(basis) else []) + [basis]:
                 proposal = session.propose("\n".join(tier), source="polynomial", step=0, text=conjunction(tier))
                 result = houdini(session, proposal, tier)
                 if result.verdict is not None and result.verdict.status == "accepted":
                     return _solved(result.verdict, "houdini(polynomial)")
-                if result.inductive and result.survivors and proved:
-                    combined = list(dict.fromkeys(proved + result.survivors))
+                consequences = implied if result.inductive and set(basis) <= set(result.survivors) else []
+                if result.inductive and result.survivors and (proved or consequences):
+                    combined = list(dict.fromkeys(proved + result.survivors + consequences))
                     verdict = session.verify(proposal, conjunction(combined))
                     if verdict.status == "accepted":
                         return _solved(verdict, _contributors(pool, combined))
