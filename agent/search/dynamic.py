@@ -330,7 +330,7 @@ def _atoms(vectors: list[sympy.Matrix], names: list[str], keep_empty: bool = Fal
 
 
 def independent_equalities(atoms: list[str], variables: list[str]) -> dict[str, list[str]]:
-    """The fitted equalities split into a basis and the ones it implies: in order (simplest first),
+    """The fitted equalities split into a basis and the ones it implies: simplest first,
     an equality whose polynomial lies in the ideal the kept ones generate (sympy's Gröbner basis) is
     implied by them, since it is a combination of polynomials that all vanish. Houdini then checks
     far fewer non-linear atoms (`z == x*w` and `2*p == z*w + z` imply `2*p == x*w*w + x*w`). Costly
@@ -348,4 +348,6 @@ def independent_equalities(atoms: list[str], variables: list[str]) -> dict[str, 
         else:
             basis.append(atom)
             polynomials.append(polynomial)
-    return {"basis": basis, "implied": implied}
+    # In the order they came (the fits' order, cheapest first): Z3's non-linear checks are sensitive
+    # to the order of their assertions, and this order is the one measured.
+    return {"basis": [atom for atom in atoms if atom in basis], "implied": implied}
