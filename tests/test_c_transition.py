@@ -148,11 +148,11 @@ def test_cross_check_finds_wrong_templates_and_passes_a_right_one(shared_data: P
 def test_a_linear_program_gives_a_linear_template() -> None:
     # Z3 prints -3 as `(- 3)`, which reads back as an application: `x % 3` must still count as linear
     # (decided in process by Houdini, not sent to the non-linear search).
-    from verifiers.invariant import _template_nonlinear
+    from verifiers.invariant import template_is_nonlinear
 
     source = "int main() { int x; int y; x = 0; while (y > 0) { x = x - 3 * (y % 3); y = y - 1; } assert(x <= 0); }"
-    assert not _template_nonlinear(c_template(source))
-    assert _template_nonlinear(c_template(source.replace("3 * (y % 3)", "y * y")))
+    assert not template_is_nonlinear(c_template(source))
+    assert template_is_nonlinear(c_template(source.replace("3 * (y % 3)", "y * y")))
 
 
 def test_convert_cross_check_names_the_wrong_template(shared_data: Path, tmp_path: Path) -> None:

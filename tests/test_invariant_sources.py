@@ -88,3 +88,74 @@ def test_spacer_runs_in_the_background_and_its_invariant_is_verified():
     cancelled.cancel()
     time.sleep(0.05)
     assert not cancelled.running() and cancelled.invariant(wait=True) is None
+
+
+def _nl_task(name: str):
+    from pathlib import Path
+
+    from agent.tasks import load_task
+
+    return load_task(Path(__file__).resolve().parent.parent / "tasks" / "clause2inv_nl" / f"{name}.yaml")
+
+
+def test_a_degree_four_relation_in_one_variable_is_fitted_on_a_real_programs_runs():
+    from agent.search.dynamic import states_from_precondition
+
+    # Clause2Inv NL17: `x = y*y*y + x` with `y` counting up sums cubes, so 4x = y^4 + 2y^3 + y^2.
+    task = _nl_task("NL17")
+    variables = task.program_variables
+    states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=0)
+    held_out = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=1)
+    atoms = polynomial_equalities(states, variables, held_out=held_out)
+    assert "y*y*y*y + 2 * y*y*y + y*y == 4 * x" in atoms
+    # Every fitted equality holds on other runs of the program (the held-out check).
+    for atom in atoms:
+        expression = cexpr.parse_boolean(atom, variables)
+        assert all(cexpr.evaluate(expression, state) for state in held_out)
+
+
+def test_a_power_of_a_variable_with_few_values_fits_nothing():
+    # `u` takes 4 values and `v` is 0 where `u` is: v * (u-1) * (u-2) * (u-3) == 0 holds on every
+    # state without meaning anything.
+    states = [{"u": 0, "v": 0}] + [{"u": u, "v": v} for u in (1, 2, 3) for v in range(-20, 20, 3)]
+    assert polynomial_equalities(states, ["u", "v"]) == []
+    # With many values of the base, a cubic in `u` scaled by `t`, and a sixth power, are found.
+    states = [{"t": t, "u": u, "v": t * (u ** 3 + 3 * u * u + 2 * u)} for t in range(5) for u in range(-10, 10)]
+    assert "t*u*u*u + 3 * t*u*u + 2 * t*u == v" in polynomial_equalities(states, ["t", "u", "v"])
+    states = [{"a": a, "b": a ** 6 - 3 * a} for a in range(-15, 15)]
+    assert polynomial_equalities(states, ["a", "b"]) == ["a*a*a*a*a*a == 3 * a + b"]
+
+
+def test_c_expressions_evaluate_as_the_verifier_reads_them():
+    import random
+
+    rng = random.Random(0)
+    text = "(x / y == q) && (x % y == r) && (y > 0 ? x * y >= q : !(q < r) || x != 0)"
+    expression = cexpr.parse_boolean(text, ["x", "y", "q", "r"])
+    declarations = "".join(f"(declare-const {name} Int)" for name in "xyqr")
+    term = z3.parse_smt2_string(f"{declarations}(assert {cexpr.to_smtlib(expression)})")[0]
+    for _ in range(200):
+        state = {name: rng.randint(-9, 9) for name in "xyqr"}
+        if state["y"] == 0:
+            try:
+                cexpr.evaluate(expression, state)
+            except cexpr.Undefined:
+                continue
+            raise AssertionError("a division by zero has no value")
+        if rng.random() < 0.5:  # make the quotient and remainder right half the time
+            state["q"], state["r"] = int(state["x"] / state["y"]), state["x"] - state["y"] * int(state["x"] / state["y"])
+        expected = z3.simplify(z3.substitute(term, *[(z3.Int(name), z3.IntVal(value)) for name, value in state.items()]))
+        assert cexpr.evaluate(expression, state) == z3.is_true(expected), state
+
+
+def test_fitted_equalities_split_into_a_basis_and_what_it_implies():
+    from agent.search.dynamic import independent_equalities
+
+    # cohencu's fitted equalities: three generate the rest (each a combination of them).
+    atoms = ["6 * n + 6 == z", "3 * n*n + 3 * n + 1 == y", "n*n*n == x", "n*y == 3 * n*n + n + 3 * x",
+             "y*y*y + 3 * y == 27 * x*x + 27 * x*y + 3 * y*y + 1"]
+    split = independent_equalities(atoms, ["n", "x", "y", "z"])
+    assert sorted(split["basis"]) == sorted(atoms[:3])
+    assert sorted(split["implied"]) == sorted(atoms[3:])
+    # An equality the others do not imply stays in the basis.
+    assert independent_equalities(["x*x == y", "x*y == z"], ["x", "y", "z"])["implied"] == []

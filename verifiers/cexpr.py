@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, Literal, Sequence, TypeVar, Union
+from typing import Any, Callable, Iterable, Literal, Sequence, TypeVar, Union
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -387,6 +387,45 @@ def variables_of(expr: Expr) -> set[str]:
             names.add(node.name)
         pending.extend(_children(node))
     return names
+
+
+class Undefined(ValueError):
+    """An expression without a value on a state: a division by zero, or a variable the state lacks."""
+
+
+def _truncated_quotient(a: int, b: int) -> int:
+    if b == 0:
+        raise Undefined("division by zero")
+    quotient = abs(a) // abs(b)
+    return quotient if (a >= 0) == (b >= 0) else -quotient
+
+
+_VALUES: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": _truncated_quotient, "%": lambda a, b: a - b * _truncated_quotient(a, b),
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "&&": lambda a, b: a and b, "||": lambda a, b: a or b}
+
+
+def evaluate(expr: Expr, values: dict[str, int]) -> int | bool:
+    """The value of `expr` on one state, with the meaning `to_smtlib` gives it (mathematical
+    integers, `/` and `%` truncating as in C99). Raises Undefined on a division by zero anywhere in
+    it (both sides of `&&`, `||` and `?:` are evaluated) or a variable `values` lacks."""
+
+    def value(e: Expr, below: list[Any]) -> Any:
+        if isinstance(e, (Num, BoolLit)):
+            return e.value
+        if isinstance(e, Var):
+            if e.name not in values:
+                raise Undefined(f"no value for {e.name}")
+            return values[e.name]
+        if isinstance(e, Unary):
+            return (not below[0]) if e.op == "!" else -below[0]
+        if isinstance(e, Cond):
+            return below[1] if below[0] else below[2]
+        return _VALUES[e.op](*below)
+
+    return _fold(expr, value)
 
 
 # C precedence levels (higher binds tighter), used to print with only the needed parentheses.

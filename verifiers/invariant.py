@@ -594,7 +594,7 @@ def largest_inductive_subset(vc_template: str, atoms: list[str], timeout_s: floa
     facts: list[str] = []  # inductive on their own: assumed, never dropped, by the non-linear search
     fallback = InductiveSubset("unknown", [], 0, unreadable)
     try:
-        if not _template_nonlinear(vc_template) and linear:
+        if not template_is_nonlinear(vc_template) and linear:
             fallback = _houdini_terms(template, linear, unreadable, deadline)
             if len(linear) == len(parsed) or fallback.status != "inductive":
                 return fallback
@@ -633,11 +633,22 @@ def houdini_in_child(vc_template: str, atoms: list[str], timeout_s: float,
 
 
 @lru_cache(maxsize=256)
-def _template_nonlinear(vc_template: str) -> bool:
+def template_is_nonlinear(vc_template: str) -> bool:
+    """Whether the template's `pre-f` or `trans-f` multiplies variables or divides by one."""
     template = parse_template(vc_template)
     context = z3.Context()
     pre, trans = _relations(template, context)
     return _nonlinear_term(pre) or _nonlinear_term(trans)
+
+
+@lru_cache(maxsize=256)
+def checks_are_nonlinear(vc_template: str) -> bool:
+    """Whether any of the template's checks, the assertion's included, is non-linear (with the
+    invariant `true`)."""
+    template = parse_template(vc_template)
+    context = z3.Context()
+    return any(_nonlinear_term(term) for check in template.checks.values()
+               for term in z3.parse_smt2_string(template.definitions("true") + check, ctx=context))
 
 
 def _relations(template: VcTemplate, context: z3.Context) -> tuple[z3.BoolRef, z3.BoolRef]:

@@ -16,6 +16,7 @@ import time
 from math import gcd
 from functools import reduce
 
+import numpy
 import sympy
 import z3
 from sympy.polys.matrices import DomainMatrix
@@ -145,35 +146,103 @@ def monomials(variables: list[str], degree: int) -> list[tuple[str, ...]]:
 
 # Fits over every group of two to four variables (and all of them together): an invariant such as
 # `x == n*n*n` is found over {n, x} from few states, where the monomials of all variables would need
-# hundreds. Pairs are fitted up to degree 4 (`4*x == y*y*y*y + 2*y*y*y + y*y` sums cubes), larger groups
-# up to `max_degree`. At most MAX_WHOLE_FIT equalities come from the fit over all variables (the fewest
-# terms first), and a fit reads at most ROWS_PER_COLUMN distinct states per monomial.
+# hundreds. Pairs are fitted up to degree 4, larger groups up to `max_degree`. At most MAX_WHOLE_FIT
+# equalities come from the fit over all variables (the fewest terms first), and a fit reads at most
+# ROWS_PER_COLUMN distinct states per monomial.
 MAX_GROUP = 4
 PAIR_DEGREE = 4
 MAX_WHOLE_FIT = 6
 ROWS_PER_COLUMN = 4
+# Besides, one variable is fitted against a polynomial of degree up to POWER_DEGREE in another
+# (`4*x == y*y*y*y + 2*y*y*y + y*y`, sums of powers), and against such a polynomial of degree up to
+# SCALED_DEGREE times a third variable (`6*q == x*w*w*w + 3*x*w*w + 2*x*w`): these families have few
+# monomials at any degree, so few distinct states fit them where every monomial of degree 6 over two
+# variables (28) or of degree 4 over three (35) would need many more.
+POWER_DEGREE = 6
+SCALED_DEGREE = 3
+# A power family's base must take this many values beyond its degree + 1 (through degree + 1
+# points some polynomial of that degree always passes).
+BASE_VALUES_MARGIN = 3
 
 
-def polynomial_equalities(states: list[dict[str, int]], variables: list[str], max_degree: int = 3) -> list[str]:
-    """Polynomial equalities of degree 2..`max_degree` (4 over pairs) satisfied by every state, as in
-    DIG: the null space of the matrix whose columns are the monomials' values (exact rationals).
+def polynomial_equalities(states: list[dict[str, int]], variables: list[str], max_degree: int = 3,
+                          held_out: list[dict[str, int]] | None = None, time_limit_s: float = 3.0) -> list[str]:
+    """Polynomial equalities satisfied by every state, as in DIG: the null space of the matrix whose
+    columns are the monomials' values (exact rationals).
 
     Variables that a linear equality fixes in terms of the others are left out (their multiples would
     only restate that equality). Each group of two to four of the rest, and all of them together, is
-    fitted at the lowest degree at which any equality holds, and only equalities that involve every
-    variable of the group are kept (the others are found in a smaller group); a degree is tried only
-    when there are enough distinct states for its monomials."""
+    fitted at the lowest degree at which any equality holds (up to `max_degree`, 4 over pairs), and
+    only equalities that involve every variable of the group are kept (the others are found in a
+    smaller group); a degree is tried only when there are enough distinct states for its monomials.
+    Then the few-monomial families above (`v` against powers of `u`, scaled by `t`).
+
+    `held_out` states (other runs) check the fits: a group whose equalities do not all hold on them
+    was fitted to too narrow a sample, and is fitted again on both sets. The fits with fewer
+    monomials come first; after `time_limit_s` only the fit over all variables goes on."""
     if not states or not variables:
         return []
     names = [name for name in variables if name not in _linearly_fixed(states, list(variables))]
-    groups = [group for size in range(2, min(MAX_GROUP, len(names)) + 1)
+    specs = [(group, None, PAIR_DEGREE) for group in itertools.combinations(names, 2)]
+    specs += [((power_of, fitted), "power", POWER_DEGREE) for power_of, fitted in itertools.permutations(names, 2)]
+    specs += [((scale, power_of, fitted), "scaled", SCALED_DEGREE) for power_of, fitted in itertools.permutations(names, 2)
+              for scale in names if scale not in (power_of, fitted)]
+    specs += [(group, None, max_degree) for size in range(3, min(MAX_GROUP, len(names)) + 1)
               for group in itertools.combinations(names, size)]
-    atoms = [atom for group in groups
-             for atom in _lowest_degree_fit(states, list(group), PAIR_DEGREE if len(group) == 2 else max_degree)]
     if len(names) > MAX_GROUP:
-        whole = sorted(_lowest_degree_fit(states, names, max_degree), key=lambda atom: (atom.count("+"), len(atom)))
-        atoms += whole[:MAX_WHOLE_FIT]
+        specs.append((tuple(names), None, max_degree))
+    # Every (fit, degree) in order of its number of monomials, so each fit still meets its degrees
+    # lowest first, and the time limit cuts the costliest.
+    steps = sorted(((len(_family_columns(list(group), degree, family)), number, degree)
+                    for number, (group, family, top) in enumerate(specs) for degree in range(2, top + 1)))
+    deadline = time.perf_counter() + time_limit_s
+    settled: set[int] = set()
+    atoms = []
+    for _, number, degree in steps:
+        group, family, _ = specs[number]
+        # The fit over all variables (the only one that sees relations of five or more) is not cut.
+        if number in settled or (time.perf_counter() > deadline and len(group) <= MAX_GROUP):
+            continue
+        found = _fit_at_degree(states, list(group), degree, family, variables)
+        if found and held_out and not all(_holds(atom, state) for atom in found for state in held_out):
+            found = _fit_at_degree(states + held_out, list(group), degree, family, variables)
+        if found is None:
+            continue
+        settled.add(number)
+        if family is None and len(group) > MAX_GROUP:
+            found = sorted(found, key=lambda atom: (atom.count("+"), len(atom)))[:MAX_WHOLE_FIT]
+        atoms += found
     return list(dict.fromkeys(atoms))
+
+
+def _holds(atom: str, state: dict[str, int]) -> bool:
+    """A fitted equality (only `*`, `+`, `==` and integers, read alike by C and Python) on one state."""
+    left, right = atom.split(" == ")
+    return _evaluate(left, state) == _evaluate(right, state)
+
+
+def _evaluate(side: str, state: dict[str, int]) -> int:
+    total = 0
+    for term in side.split(" + "):
+        product = 1
+        for factor in term.replace(" * ", "*").split("*"):
+            product *= int(factor) if factor.isdigit() else state[factor]
+        total += product
+    return total
+
+
+def _family_columns(names: list[str], degree: int, family: str | None) -> list[tuple[str, ...]]:
+    """The monomials a fit reads, the constant left out: every monomial of `names` up to `degree`
+    (family None); the powers of `names[0]` and `names[1]` itself ("power"); the powers of
+    `names[1]`, each also times `names[0]`, and `names[2]` ("scaled")."""
+    if family is None:
+        return monomials(names, degree)
+    if family == "power":
+        base, fitted = names
+        return [(base,) * power for power in range(degree, 0, -1)] + [(fitted,)]
+    scale, base, fitted = names
+    powers = [(base,) * power for power in range(degree, 0, -1)]
+    return [(scale,) + power for power in powers] + [(scale,)] + powers + [(fitted,)]
 
 
 def _linearly_fixed(states: list[dict[str, int]], names: list[str]) -> set[str]:
@@ -189,29 +258,58 @@ def _linearly_fixed(states: list[dict[str, int]], names: list[str]) -> set[str]:
     return {names[len(names) - 1 - pivot] for pivot in pivots}
 
 
-def _lowest_degree_fit(states: list[dict[str, int]], names: list[str], max_degree: int) -> list[str]:
+def _fit_at_degree(states: list[dict[str, int]], names: list[str], degree: int, family: str | None,
+                   order: list[str]) -> list[str] | None:
+    """The equalities of one degree over `names` that involve all of them (factors written in
+    `order`); None when none holds at this degree, so the next is worth a try; [] when there are too
+    few distinct states for it (or for the base of a power family, which any polynomial of its
+    degree fits on as many points)."""
     unique = sorted({tuple(state[name] for name in names) for state in states})
+    columns = _family_columns(names, degree, family)
+    if len(unique) < SAMPLES_PER_MONOMIAL * (len(columns) + 1):
+        return []
+    # Powers of a variable that takes few values fit anything: the base of a power family needs
+    # BASE_VALUES_MARGIN values beyond degree + 1, every variable of a group of degree 3 or more one.
+    powered = [1 if family == "scaled" else 0] if family else range(len(names))
+    needed = degree + 1 + (BASE_VALUES_MARGIN if family else 1) if family or degree > 2 else 0
+    if any(len({row[position] for row in unique}) < needed for position in powered):
+        return []
     index = {name: position for position, name in enumerate(names)}
-    for degree in range(2, max_degree + 1):
-        columns = monomials(names, degree)
-        if len(unique) < SAMPLES_PER_MONOMIAL * (len(columns) + 1):
-            return []
-        sample = unique[::max(1, len(unique) // (ROWS_PER_COLUMN * (len(columns) + 1)))]
-        rows = [[sympy.QQ(reduce(lambda product, name: product * row[index[name]], monomial, 1))
-                 for monomial in columns] + [sympy.QQ(1)] for row in sample]
-        basis = DomainMatrix(rows, (len(rows), len(columns) + 1), sympy.QQ).nullspace().to_Matrix()
-        if basis.rows == 0:
-            continue
-        vectors = [basis.row(number).T for number in range(basis.rows)]
-        shown = ["*".join(monomial) for monomial in columns]
-        kept = []
-        for vector, atom in zip(vectors, _atoms(vectors, shown, keep_empty=True)):
-            used = {name for position, monomial in enumerate(columns) if vector[position] != 0 for name in monomial}
-            if atom and used == set(names) and any(vector[position] != 0 for position, monomial in enumerate(columns)
-                                                    if len(monomial) > 1):
-                kept.append(atom)
-        return kept
-    return []
+    sample = unique[::max(1, len(unique) // (ROWS_PER_COLUMN * (len(columns) + 1)))]
+    values = [[reduce(lambda product, name: product * row[index[name]], monomial, 1) for monomial in columns] + [1]
+              for row in sample]
+    if _clearly_full_rank(values):
+        return None
+    rows = [[sympy.QQ(value) for value in row] for row in values]
+    basis = DomainMatrix(rows, (len(rows), len(columns) + 1), sympy.QQ).nullspace().to_Matrix()
+    if basis.rows == 0:
+        return None
+    vectors = [basis.row(number).T for number in range(basis.rows)]
+    shown = ["*".join(sorted(monomial, key=order.index)) for monomial in columns]
+    kept = []
+    for vector, atom in zip(vectors, _atoms(vectors, shown, keep_empty=True)):
+        used = {name for position, monomial in enumerate(columns) if vector[position] != 0 for name in monomial}
+        if atom and used == set(names) and any(vector[position] != 0 for position, monomial in enumerate(columns)
+                                                if len(monomial) > 1):
+            kept.append(atom)
+    return kept
+
+
+def _clearly_full_rank(values: list[list[int]]) -> bool:
+    """Whether the matrix has no null space beyond doubt, in floating point (its columns scaled to
+    unit length): most fits have none, and the exact null space costs a hundred times more. A matrix
+    near singularity is left to the exact computation."""
+    matrix = numpy.array(values, dtype=float)
+    norms = numpy.linalg.norm(matrix, axis=0)
+    if matrix.shape[0] < matrix.shape[1] or not numpy.all(numpy.isfinite(norms)) or numpy.any(norms == 0):
+        return False
+    singular = numpy.linalg.svd(matrix / norms, compute_uv=False)
+    return bool(singular[-1] > FULL_RANK_MARGIN * singular[0])
+
+
+# Smallest singular value, relative to the largest, above which a monomial matrix is taken to have
+# no null space without the exact computation (an integer relation gives zero, far below it).
+FULL_RANK_MARGIN = 1e-6
 
 
 def _atoms(vectors: list[sympy.Matrix], names: list[str], keep_empty: bool = False) -> list[str | None]:
@@ -229,3 +327,27 @@ def _atoms(vectors: list[sympy.Matrix], names: list[str], keep_empty: bool = Fal
         if text or keep_empty:
             atoms.append(text)
     return atoms
+
+
+def independent_equalities(atoms: list[str], variables: list[str]) -> dict[str, list[str]]:
+    """The fitted equalities split into a basis and the ones it implies: simplest first,
+    an equality whose polynomial lies in the ideal the kept ones generate (sympy's Gröbner basis) is
+    implied by them, since it is a combination of polynomials that all vanish. Houdini then checks
+    far fewer non-linear atoms (`z == x*w` and `2*p == z*w + z` imply `2*p == x*w*w + x*w`). Costly
+    on large sets, so it runs in a child process (`verifiers.child`) under a time limit."""
+    symbols = {name: sympy.Symbol(name) for name in variables}
+    ordered = sorted(atoms, key=lambda atom: (atom.count("+"), len(atom)))
+    basis: list[str] = []
+    polynomials: list[sympy.Expr] = []
+    implied: list[str] = []
+    for atom in ordered:
+        left, right = atom.split(" == ")
+        polynomial = sympy.expand(sympy.parse_expr(left, local_dict=symbols) - sympy.parse_expr(right, local_dict=symbols))
+        if polynomials and sympy.groebner(polynomials, *symbols.values(), order="grevlex").contains(polynomial):
+            implied.append(atom)
+        else:
+            basis.append(atom)
+            polynomials.append(polynomial)
+    # In the order they came (the fits' order, cheapest first): Z3's non-linear checks are sensitive
+    # to the order of their assertions, and this order is the one measured.
+    return {"basis": [atom for atom in atoms if atom in basis], "implied": implied}

@@ -21,9 +21,11 @@ from verifiers.invariant import largest_inductive_subset
 
 HOUDINI_SHARE = 1 / 3
 # Dropping conjuncts from an accepted invariant only makes it shorter: it may use this share of the
-# time left (on non-linear invariants each trial is seconds, and the task is solved already).
+# time left, at least MINIMIZE_MIN_S and at most MINIMIZE_MAX_S (on non-linear invariants each trial
+# is seconds, cvc5's re-check included, and the task is solved already: its time is the user's wait).
 MINIMIZE_SHARE = 1 / 4
 MINIMIZE_MIN_S = 2.0
+MINIMIZE_MAX_S = 6.0
 
 
 @dataclass
@@ -66,7 +68,7 @@ def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts:
     atoms Houdini keeps go in a few calls. Only verified candidates are kept; when its share of the
     time (or the budget) runs out the best accepted invariant so far is returned.
     """
-    stop_at = time.monotonic() + max(MINIMIZE_MIN_S, session.time_left() * MINIMIZE_SHARE)
+    stop_at = time.monotonic() + max(MINIMIZE_MIN_S, min(MINIMIZE_MAX_S, session.time_left() * MINIMIZE_SHARE))
     best, kept = accepted, list(conjuncts)
     round_number = first_round
     chunk = max(1, len(kept) // 2)

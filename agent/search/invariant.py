@@ -41,13 +41,21 @@ from agent.session import Outcome, Proposal, Session
 from agent.trace import RefutationEvent
 from verifiers import cexpr
 from verifiers.base import Refutes, Verdict, VerifyBudget
+from verifiers.child import ChildFailure, call_in_child
 from verifiers.details import InvariantDetails
+from verifiers.invariant import checks_are_nonlinear
 from verifiers.transition import from_template
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
 MAX_FEEDBACK_CHARS = 400
 # A fitted equality with at most this many `+` (four monomials, `3 * n*n + 3 * n + 1 == y`) is simple.
 SIMPLE_EQUALITY_PLUSES = 3
+# Seconds of runs from the pre-condition that filter the atoms of a non-linear task (and that the
+# polynomial fits read): on a busy machine a shorter sampling gives too few distinct states.
+REACHED_TIME_S = 5.0
+FILTER_STATES = 40
+# Seconds for splitting the fitted equalities into a basis and what it implies (Gröbner bases).
+GROEBNER_TIME_S = 10.0
 
 _FENCE = re.compile(r"`+(?:c|C)?")
 _LABEL = re.compile(r"^\s*(?:loop\s+)?invariant\s*[:=]\s*", re.IGNORECASE)
@@ -133,6 +141,34 @@ def _variables_of(atom: str, variables: list[str]) -> set[str]:
         return set(variables)
 
 
+def _holds_on(atom: str, states: list[dict[str, int]], variables: list[str]) -> bool:
+    """False only when the atom is false on one of the states (a run's state: the atom is not invariant)."""
+    try:
+        expr = cexpr.parse_boolean(atom, variables)
+    except cexpr.ExprError:
+        return True  # the verifier says what is wrong with it
+    for state in states:
+        try:
+            if not cexpr.evaluate(expr, state):
+                return False
+        except cexpr.Undefined:
+            continue
+    return True
+
+
+def _independent(atoms: list[str], variables: list[str]) -> tuple[list[str], list[str]]:
+    """`agent.search.dynamic.independent_equalities` in a child process under GROEBNER_TIME_S; when
+    it cannot finish, every atom is in the basis."""
+    if len(atoms) < 2 or _linear(atoms, variables):
+        return atoms, []
+    try:
+        answer = call_in_child("agent.search.dynamic:independent_equalities",
+                               {"atoms": atoms, "variables": variables}, GROEBNER_TIME_S)
+    except ChildFailure:
+        return atoms, []
+    return answer["basis"], answer["implied"]
+
+
 def _contributors(pool: AtomPool, conjuncts: list[str]) -> str:
     sources = sorted({pool.origin.get(text, "houdini") for text in conjuncts})
     return "houdini(" + "+".join(sources) + ")" if sources else "houdini"  # `true` needs no atom
@@ -163,15 +199,42 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     # Pools Houdini already refined, and single conjuncts already verified: running Houdini on
     # either again would learn nothing.
     refined_pools: set[frozenset[str]] = set()
+    variables = task.program_variables
+    # Where the loop or its assertion is non-linear, every check is costly: atoms false on a state
+    # that a run of the program reaches are dropped before Houdini sees them (they cannot be
+    # invariant; the verifier still decides what is left), and the fitted equalities come before
+    # bounded model checking, which rarely decides such a loop within its time.
+    fitted_first = checks_are_nonlinear(task.vc_template)
+    reachable: list[dict[str, int]] | None = None
+
+    def reached() -> list[dict[str, int]]:
+        nonlocal reachable
+        if reachable is None:
+            reachable = states_from_precondition(task.parsed_program, task.vc_template, variables,
+                                                 seed=session.settings.seed, time_limit_s=REACHED_TIME_S) \
+                if task.parsed_program else []
+        return reachable
+
+    def candidates(atoms: list[str]) -> list[str]:
+        if not fitted_first or task.parsed_program is None:
+            return atoms
+        # Distinct states only, and at most FILTER_STATES of them spread over the runs: each is one
+        # evaluation per atom in Python.
+        distinct = list({tuple(sorted(state.items())): state for state in reached()}.values())
+        states = distinct[::max(1, len(distinct) // FILTER_STATES)]
+        return [atom for atom in atoms if _holds_on(atom, states, variables)]
 
     def recombine(step: int) -> Outcome | None:
         """Houdini over the whole pool; remembers what is proved inductive for the prompt."""
         nonlocal proved
         if not pool.atoms or frozenset(pool.atoms) in refined_pools:
             return None
-        proposal = session.propose("\n".join(pool.atoms), source="houdini", step=step, text=conjunction(pool.atoms))
-        result = houdini(session, proposal, pool.atoms)
         refined_pools.add(frozenset(pool.atoms))
+        atoms = candidates(pool.atoms)
+        if not atoms:
+            return None
+        proposal = session.propose("\n".join(atoms), source="houdini", step=step, text=conjunction(atoms))
+        result = houdini(session, proposal, atoms)
         if result.verdict is not None and result.verdict.status == "accepted":
             return _solved(result.verdict, _contributors(pool, result.survivors))
         if result.inductive:
@@ -199,8 +262,45 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
             return _solved(verdict, "horn")
         return recombine(0) if len(pool.atoms) > before else None
 
+    # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
+    # runs show), for loops whose invariant is not linear.
+    def fit_polynomials() -> Outcome | None:
+        if "polynomial" not in sources or task.parsed_program is None:
+            return None
+        seed = session.settings.seed
+        states = reached() if fitted_first else states_from_precondition(task.parsed_program, task.vc_template,
+                                                                         variables, seed=seed)
+        held_out = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=seed + 1)
+        atoms = equalities(states, variables) + polynomial_equalities(states, variables, held_out=held_out)
+        if any(atom not in pool.origin for atom in atoms):
+            # Houdini on the fitted atoms alone, the equalities over at most two variables and with few
+            # terms first: Z3's non-linear checks over many cubic equalities (or a hundred linear facts
+            # besides) at once outlast any budget, and the simplest equalities are the likeliest to be invariant. The
+            # inductive ones are then verified together with what is already proved inductive (two
+            # inductive conjunctions make an inductive conjunction; only the assertion is in question).
+            pool.add(atoms, "polynomial")
+            # Houdini checks an independent basis of them; the equalities it implies are added back
+            # once the whole basis is proved (they add no strength, but spell out consequences such
+            # as `6*q == x*w*w*w + ...` that Z3 may not find for the assertion).
+            basis, implied = _independent(atoms, variables)
+            simplest = [atom for atom in basis if len(_variables_of(atom, variables)) <= 2
+                        and atom.count("+") <= SIMPLE_EQUALITY_PLUSES]
+            for tier in ([simplest] if 0 < len(simplest) < len(basis) else []) + [basis]:
+                proposal = session.propose("\n".join(tier), source="polynomial", step=0, text=conjunction(tier))
+                result = houdini(session, proposal, tier)
+                if result.verdict is not None and result.verdict.status == "accepted":
+                    return _solved(result.verdict, "houdini(polynomial)")
+                consequences = implied if result.inductive and set(basis) <= set(result.survivors) else []
+                if result.inductive and result.survivors and (proved or consequences):
+                    combined = list(dict.fromkeys(proved + result.survivors + consequences))
+                    verdict = session.verify(proposal, conjunction(combined))
+                    if verdict.status == "accepted":
+                        return _solved(verdict, _contributors(pool, combined))
+                session.check_budget()
+            return recombine(0)
+        return None
+
     # Step 0: atoms from the program.
-    variables = task.program_variables
     program_sources = []
     if task.parsed_program is None:  # a SyGuS-Inv task: no program to run; its atoms come from the terms
         if "symbolic" in sources:
@@ -229,6 +329,11 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     if outcome:
         return outcome
 
+    if fitted_first:
+        outcome = fit_polynomials()
+        if outcome:
+            return outcome
+
     # No invariant can prove an assertion that some run violates: look for such a run.
     if settings.refute and isinstance(session.verifier, Refutes):
         budget = VerifyBudget(timeout_s=max(0.05, min(session.budget.verifier_timeout_s, session.time_left())))
@@ -255,34 +360,10 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     if outcome:
         return outcome
 
-    # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
-    # runs show), for loops whose invariant is not linear.
-    if "polynomial" in sources and task.parsed_program is not None:
-        states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=session.settings.seed)
-        atoms = equalities(states, variables) + polynomial_equalities(states, variables)
-        if any(atom not in pool.origin for atom in atoms):
-            # Houdini on the fitted atoms alone, the equalities over at most two variables and with few
-            # terms first: Z3's non-linear checks over many cubic equalities (or a hundred linear facts
-            # besides) at once outlast any budget, and the simplest equalities are the likeliest to be invariant. The
-            # inductive ones are then verified together with what is already proved inductive (two
-            # inductive conjunctions make an inductive conjunction; only the assertion is in question).
-            pool.add(atoms, "polynomial")
-            simplest = [atom for atom in atoms if len(_variables_of(atom, variables)) <= 2
-                        and atom.count("+") <= SIMPLE_EQUALITY_PLUSES]
-            for tier in ([simplest] if 0 < len(simplest) < len(atoms) else []) + [atoms]:
-                proposal = session.propose("\n".join(tier), source="polynomial", step=0, text=conjunction(tier))
-                result = houdini(session, proposal, tier)
-                if result.verdict is not None and result.verdict.status == "accepted":
-                    return _solved(result.verdict, "houdini(polynomial)")
-                if result.inductive and result.survivors and proved:
-                    combined = list(dict.fromkeys(proved + result.survivors))
-                    verdict = session.verify(proposal, conjunction(combined))
-                    if verdict.status == "accepted":
-                        return _solved(verdict, _contributors(pool, combined))
-                session.check_budget()
-            outcome = recombine(0)
-            if outcome:
-                return outcome
+    if not fitted_first:
+        outcome = fit_polynomials()
+        if outcome:
+            return outcome
 
     outcome = harvest_spacer(wait=not session.uses_model)
     if outcome:
