@@ -79,18 +79,25 @@ def _test_ids(suite: Path | None) -> set[str] | None:
     return {entry.task.id for entry in entries}
 
 
+def _held_out(arguments: argparse.Namespace, test_ids: set[str] | None) -> str | None:
+    return None if test_ids is None else f"the {len(test_ids)} tasks of the suite {arguments.test_suite}"
+
+
 def command_data(arguments: argparse.Namespace, usage_error: type[Exception]) -> int:
     from agent.train.data import DataError, build_dataset
 
     if not 0 <= arguments.test_share < 1:
         raise usage_error("--test-share must be at least 0 and below 1")
     try:
-        report = build_dataset(arguments.runs, arguments.out, arguments.test_share, _test_ids(arguments.test_suite))
+        test_ids = _test_ids(arguments.test_suite)
+        report = build_dataset(arguments.runs, arguments.out, arguments.test_share, test_ids,
+                               _held_out(arguments, test_ids))
     except DataError as error:
         raise usage_error(str(error)) from None
     summary = report.as_dict()
     print(f"wrote {arguments.out}: {summary['examples']['train']} train examples ({summary['tasks']['train']} tasks), "
           f"{summary['examples']['test']} test examples ({summary['tasks']['test']} tasks) from {summary['traces']} traces")
+    print(f"held out: {summary['held_out']}")
     print("by source: " + ", ".join(f"{name} {count}" for name, count in summary["by_source"].items()))
     print("by task kind: " + ", ".join(f"{name} {count}" for name, count in summary["by_kind"].items()))
     for reason, count in summary["left_out"].items():

@@ -218,7 +218,8 @@ def model_card(record: dict[str, Any]) -> str:
         "## Data", "",
         f"- `{record['data']}` (train.jsonl sha256 `{record['data_train_sha256'][:16]}`)",
         f"- {result['examples']} training examples over {result['tasks']} tasks (train split); "
-        f"held out: {report['examples']['test']} examples over {report['tasks']['test']} tasks (test split, never trained on)",
+        f"held out: {report['examples']['test']} examples over {report['tasks']['test']} tasks (test split, never trained on)"
+        + (f"; the test split is {report['held_out']}" if report.get("held_out") else ""),
         f"- answers by source: {sources}",
         "- every answer was verified again and shrunk to the conjuncts it needs before training; "
         "the split is by task, so no task's answers are on both sides", "",
