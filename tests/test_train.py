@@ -12,7 +12,7 @@ from agent.eval import ResultsFile, result_row
 from agent.llm.scripted import ScriptedProposer
 from agent.loop import RunSettings, run_task
 from agent.tasks import load_task
-from agent.train.data import Example, build_dataset, collect_examples, read_dataset, read_report, split_of
+from agent.train.data import DataError, Example, build_dataset, collect_examples, read_dataset, read_report, split_of
 from agent.train.iterate import run_figures
 from verifiers.base import REGISTRY, VerifyBudget
 
@@ -128,6 +128,9 @@ def test_a_tiny_fine_tune_saves_a_model_the_proposer_loads(data: tuple[Path, lis
     from agent.train.sft import SFTSettings, fine_tune
 
     out, examples = data
+    with pytest.raises(DataError, match="longer than 64 tokens"):  # left out whole, never cut
+        fine_tune(out, tmp_path / "models" / "short", SFTSettings(lora=True, max_length=64, max_steps=1))
+    assert not (tmp_path / "models" / "short").exists()
     result = fine_tune(out, tmp_path / "models" / "tiny", SFTSettings(lora=True, top_layers=2, max_steps=2, batch_size=1))
     assert result.steps == 2 and result.first_loss is not None and result.tasks == 1
     folder = tmp_path / "models" / "tiny"

@@ -51,6 +51,8 @@ def _add_sft_options(parser: argparse.ArgumentParser, with_model: bool = True) -
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after N optimiser steps (default: the epochs decide)")
     parser.add_argument("--max-minutes", type=float, default=30.0, help="wall-clock limit for training")
     parser.add_argument("--lora-rank", type=int, default=16, help="the LoRA adapters' rank (with --lora)")
+    parser.add_argument("--max-length", type=int, default=1024,
+                        help="tokens per example, prompt and answer; longer examples are left out (default: 1024)")
     parser.add_argument("--top-layers", type=int, default=None,
                         help="train only the last N decoder layers (cheaper on a CPU; default: all)")
 
@@ -64,7 +66,7 @@ def _sft_settings(arguments: argparse.Namespace, usage_error: type[Exception], m
         return SFTSettings(model=model, lora=arguments.lora, epochs=arguments.epochs,
                            learning_rate=arguments.learning_rate, batch_size=arguments.batch_size,
                            max_steps=arguments.max_steps, max_minutes=arguments.max_minutes, lora_rank=arguments.lora_rank,
-                           top_layers=arguments.top_layers, seed=getattr(arguments, "seed", 0))
+                           top_layers=arguments.top_layers, max_length=arguments.max_length, seed=getattr(arguments, "seed", 0))
     except ValidationError as error:
         first = error.errors()[0]
         raise usage_error(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
