@@ -136,6 +136,7 @@ def test_a_tiny_fine_tune_saves_a_model_the_proposer_loads(data: tuple[Path, lis
     folder = tmp_path / "models" / "tiny"
     card = (folder / "README.md").read_text()
     assert "LoRA" in card and "held out: 1 examples over 1 tasks" in card and "the test split is 1 named tasks" in card
+    assert f"by suite: code2inv {result.examples}" in card
     proposer = load_proposer(str(folder))
     completions = proposer.propose(examples[0].prompt, 2, GenerationSettings(max_new_tokens=8, seed=1))
     assert len(completions) == 2 and all(completion.tokens > 0 for completion in completions)

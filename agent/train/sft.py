@@ -202,7 +202,7 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
         record = {"result": result.model_dump(), "settings": settings.model_dump(), "learning_rate": settings.rate,
                   "data": str(data.resolve()), "data_train_sha256": _digest(data / "train.jsonl"),
                   "data_report": json.loads((data / "report.json").read_text(encoding="utf-8")),
-                  "losses": losses, "figures": figures or {},
+                  "trained": trained_counts(kept), "losses": losses, "figures": figures or {},
                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
                              f"({torch.get_num_threads()} threads); load average at the end "
                              + ", ".join(f"{load:.1f}" for load in os.getloadavg()),
@@ -216,10 +216,20 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
     return result
 
 
+def trained_counts(examples: list[Example]) -> dict[str, dict[str, int]]:
+    """What the trained examples are: by suite (the task id's prefix) and by the source that found them."""
+    from collections import Counter
+
+    return {"by_suite": dict(Counter(example.task_id.split("/")[0] for example in examples).most_common()),
+            "by_source": dict(Counter(example.sources[0] for example in examples).most_common())}
+
+
 def model_card(record: dict[str, Any]) -> str:
     """The model card: what the model was trained on, how, and what it measured."""
     result, settings, report = record["result"], record["settings"], record["data_report"]
-    sources = ", ".join(f"{name} {count}" for name, count in report["by_source"].items())
+    trained = record.get("trained") or {"by_source": report["by_source"]}
+    sources = ", ".join(f"{name} {count}" for name, count in trained["by_source"].items())
+    suites = ", ".join(f"{name} {count}" for name, count in trained.get("by_suite", {}).items())
     lines = [
         "---", "library_name: transformers", "pipeline_tag: text-generation", "tags: [veriloop, loop-invariants]", "---",
         "", f"# {Path(result['out']).name}", "",
@@ -232,7 +242,7 @@ def model_card(record: dict[str, Any]) -> str:
         + "); "
         f"held out: {report['examples']['test']} examples over {report['tasks']['test']} tasks (test split, never trained on)"
         + (f"; the test split is {report['held_out']}" if report.get("held_out") else ""),
-        f"- answers by source: {sources}",
+        f"- trained answers by source: {sources}" + (f"; by suite: {suites}" if suites else ""),
         "- every answer was verified again and shrunk to the conjuncts it needs before training; "
         "the split is by task, so no task's answers are on both sides", "",
         "## Settings", "",
