@@ -133,11 +133,16 @@ def _share(part: int, whole: int) -> str:
     return f"{part}/{whole} ({100 * part / whole:.0f}%)" if whole else "-"
 
 
+def finished(report: dict) -> list[str]:
+    """The tasks every arm finished (a run stopped early leaves the last task's arms uneven)."""
+    return [task for task in report["tasks"]
+            if all(any(row["task"] == task and row["arm"] == arm for row in report["rows"]) for arm in report["arms"])]
+
+
 def markdown(report: dict, section: str) -> str:
     m, budget, rows = report["machine"], report["budget"], report["rows"]
     loads = [value for row in rows for value in row["load"]]
-    done = [task for task in report["tasks"] if all(any(r["task"] == task and r["arm"] == arm for r in rows)
-                                                    for arm in report["arms"])]
+    done = finished(report)
     start, end = markers(section)
     lines = [start,
              f"Run {report['date']} with `python benchmarks/train.py {report['arguments']}` "
@@ -148,7 +153,9 @@ def markdown(report: dict, section: str) -> str:
              "",
              f"Sources `{budget['sources']}`, seed 0, {budget['max_proposals']} proposals ({budget['samples']} samples "
              f"per step) and {budget['timeout_s']:g} s per task, {budget['call_limit_s']:g} s per batched model call. "
-             f"{len(done)} tasks every arm finished ({', '.join(done)}); arms interleaved task by task."
+             f"{len(done)} tasks every arm finished ({', '.join(done)})"
+             + (f", of {len(report['tasks'])} picked (the run was stopped there)" if len(done) < len(report["tasks"]) else "")
+             + "; arms interleaved task by task."
              + (f" Left out before picking: the {len(report['left_out_refuted'])} tasks refuted by an eval run "
                 f"(no invariant exists): {', '.join(report['left_out_refuted'])}." if report.get("left_out_refuted") else ""),
              "",
@@ -182,12 +189,14 @@ def record_on_model_cards(report: dict, section: str) -> None:
     """Each fine-tuned arm's figures go on its model's card (`train sft` wrote the card and training.json)."""
     from agent.train.sft import RECORD, add_figures
 
-    tasks = report["tasks"]
+    tasks = finished(report)
+    if not tasks:
+        return
     for arm in report["arms"]:
         model, _ = parse_arm(arm)
         if not (Path(model) / RECORD).is_file():
             continue
-        s = summary([row for row in report["rows"] if row["arm"] == arm])
+        s = summary([row for row in report["rows"] if row["arm"] == arm and row["task"] in tasks])
         per = f"{s['per_solved']:.1f}" if s["per_solved"] else "-"
         add_figures(Path(model), {
             f"{arm_label(arm)}, {report['date']} (benchmarks/train.py, section {section})":
@@ -220,7 +229,7 @@ def main() -> None:
     arguments = parser.parse_args()
     results = REPO / "benchmarks" / "results" / f"{arguments.section}.json"
     report = json.loads(results.read_text()) if arguments.report_only else run(arguments, results)
-    if not arguments.report_only and not arguments.no_write:
+    if not arguments.no_write:  # the same figures again on --report-only: the card's entry is named by the run's date
         record_on_model_cards(report, arguments.section)
     publish(markdown(report, arguments.section), arguments.section, write=not arguments.no_write)
 
