@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from agent.eval import load_suite  # noqa: E402
+from agent.eval import load_suite, read_results  # noqa: E402
 from agent.loop import RunSettings, run_task  # noqa: E402
 from constrained import pick, trace_figures  # noqa: E402  (benchmarks/, the script's own folder)
 from cpu import cpu_model  # noqa: E402
@@ -49,8 +49,19 @@ def arm_label(text: str) -> str:
     return f"{Path(model).name if model != 'bundled' else 'bundled'} ({'constrained' if constrained else 'free'})"
 
 
-def choose_tasks(arguments: argparse.Namespace) -> list:
+def refuted_tasks(run_dir: Path | None) -> set[str]:
+    """The tasks an eval run refuted (programs whose assertion fails: no invariant exists)."""
+    if run_dir is None:
+        return set()
+    rows = read_results(run_dir / "results.csv")
+    if not rows:
+        raise SystemExit(f"benchmarks/train.py: {run_dir} holds no eval results")
+    return {row["task_id"] for row in rows if row["status"] == "refuted"}
+
+
+def choose_tasks(arguments: argparse.Namespace, refuted: set[str]) -> list:
     _, entries = load_suite(arguments.suite)
+    entries = [entry for entry in entries if entry.task.id not in refuted]
     if arguments.tasks:
         by_id = {entry.task.id: entry for entry in entries}
         missing = [task for task in arguments.tasks if task not in by_id]
@@ -63,7 +74,8 @@ def choose_tasks(arguments: argparse.Namespace) -> list:
 def run(arguments: argparse.Namespace, results: Path) -> dict:
     from agent.llm import load_proposer
 
-    tasks = choose_tasks(arguments)
+    refuted = refuted_tasks(arguments.exclude_refuted)
+    tasks = choose_tasks(arguments, refuted)
     proposers = {}
     for arm in arguments.arms:
         model, _ = parse_arm(arm)
@@ -77,7 +89,8 @@ def run(arguments: argparse.Namespace, results: Path) -> dict:
               "budget": {"sources": arguments.sources, "max_proposals": arguments.max_proposals,
                          "samples": arguments.samples, "timeout_s": arguments.timeout,
                          "call_limit_s": arguments.call_limit},
-              "arms": arguments.arms, "tasks": [entry.task.id for entry in tasks], "rows": []}
+              "arms": arguments.arms, "tasks": [entry.task.id for entry in tasks], "rows": [],
+              "left_out_refuted": sorted(refuted)}
     started = time.perf_counter()
     for index, entry in enumerate(tasks):
         shift = index % len(arguments.arms)
@@ -120,11 +133,16 @@ def _share(part: int, whole: int) -> str:
     return f"{part}/{whole} ({100 * part / whole:.0f}%)" if whole else "-"
 
 
+def finished(report: dict) -> list[str]:
+    """The tasks every arm finished (a run stopped early leaves the last task's arms uneven)."""
+    return [task for task in report["tasks"]
+            if all(any(row["task"] == task and row["arm"] == arm for row in report["rows"]) for arm in report["arms"])]
+
+
 def markdown(report: dict, section: str) -> str:
     m, budget, rows = report["machine"], report["budget"], report["rows"]
     loads = [value for row in rows for value in row["load"]]
-    done = [task for task in report["tasks"] if all(any(r["task"] == task and r["arm"] == arm for r in rows)
-                                                    for arm in report["arms"])]
+    done = finished(report)
     start, end = markers(section)
     lines = [start,
              f"Run {report['date']} with `python benchmarks/train.py {report['arguments']}` "
@@ -135,7 +153,11 @@ def markdown(report: dict, section: str) -> str:
              "",
              f"Sources `{budget['sources']}`, seed 0, {budget['max_proposals']} proposals ({budget['samples']} samples "
              f"per step) and {budget['timeout_s']:g} s per task, {budget['call_limit_s']:g} s per batched model call. "
-             f"{len(done)} tasks every arm finished ({', '.join(done)}); arms interleaved task by task.",
+             f"{len(done)} tasks every arm finished ({', '.join(done)})"
+             + (f", of {len(report['tasks'])} picked (the run was stopped there)" if len(done) < len(report["tasks"]) else "")
+             + "; arms interleaved task by task."
+             + (f" Left out before picking: the {len(report['left_out_refuted'])} tasks refuted by an eval run "
+                f"(no invariant exists): {', '.join(report['left_out_refuted'])}." if report.get("left_out_refuted") else ""),
              "",
              "| arm | solved | proposals | parse (of verified) | accepted (of verified) | proposals per solved task "
              "| tokens/s | median s/task | solved by |",
@@ -163,6 +185,27 @@ def markdown(report: dict, section: str) -> str:
     return "\n".join(lines)
 
 
+def record_on_model_cards(report: dict, section: str) -> None:
+    """Each fine-tuned arm's figures go on its model's card (`train sft` wrote the card and training.json)."""
+    from agent.train.sft import RECORD, add_figures
+
+    tasks = finished(report)
+    if not tasks:
+        return
+    for arm in report["arms"]:
+        model, _ = parse_arm(arm)
+        if not (Path(model) / RECORD).is_file():
+            continue
+        s = summary([row for row in report["rows"] if row["arm"] == arm and row["task"] in tasks])
+        per = f"{s['per_solved']:.1f}" if s["per_solved"] else "-"
+        add_figures(Path(model), {
+            f"{arm_label(arm)}, {report['date']} (benchmarks/train.py, section {section})":
+                f"solved {s['solved']}/{s['tasks']} held-out tasks ({tasks[0]} ... {tasks[-1]}), sources "
+                f"`{report['budget']['sources']}`, {report['budget']['max_proposals']} proposals per task; "
+                f"parse {_share(s['parsed'], s['verified'])}, accepted {_share(s['accepted'], s['verified'])}, "
+                f"proposals per solved task {per}, {s['tokens_per_s']:.1f} tokens/s"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arms", nargs="+", default=["bundled:free", "bundled:constrained"],
@@ -170,6 +213,8 @@ def main() -> None:
     parser.add_argument("--suite", type=Path, default=REPO / "tasks" / "lam4inv")
     parser.add_argument("--count", type=int, default=16, help="tasks evenly spaced over the suite")
     parser.add_argument("--tasks", nargs="+", default=None, help="these task ids instead")
+    parser.add_argument("--exclude-refuted", type=Path, default=None, metavar="RUN",
+                        help="leave out the tasks this eval run refuted (before --count picks)")
     parser.add_argument("--sources", default="llm", help="the proposal sources of every arm")
     parser.add_argument("--max-proposals", type=int, default=8)
     parser.add_argument("--samples", type=int, default=4, help="model samples per step")
@@ -184,6 +229,8 @@ def main() -> None:
     arguments = parser.parse_args()
     results = REPO / "benchmarks" / "results" / f"{arguments.section}.json"
     report = json.loads(results.read_text()) if arguments.report_only else run(arguments, results)
+    if not arguments.no_write:  # the same figures again on --report-only: the card's entry is named by the run's date
+        record_on_model_cards(report, arguments.section)
     publish(markdown(report, arguments.section), arguments.section, write=not arguments.no_write)
 
 

@@ -12,7 +12,7 @@ from agent.eval import ResultsFile, result_row
 from agent.llm.scripted import ScriptedProposer
 from agent.loop import RunSettings, run_task
 from agent.tasks import load_task
-from agent.train.data import Example, build_dataset, collect_examples, read_dataset, split_of
+from agent.train.data import DataError, Example, build_dataset, collect_examples, read_dataset, read_report, split_of
 from agent.train.iterate import run_figures
 from verifiers.base import REGISTRY, VerifyBudget
 
@@ -87,6 +87,11 @@ def test_a_task_never_lands_in_two_splits(data: tuple[Path, list[Example]]) -> N
              for example in examples]
     merged, _ = collect_examples([out.parent / "run"], known=moved)
     assert {example.split for example in merged if example.task_id == "code2inv/1"} == {"test"}
+    # The named test tasks are recorded, so tasks new to a later round follow the same rule.
+    recorded = read_report(out)
+    assert recorded.test_tasks == ["code2inv/11"] and "1 named tasks" in recorded.held_out
+    unknown, _ = collect_examples([out.parent / "run"], test_ids=set(recorded.test_tasks))
+    assert {example.task_id: example.split for example in unknown} == {"code2inv/1": "train", "code2inv/11": "test"}
     hashed = {task: split_of(task, 0.5) for task in (f"t/{n}" for n in range(40))}
     assert set(hashed.values()) == {"train", "test"} and hashed == {task: split_of(task, 0.5) for task in hashed}
 
@@ -123,11 +128,15 @@ def test_a_tiny_fine_tune_saves_a_model_the_proposer_loads(data: tuple[Path, lis
     from agent.train.sft import SFTSettings, fine_tune
 
     out, examples = data
+    with pytest.raises(DataError, match="longer than 64 tokens"):  # left out whole, never cut
+        fine_tune(out, tmp_path / "models" / "short", SFTSettings(lora=True, max_length=64, max_steps=1))
+    assert not (tmp_path / "models" / "short").exists()
     result = fine_tune(out, tmp_path / "models" / "tiny", SFTSettings(lora=True, top_layers=2, max_steps=2, batch_size=1))
     assert result.steps == 2 and result.first_loss is not None and result.tasks == 1
     folder = tmp_path / "models" / "tiny"
     card = (folder / "README.md").read_text()
-    assert "LoRA" in card and "held out: 1 examples over 1 tasks" in card
+    assert "LoRA" in card and "held out: 1 examples over 1 tasks" in card and "the test split is 1 named tasks" in card
+    assert f"by suite: code2inv {result.examples}" in card
     proposer = load_proposer(str(folder))
     completions = proposer.propose(examples[0].prompt, 2, GenerationSettings(max_new_tokens=8, seed=1))
     assert len(completions) == 2 and all(completion.tokens > 0 for completion in completions)

@@ -51,6 +51,8 @@ def _add_sft_options(parser: argparse.ArgumentParser, with_model: bool = True) -
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after N optimiser steps (default: the epochs decide)")
     parser.add_argument("--max-minutes", type=float, default=30.0, help="wall-clock limit for training")
     parser.add_argument("--lora-rank", type=int, default=16, help="the LoRA adapters' rank (with --lora)")
+    parser.add_argument("--max-length", type=int, default=1024,
+                        help="tokens per example, prompt and answer; longer examples are left out (default: 1024)")
     parser.add_argument("--top-layers", type=int, default=None,
                         help="train only the last N decoder layers (cheaper on a CPU; default: all)")
 
@@ -64,7 +66,7 @@ def _sft_settings(arguments: argparse.Namespace, usage_error: type[Exception], m
         return SFTSettings(model=model, lora=arguments.lora, epochs=arguments.epochs,
                            learning_rate=arguments.learning_rate, batch_size=arguments.batch_size,
                            max_steps=arguments.max_steps, max_minutes=arguments.max_minutes, lora_rank=arguments.lora_rank,
-                           top_layers=arguments.top_layers, seed=getattr(arguments, "seed", 0))
+                           top_layers=arguments.top_layers, max_length=arguments.max_length, seed=getattr(arguments, "seed", 0))
     except ValidationError as error:
         first = error.errors()[0]
         raise usage_error(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
@@ -79,18 +81,25 @@ def _test_ids(suite: Path | None) -> set[str] | None:
     return {entry.task.id for entry in entries}
 
 
+def _held_out(arguments: argparse.Namespace, test_ids: set[str] | None) -> str | None:
+    return None if test_ids is None else f"the {len(test_ids)} tasks of the suite {arguments.test_suite}"
+
+
 def command_data(arguments: argparse.Namespace, usage_error: type[Exception]) -> int:
     from agent.train.data import DataError, build_dataset
 
     if not 0 <= arguments.test_share < 1:
         raise usage_error("--test-share must be at least 0 and below 1")
     try:
-        report = build_dataset(arguments.runs, arguments.out, arguments.test_share, _test_ids(arguments.test_suite))
+        test_ids = _test_ids(arguments.test_suite)
+        report = build_dataset(arguments.runs, arguments.out, arguments.test_share, test_ids,
+                               _held_out(arguments, test_ids))
     except DataError as error:
         raise usage_error(str(error)) from None
     summary = report.as_dict()
     print(f"wrote {arguments.out}: {summary['examples']['train']} train examples ({summary['tasks']['train']} tasks), "
           f"{summary['examples']['test']} test examples ({summary['tasks']['test']} tasks) from {summary['traces']} traces")
+    print(f"held out: {summary['held_out']}")
     print("by source: " + ", ".join(f"{name} {count}" for name, count in summary["by_source"].items()))
     print("by task kind: " + ", ".join(f"{name} {count}" for name, count in summary["by_kind"].items()))
     for reason, count in summary["left_out"].items():

@@ -108,11 +108,14 @@ class Report:
     by_source: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[str] = field(default_factory=Counter)
     left_out: Counter[str] = field(default_factory=Counter)  # reason -> answers
+    held_out: str = ""  # how the test split was chosen, in words
+    test_tasks: list[str] | None = None  # the named held-out tasks, when a set of tasks (not a share) chose them
 
     def as_dict(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, "traces": self.traces, "found": self.found,
                 "examples": self.examples, "tasks": self.tasks, "by_source": dict(self.by_source.most_common()),
-                "by_kind": dict(self.by_kind.most_common()), "left_out": dict(self.left_out.most_common())}
+                "by_kind": dict(self.by_kind.most_common()), "left_out": dict(self.left_out.most_common()),
+                "held_out": self.held_out, "test_tasks": self.test_tasks}
 
 
 def trace_files(location: Path) -> list[Path]:
@@ -307,6 +310,15 @@ def write_dataset(examples: list[Example], report: Report, out: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def read_report(location: Path) -> Report:
+    """The split rule of a data folder, for adding to it: its `held_out` words and named test tasks."""
+    try:
+        recorded = json.loads((location / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"{location}: not a training data folder ({error})") from None
+    return Report(held_out=recorded.get("held_out", ""), test_tasks=recorded.get("test_tasks"))
+
+
 def read_dataset(location: Path, splits: tuple[str, ...] = SPLITS) -> list[Example]:
     """The examples of a data folder (`train data`'s output), in the given splits."""
     if not (location / "report.json").is_file():
@@ -322,11 +334,16 @@ def read_dataset(location: Path, splits: tuple[str, ...] = SPLITS) -> list[Examp
     return examples
 
 
-def build_dataset(runs: list[Path], out: Path, test_share: float = 0.1, test_ids: set[str] | None = None) -> Report:
+def build_dataset(runs: list[Path], out: Path, test_share: float = 0.1, test_ids: set[str] | None = None,
+                  held_out: str | None = None) -> Report:
+    """`held_out` says in words how the test split was chosen (e.g. which suite); the report keeps it."""
     if out.exists():
         raise DataError(f"{out} already exists; name a new folder")
     for location in runs:
         trace_files(location)  # a bad run is refused before any work
-    examples, report = collect_examples(runs, test_share, test_ids)
+    rule = held_out or (f"{len(test_ids)} named tasks" if test_ids is not None
+                        else f"a {test_share:g} share of tasks chosen by a hash of the task id")
+    report = Report(held_out=rule, test_tasks=sorted(test_ids) if test_ids is not None else None)
+    examples, report = collect_examples(runs, test_share, test_ids, report=report)
     write_dataset(examples, report, out)
     return report

@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.train.data import DataError, Report, collect_examples, read_dataset, write_dataset
+from agent.train.data import DataError, Report, collect_examples, read_dataset, read_report, write_dataset
 from agent.trace import ProposalEvent, VerdictEvent, read_trace
 from verifiers.details import InvariantDetails
 
@@ -92,7 +92,10 @@ def expert_iteration(suite: Path, rounds: int, settings: Any, sft_settings: Any,
         say(f"round {number}: sampling {suite} with {model} ...")
         figures = sample_suite(suite, settings, model, round_dir / "sample", workers, limit, dtype)
         before = {(example.task_id, example.answer) for example in examples}
-        examples, report = collect_examples([round_dir / "sample"], known=examples, report=Report())
+        # New tasks follow the start data's split rule: its named test tasks, else the hashed share.
+        report = read_report(data) if data is not None else Report(held_out="a 0.1 share of tasks chosen by a hash of the task id")
+        test_ids = set(report.test_tasks) if report.test_tasks is not None else None
+        examples, report = collect_examples([round_dir / "sample"], test_ids=test_ids, known=examples, report=report)
         new = [example for example in examples if (example.task_id, example.answer) not in before]
         write_dataset(examples, report, round_dir / "data")
         say(f"round {number}: solved {figures['solved']}/{figures['tasks']}, parse share {figures['parse_share']}, "

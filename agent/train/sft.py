@@ -45,7 +45,8 @@ class SFTSettings(BaseModel):
     lora_rank: int = Field(default=16, ge=1)
     top_layers: int | None = Field(default=None, ge=1, description="Train only the last N decoder layers (the rest "
                                    "frozen: the backward pass stops there, which roughly halves a step's cost on a CPU).")
-    max_length: int = Field(default=1024, ge=64, description="Tokens per example; longer ones are cut.")
+    max_length: int = Field(default=1024, ge=64, description="Tokens per example (prompt and answer); longer "
+                            "examples are left out and counted, not cut (a cut one would lose its answer).")
     seed: int = 0
 
     @property
@@ -59,6 +60,7 @@ class TrainResult(BaseModel):
     base_revision: str | None
     examples: int
     tasks: int
+    too_long: int = Field(default=0, description="Examples left out for being longer than max_length tokens.")
     steps: int
     epochs_done: float
     first_loss: float | None
@@ -128,7 +130,12 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(resolved.location, local_files_only=True, dtype=torch.float32)
-    rows = training_rows(examples, tokenizer)
+    fitting = [(example, row) for example, row in zip(examples, training_rows(examples, tokenizer))
+               if len(tokenizer(row["prompt"] + row["completion"])["input_ids"]) <= settings.max_length]
+    too_long = len(examples) - len(fitting)
+    kept, rows = [example for example, _ in fitting], [row for _, row in fitting]
+    if not rows:
+        raise DataError(f"{data}: every training example is longer than {settings.max_length} tokens")
     deadline = time.monotonic() + settings.max_minutes * 60
 
     class StopAtDeadline(TrainerCallback):
@@ -167,6 +174,9 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
             warmup_steps=0, logging_steps=1, save_strategy="no", report_to="none", use_cpu=True, seed=settings.seed,
             completion_only_loss=True, max_length=settings.max_length, packing=False, dataloader_num_workers=0,
             disable_tqdm=True, dataset_num_proc=None,
+            # Batches of examples of like length: prompts range from about 300 to over 1,000 tokens, and a batch
+            # is padded to its longest, so random batches spend much of a step on padding.
+            train_sampling_strategy="group_by_length",
             # float32 throughout and no activation recomputation, against TRL's defaults (bfloat16 autocast,
             # recomputation on): with both on, a step took over ten times as long on this CPU (no native bfloat16),
             # and a 135M model does not need the memory recomputation saves.
@@ -184,15 +194,15 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
         losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
         tokens = max((entry.get("num_tokens", 0) for entry in trainer.state.log_history), default=0)
         result = TrainResult(
-            out=str(out), base_model=resolved.name, base_revision=resolved.revision, examples=len(examples),
-            tasks=len({example.task_id for example in examples}), steps=output.global_step,
+            out=str(out), base_model=resolved.name, base_revision=resolved.revision, examples=len(kept),
+            tasks=len({example.task_id for example in kept}), too_long=too_long, steps=output.global_step,
             epochs_done=round(float(trainer.state.epoch or 0), 3), first_loss=losses[0] if losses else None,
             last_loss=losses[-1] if losses else None, train_s=round(train_s, 1),
             stopped_by_time=StopAtDeadline.stopped, tokens_per_s=round(tokens / train_s, 1) if train_s else 0.0)
         record = {"result": result.model_dump(), "settings": settings.model_dump(), "learning_rate": settings.rate,
                   "data": str(data.resolve()), "data_train_sha256": _digest(data / "train.jsonl"),
                   "data_report": json.loads((data / "report.json").read_text(encoding="utf-8")),
-                  "losses": losses, "figures": figures or {},
+                  "trained": trained_counts(kept), "losses": losses, "figures": figures or {},
                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
                              f"({torch.get_num_threads()} threads); load average at the end "
                              + ", ".join(f"{load:.1f}" for load in os.getloadavg()),
@@ -206,10 +216,20 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
     return result
 
 
+def trained_counts(examples: list[Example]) -> dict[str, dict[str, int]]:
+    """What the trained examples are: by suite (the task id's prefix) and by the source that found them."""
+    from collections import Counter
+
+    return {"by_suite": dict(Counter(example.task_id.split("/")[0] for example in examples).most_common()),
+            "by_source": dict(Counter(example.sources[0] for example in examples).most_common())}
+
+
 def model_card(record: dict[str, Any]) -> str:
     """The model card: what the model was trained on, how, and what it measured."""
     result, settings, report = record["result"], record["settings"], record["data_report"]
-    sources = ", ".join(f"{name} {count}" for name, count in report["by_source"].items())
+    trained = record.get("trained") or {"by_source": report["by_source"]}
+    sources = ", ".join(f"{name} {count}" for name, count in trained["by_source"].items())
+    suites = ", ".join(f"{name} {count}" for name, count in trained.get("by_suite", {}).items())
     lines = [
         "---", "library_name: transformers", "pipeline_tag: text-generation", "tags: [veriloop, loop-invariants]", "---",
         "", f"# {Path(result['out']).name}", "",
@@ -217,9 +237,12 @@ def model_card(record: dict[str, Any]) -> str:
         "project's verifier (Z3, cross-checked by cvc5) accepted. Load it with `--model` pointing at this folder.", "",
         "## Data", "",
         f"- `{record['data']}` (train.jsonl sha256 `{record['data_train_sha256'][:16]}`)",
-        f"- {result['examples']} training examples over {result['tasks']} tasks (train split); "
-        f"held out: {report['examples']['test']} examples over {report['tasks']['test']} tasks (test split, never trained on)",
-        f"- answers by source: {sources}",
+        f"- {result['examples']} training examples over {result['tasks']} tasks (train split"
+        + (f"; {result['too_long']} more left out, longer than {settings['max_length']} tokens" if result.get("too_long") else "")
+        + "); "
+        f"held out: {report['examples']['test']} examples over {report['tasks']['test']} tasks (test split, never trained on)"
+        + (f"; the test split is {report['held_out']}" if report.get("held_out") else ""),
+        f"- trained answers by source: {sources}" + (f"; by suite: {suites}" if suites else ""),
         "- every answer was verified again and shrunk to the conjuncts it needs before training; "
         "the split is by task, so no task's answers are on both sides", "",
         "## Settings", "",
