@@ -22,6 +22,7 @@ import z3
 from sympy.polys.matrices import DomainMatrix
 
 from agent.cprogram import Choices, Program, loop_head_states
+from verifiers import cexpr
 from verifiers.invariant import parse_template
 from verifiers.solvers import z3_check
 
@@ -204,7 +205,7 @@ def polynomial_equalities(states: list[dict[str, int]], variables: list[str], ma
         if number in settled or (time.perf_counter() > deadline and len(group) <= MAX_GROUP):
             continue
         found = _fit_at_degree(states, list(group), degree, family, variables)
-        if found and held_out and not all(_holds(atom, state) for atom in found for state in held_out):
+        if found and held_out and not _all_hold(found, held_out, variables):
             found = _fit_at_degree(states + held_out, list(group), degree, family, variables)
         if found is None:
             continue
@@ -215,20 +216,10 @@ def polynomial_equalities(states: list[dict[str, int]], variables: list[str], ma
     return list(dict.fromkeys(atoms))
 
 
-def _holds(atom: str, state: dict[str, int]) -> bool:
-    """A fitted equality (only `*`, `+`, `==` and integers, read alike by C and Python) on one state."""
-    left, right = atom.split(" == ")
-    return _evaluate(left, state) == _evaluate(right, state)
-
-
-def _evaluate(side: str, state: dict[str, int]) -> int:
-    total = 0
-    for term in side.split(" + "):
-        product = 1
-        for factor in term.replace(" * ", "*").split("*"):
-            product *= int(factor) if factor.isdigit() else state[factor]
-        total += product
-    return total
+def _all_hold(atoms: list[str], states: list[dict[str, int]], variables: list[str]) -> bool:
+    """Whether every fitted equality holds on every state (the verifier's own C expression semantics)."""
+    expressions = [cexpr.parse_boolean(atom, variables) for atom in atoms]
+    return all(cexpr.evaluate(expression, state) for expression in expressions for state in states)
 
 
 def _family_columns(names: list[str], degree: int, family: str | None) -> list[tuple[str, ...]]:

@@ -310,6 +310,11 @@ def write_dataset(examples: list[Example], report: Report, out: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def share_rule(test_share: float) -> str:
+    """The words for a test split chosen as a share of tasks (`split_of` without named test tasks)."""
+    return f"a {test_share:g} share of tasks chosen by a hash of the task id"
+
+
 def read_report(location: Path) -> Report:
     """The split rule of a data folder, for adding to it: its `held_out` words and named test tasks."""
     try:
@@ -341,8 +346,7 @@ def build_dataset(runs: list[Path], out: Path, test_share: float = 0.1, test_ids
         raise DataError(f"{out} already exists; name a new folder")
     for location in runs:
         trace_files(location)  # a bad run is refused before any work
-    rule = held_out or (f"{len(test_ids)} named tasks" if test_ids is not None
-                        else f"a {test_share:g} share of tasks chosen by a hash of the task id")
+    rule = held_out or (f"{len(test_ids)} named tasks" if test_ids is not None else share_rule(test_share))
     report = Report(held_out=rule, test_tasks=sorted(test_ids) if test_ids is not None else None)
     examples, report = collect_examples(runs, test_share, test_ids, report=report)
     write_dataset(examples, report, out)

@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.train.data import DataError, Report, collect_examples, read_dataset, read_report, write_dataset
+from agent.train.data import DataError, Report, collect_examples, read_dataset, read_report, share_rule, write_dataset
 from agent.trace import ProposalEvent, VerdictEvent, read_trace
 from verifiers.details import InvariantDetails
 
@@ -86,15 +86,16 @@ def expert_iteration(suite: Path, rounds: int, settings: Any, sft_settings: Any,
     run_dir.mkdir(parents=True, exist_ok=True)
     examples = read_dataset(data) if data is not None else []
     model = start or sft_settings.model or "bundled"
+    # New tasks follow the start data's split rule: its named test tasks, else the hashed share.
+    split = read_report(data) if data is not None else Report(held_out=share_rule(0.1))
+    test_ids = set(split.test_tasks) if split.test_tasks is not None else None
     history: list[dict[str, Any]] = []
     for number in range(1, rounds + 1):
         round_dir = run_dir / f"round-{number}"
         say(f"round {number}: sampling {suite} with {model} ...")
         figures = sample_suite(suite, settings, model, round_dir / "sample", workers, limit, dtype)
         before = {(example.task_id, example.answer) for example in examples}
-        # New tasks follow the start data's split rule: its named test tasks, else the hashed share.
-        report = read_report(data) if data is not None else Report(held_out="a 0.1 share of tasks chosen by a hash of the task id")
-        test_ids = set(report.test_tasks) if report.test_tasks is not None else None
+        report = Report(held_out=split.held_out, test_tasks=split.test_tasks)
         examples, report = collect_examples([round_dir / "sample"], test_ids=test_ids, known=examples, report=report)
         new = [example for example in examples if (example.task_id, example.answer) not in before]
         write_dataset(examples, report, round_dir / "data")

@@ -17,6 +17,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -218,8 +219,6 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
 
 def trained_counts(examples: list[Example]) -> dict[str, dict[str, int]]:
     """What the trained examples are: by suite (the task id's prefix) and by the source that found them."""
-    from collections import Counter
-
     return {"by_suite": dict(Counter(example.task_id.split("/")[0] for example in examples).most_common()),
             "by_source": dict(Counter(example.sources[0] for example in examples).most_common())}
 
