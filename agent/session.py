@@ -200,14 +200,16 @@ class Session:
             return text
         return f"{type(proposal.payload).__name__}:{proposal.payload.model_dump_json()}\n{text}"
 
-    def verify(self, proposal: Proposal, candidate: str | None = None, round: int | None = None) -> Verdict:
+    def verify(self, proposal: Proposal, candidate: str | None = None, round: int | None = None,
+               certify: bool = True) -> Verdict:
         """Verify the proposal (with `candidate` as its text, when given: a Houdini refinement, a
-        whole proof) under the remaining time."""
+        whole proof) under the remaining time; `certify=False` skips the second solver's re-check
+        of an acceptance (for an intermediate candidate whose final form is verified again)."""
         if self.time_left() <= 0:
             raise BudgetExhausted(self._time_up())
         if candidate is not None:
             proposal = dataclasses.replace(proposal, text=candidate)
-        key = self._cache_key(proposal, proposal.text)
+        key = self._cache_key(proposal, proposal.text) + ("" if certify else "\n(not certified)")
         if key in self.verdict_cache:
             verdict = self.verdict_cache[key]
             self.trace.write(VerdictEvent(proposal_id=proposal.id, round=round, candidate=proposal.text, cached=True,
@@ -216,7 +218,7 @@ class Session:
         timeout = max(0.05, min(self.budget.verifier_timeout_s, self.time_left()))
         started = time.perf_counter()
         try:
-            verdict = self.verifier.verify(self.task, proposal, VerifyBudget(timeout_s=timeout))
+            verdict = self.verifier.verify(self.task, proposal, VerifyBudget(timeout_s=timeout, certify=certify))
         except Exception as error:  # a crashing verifier is an error verdict, never a rejection
             verdict = Verdict(status="error", verifier=self.verifier.name, verifier_version=self.verifier.version,
                               feedback=f"the verifier crashed: {type(error).__name__}: {error}")

@@ -56,6 +56,9 @@ class VerifyBudget(BaseModel):
 
     timeout_s: float = Field(default=10.0, gt=0,
                              description="Hard limit for one verdict: all its solver calls together.")
+    certify: bool = Field(default=True, description="Re-check an acceptance with a second solver (what makes it "
+                          "`certified`); off for intermediate candidates whose final form is checked again. A "
+                          "verifier without a second opinion ignores it.")
 
 
 @runtime_checkable

@@ -221,7 +221,7 @@ class InvariantVerifier(Verifier):
         if not cexpr.is_linear(expr):
             return self._decide_in_child(task.vc_template, text, budget, started)
         try:
-            return self._decide(template, expr, Deadline(budget.timeout_s), started)
+            return self._decide(template, expr, Deadline(budget.timeout_s), started, budget.certify)
         except z3.Z3Exception as error:
             return self.verdict("error", f"Z3 failed: {z3_message(error)}", started)
         except RecursionError:  # the parser bounds nesting; this guards what the solvers' bindings do with it
@@ -234,7 +234,8 @@ class InvariantVerifier(Verifier):
         kept it busy six times past its time-out)."""
         try:
             verdict = call_in_child("verifiers.invariant:decide_in_child",
-                                    {"vc_template": vc_template, "text": text, "timeout_s": budget.timeout_s},
+                                    {"vc_template": vc_template, "text": text, "timeout_s": budget.timeout_s,
+                                     "certify": budget.certify},
                                     budget.timeout_s)
         except ChildTimeout as timeout:
             return self.verdict("unknown", f"Z3 could not decide: the check {timeout}; this is not a proof.", started,
@@ -244,7 +245,8 @@ class InvariantVerifier(Verifier):
                                 details={"stage": "solve", "isolated": True})
         return Verdict.model_validate({**verdict, "elapsed_s": time.perf_counter() - started})
 
-    def _decide(self, template: VcTemplate, expr: cexpr.Expr, deadline: Deadline, started: float) -> Verdict:
+    def _decide(self, template: VcTemplate, expr: cexpr.Expr, deadline: Deadline, started: float,
+                certify: bool = True) -> Verdict:
         context = z3.Context()
         definitions = template.definitions(cexpr.to_smtlib(expr))
         parts = cexpr.conjuncts(expr)
@@ -313,7 +315,8 @@ class InvariantVerifier(Verifier):
         if vacuous:
             feedback += (" Warning: it is unsatisfiable together with the pre-condition, so the program's"
                          " pre-condition is itself contradictory (vacuous proof).")
-        second_opinion = cross_check(template, definitions, deadline)
+        second_opinion = (cross_check(template, definitions, deadline) if certify
+                          else {"status": "undecided", "detail": "not asked (an intermediate candidate)"})
         details["cross_check"] = second_opinion
         if second_opinion["status"] == "disagrees":
             return self.verdict("error", f"Z3 proved every check but cvc5 disagrees ({second_opinion['detail']});"
@@ -371,13 +374,13 @@ def _child_deadline(timeout_s: float) -> Deadline:
     return Deadline(max(0.0, (alarm_left or timeout_s) - CHILD_ANSWER_S))
 
 
-def decide_in_child(vc_template: str, text: str, timeout_s: float) -> dict[str, Any]:
+def decide_in_child(vc_template: str, text: str, timeout_s: float, certify: bool = True) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): the verdict on a non-linear proposal, as JSON."""
     template = parse_template(vc_template)
     verifier = InvariantVerifier()
     started = time.perf_counter()
     expr = cexpr.parse_boolean(text, template.variables)
-    return verifier._decide(template, expr, _child_deadline(timeout_s), started).model_dump(mode="json")
+    return verifier._decide(template, expr, _child_deadline(timeout_s), started, certify).model_dump(mode="json")
 
 
 CVC5_SHARE = 0.5

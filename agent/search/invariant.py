@@ -24,24 +24,27 @@ The task is solved by the first accepted candidate; acceptance is always the ver
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.cprogram import replay_violation
+from agent.c_transition import c_template
+from agent.cprogram import ProgramError, replay_violation
 from agent.llm.constrained import invariant_grammar
 from agent.prompts import render_prompt
 from agent.search.atoms import program_atoms, template_atoms
 from agent.search.dynamic import equalities, polynomial_equalities, sample_states, states_from_precondition
 from agent.search.horn import SpacerRun
-from agent.search.houdini import conjunction, houdini
+from agent.search.houdini import conjunction, finish, houdini
 from agent.search.registry import strategy
 from agent.session import Outcome, Proposal, Session
 from agent.trace import RefutationEvent
 from verifiers import cexpr
 from verifiers.base import Refutes, Verdict, VerifyBudget
-from verifiers.child import ChildFailure, call_in_child
+from verifiers import child
+from verifiers.child import ChildFailure, call_in_child, preload
 from verifiers.details import InvariantDetails
 from verifiers.invariant import checks_are_nonlinear
 from verifiers.transition import from_template
@@ -56,6 +59,9 @@ REACHED_TIME_S = 5.0
 FILTER_STATES = 40
 # Seconds for splitting the fitted equalities into a basis and what it implies (Gröbner bases).
 GROEBNER_TIME_S = 10.0
+
+# The modules this strategy's child processes run (fitting's Gröbner bases, Spacer) start loaded.
+preload("agent.search.dynamic", "agent.search.horn")
 
 _FENCE = re.compile(r"`+(?:c|C)?")
 _LABEL = re.compile(r"^\s*(?:loop\s+)?invariant\s*[:=]\s*", re.IGNORECASE)
@@ -124,6 +130,43 @@ def _solved(verdict: Verdict, by: str) -> Outcome:
                    message=verdict.feedback, solved_by=by)
 
 
+def on_program(session: Session, outcome: Outcome) -> Outcome:
+    """A solved task's invariant checked again on the task's C program with the program's own semantics
+    (`agent.c_transition`): a template that reads the program differently (SMT-LIB's real `/` for
+    C's integer division, unbounded for `unsigned`) may accept an invariant the program breaks. Then
+    the template is wrong, and that is the result; where the check cannot decide, the task stays
+    solved against its template and the message says so."""
+    task = session.task
+    if outcome.status != "solved" or outcome.answer is None or task.program is None:
+        return outcome
+    try:
+        own = c_template(task.program)
+    except ProgramError as error:
+        return dataclasses.replace(outcome, message=f"{outcome.message} Not checked on the C program ({error}).")
+    if own == task.vc_template:  # the task's template is the program's own
+        return outcome
+    timeout = min(session.budget.verifier_timeout_s, session.time_left())
+    if timeout <= 0:
+        return dataclasses.replace(outcome, message=f"{outcome.message} Not checked on the C program (no time left).")
+    verdict = session.verifier.verify(OwnTemplate(own), outcome.answer, VerifyBudget(timeout_s=timeout))
+    if verdict.status == "accepted":
+        return dataclasses.replace(outcome, message=f"{outcome.message} It holds for the C program too "
+                                   "(checked with the program's own semantics).")
+    if verdict.status == "rejected":
+        return Outcome("template_wrong", answer=outcome.answer, solved_by=outcome.solved_by,
+                       message=f"the template and the program disagree: `{outcome.answer}` proves the task's "
+                               f"template, but on the C program with its own semantics: {verdict.feedback}")
+    return dataclasses.replace(outcome, message=f"{outcome.message} Not confirmed on the C program "
+                               f"({verdict.status}: {verdict.feedback[:MAX_FEEDBACK_CHARS]})")
+
+
+@dataclass(frozen=True)
+class OwnTemplate:
+    """The program's own verification template, as the invariant verifier reads a task."""
+
+    vc_template: str
+
+
 def _linear(atoms: list[str], variables: list[str]) -> bool:
     for atom in atoms:
         try:
@@ -185,7 +228,7 @@ def solve_invariant(session: Session) -> Outcome:
                         start_after_s=0.0 if alone else settings.horn_start_s)
               if "horn" in session.settings.sources else None)
     try:
-        return _search(session, settings, spacer)
+        return on_program(session, _search(session, settings, spacer))
     finally:
         if spacer is not None:
             spacer.cancel()
@@ -205,7 +248,10 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     # invariant; the verifier still decides what is left), and the fitted equalities come before
     # bounded model checking, which rarely decides such a loop within its time.
     fitted_first = checks_are_nonlinear(task.vc_template)
+    if fitted_first:
+        child.start()  # its checks run in child processes: the fork server imports while the runs are sampled
     reachable: list[dict[str, int]] | None = None
+    filter_states: list[dict[str, int]] | None = None
 
     def reached() -> list[dict[str, int]]:
         nonlocal reachable
@@ -216,13 +262,15 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
         return reachable
 
     def candidates(atoms: list[str]) -> list[str]:
+        nonlocal filter_states
         if not fitted_first or task.parsed_program is None:
             return atoms
-        # Distinct states only, and at most FILTER_STATES of them spread over the runs: each is one
-        # evaluation per atom in Python.
-        distinct = list({tuple(sorted(state.items())): state for state in reached()}.values())
-        states = distinct[::max(1, len(distinct) // FILTER_STATES)]
-        return [atom for atom in atoms if _holds_on(atom, states, variables)]
+        if filter_states is None:
+            # Distinct states only, and at most FILTER_STATES of them spread over the runs (picked
+            # once per task): each is one evaluation per atom in Python.
+            distinct = list({tuple(sorted(state.items())): state for state in reached()}.values())
+            filter_states = distinct[::max(1, len(distinct) // FILTER_STATES)]
+        return [atom for atom in atoms if _holds_on(atom, filter_states, variables)]
 
     def recombine(step: int) -> Outcome | None:
         """Houdini over the whole pool; remembers what is proved inductive for the prompt."""
@@ -293,9 +341,12 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
                 consequences = implied if result.inductive and set(basis) <= set(result.survivors) else []
                 if result.inductive and result.survivors and (proved or consequences):
                     combined = list(dict.fromkeys(proved + result.survivors + consequences))
-                    verdict = session.verify(proposal, conjunction(combined))
-                    if verdict.status == "accepted":
-                        return _solved(verdict, _contributors(pool, combined))
+                    verdict = session.verify(proposal, conjunction(combined), certify=False)
+                    details = _details(verdict)
+                    if verdict.status == "accepted" and details is not None:
+                        verdict, kept = finish(session, proposal, verdict, details.conjuncts, 0)
+                        if verdict.status == "accepted":
+                            return _solved(verdict, _contributors(pool, kept))
                 session.check_budget()
             return recombine(0)
         return None
