@@ -201,10 +201,11 @@ class Session:
         return f"{type(proposal.payload).__name__}:{proposal.payload.model_dump_json()}\n{text}"
 
     def verify(self, proposal: Proposal, candidate: str | None = None, round: int | None = None,
-               certify: bool = True) -> Verdict:
+               certify: bool = True, timeout_s: float | None = None) -> Verdict:
         """Verify the proposal (with `candidate` as its text, when given: a Houdini refinement, a
-        whole proof) under the remaining time; `certify=False` skips the second solver's re-check
-        of an acceptance (for an intermediate candidate whose final form is verified again)."""
+        whole proof) under the remaining time (and `timeout_s`, when given); `certify=False` skips
+        the second solver's re-check of an acceptance (for an intermediate candidate whose final
+        form is verified again)."""
         if self.time_left() <= 0:
             raise BudgetExhausted(self._time_up())
         if candidate is not None:
@@ -215,7 +216,7 @@ class Session:
             self.trace.write(VerdictEvent(proposal_id=proposal.id, round=round, candidate=proposal.text, cached=True,
                                           verdict=verdict))
             return verdict
-        timeout = max(0.05, min(self.budget.verifier_timeout_s, self.time_left()))
+        timeout = max(0.05, min(self.budget.verifier_timeout_s, self.time_left(), timeout_s or float("inf")))
         started = time.perf_counter()
         try:
             verdict = self.verifier.verify(self.task, proposal, VerifyBudget(timeout_s=timeout, certify=certify))

@@ -3,6 +3,7 @@ Z3-to-C printer they share with the SyGuS atoms (agent/search/z3c.py)."""
 
 from __future__ import annotations
 
+import pytest
 import z3
 
 from agent.search.dynamic import polynomial_equalities
@@ -126,26 +127,28 @@ def test_a_power_of_a_variable_with_few_values_fits_nothing():
     assert polynomial_equalities(states, ["a", "b"]) == ["a*a*a*a*a*a == 3 * a + b"]
 
 
-def test_c_expressions_evaluate_as_the_verifier_reads_them():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_c_expressions_evaluate_as_the_verifier_reads_them(compiled):
     import random
 
     rng = random.Random(0)
     text = "(x / y == q) && (x % y == r) && (y > 0 ? x * y >= q : !(q < r) || x != 0)"
     expression = cexpr.parse_boolean(text, ["x", "y", "q", "r"])
+    evaluate_on = cexpr.evaluator(expression) if compiled else (lambda state: cexpr.evaluate(expression, state))
     declarations = "".join(f"(declare-const {name} Int)" for name in "xyqr")
     term = z3.parse_smt2_string(f"{declarations}(assert {cexpr.to_smtlib(expression)})")[0]
     for _ in range(200):
         state = {name: rng.randint(-9, 9) for name in "xyqr"}
         if state["y"] == 0:
             try:
-                cexpr.evaluate(expression, state)
+                evaluate_on(state)
             except cexpr.Undefined:
                 continue
             raise AssertionError("a division by zero has no value")
         if rng.random() < 0.5:  # make the quotient and remainder right half the time
             state["q"], state["r"] = int(state["x"] / state["y"]), state["x"] - state["y"] * int(state["x"] / state["y"])
         expected = z3.simplify(z3.substitute(term, *[(z3.Int(name), z3.IntVal(value)) for name, value in state.items()]))
-        assert cexpr.evaluate(expression, state) == z3.is_true(expected), state
+        assert evaluate_on(state) == z3.is_true(expected), state
 
 
 def test_fitted_equalities_split_into_a_basis_and_what_it_implies():

@@ -750,30 +750,28 @@ def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr
     """Houdini for non-linear atoms: each atom's check on its own (assuming the `facts`, inductive on
     their own, and every atom still in for consecution), in passes until one pass drops nothing.
     Z3's non-linear reasoning decides one polynomial at a time where the disjunction of all of them
-    outlasts any budget. When a pass refutes nothing but leaves checks undecided within their slice
+    outlasts any budget. Each check is a fresh solver with the atoms asserted as they are, checked
+    once: guarded by indicator literals (or checked incrementally) they are out of reach of Z3's
+    preprocessing, which eliminates variables with the equalities (a consecution check of cubic
+    equalities that a fresh solver proves in half a second stayed undecided for 30 s under
+    indicators). When a pass refutes nothing but leaves checks undecided within their slice
     of the time, the largest undecided atom is given up (the survivors' checks were all decided in
     the last pass, so they are inductive; only completeness is given up)."""
     context = z3.Context()
     trans_call, now, primed = _atoms_as_smtlib(template, parsed)
-    kept = [f"|houdini kept {index}|" for index in range(len(parsed))]
-    goals = [f"|houdini goal {index}|" for index in range(len(parsed))]
-    header = template.definitions("true") + "".join(f"(declare-const {name} Bool)" for name in kept + goals)
+    header = template.definitions("true") + "".join(f"(assert {cexpr.to_smtlib(fact)})" for fact in facts)
 
-    known = "".join(f"(assert {cexpr.to_smtlib(fact)})" for fact in facts)
-
-    def solver_for(relation: str, assumed: list[str], goal: list[str]) -> z3.Solver:
-        implications = known + "".join(f"(assert (=> {name} {term}))" for name, term in zip(kept, assumed))
-        violations = "".join(f"(assert (=> {name} (not {term})))" for name, term in zip(goals, goal))
+    def check(relation: str, assumed: list[str], goal: str, slice_s: float) -> tuple[str, z3.Solver]:
         solver = z3.Solver(ctx=context)
-        solver.add(z3.parse_smt2_string(f"{header}(assert {relation}){implications}{violations}", ctx=context))
-        return solver
+        solver.add(z3.parse_smt2_string(f"{header}(assert {relation})" + "".join(f"(assert {term})" for term in assumed)
+                                        + f"(assert (not {goal}))", ctx=context))
+        status, _ = z3_check(solver, context, slice_s)
+        return status, solver
 
-    kept_literals = [z3.Bool(name[1:-1], ctx=context) for name in kept]
-    goal_literals = [z3.Bool(name[1:-1], ctx=context) for name in goals]
     alive = list(range(len(parsed)))
     rounds = 0
-    for solver, assumes_atoms in ((solver_for(template.precondition_call, [], now), False),
-                                  (solver_for(trans_call.group(0), now, primed), True)):
+    for relation, assumes_atoms in ((template.precondition_call, False), (trans_call.group(0), True)):
+        terms = primed if assumes_atoms else now
         changed = True
         while changed and alive:
             changed = False
@@ -785,8 +783,8 @@ def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr
                 if deadline.left() < MIN_CALL_S:
                     return InductiveSubset("unknown", [], rounds, 0, OUT_OF_TIME)
                 slice_s = min(deadline.left(), max(1.0, deadline.left() / len(alive)))
-                assumptions = [kept_literals[other] for other in alive] if assumes_atoms else []
-                status, _ = z3_check(solver, context, slice_s, tuple(assumptions + [goal_literals[index]]))
+                status, solver = check(relation, [now[other] for other in alive] if assumes_atoms else [],
+                                       terms[index], slice_s)
                 if status == "unsat":
                     continue
                 if status != "sat":
@@ -794,9 +792,8 @@ def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr
                     continue
                 # Every atom the counterexample falsifies goes with this one.
                 model = solver.model()
-                terms = primed if assumes_atoms else now
                 dropped = {index} | {other for other in alive if z3.is_false(model.eval(
-                    z3.parse_smt2_string(f"{header}(assert {terms[other]})", ctx=context)[0], model_completion=True))}
+                    z3.parse_smt2_string(f"{header}(assert {terms[other]})", ctx=context)[-1], model_completion=True))}
                 alive = [other for other in alive if other not in dropped]
                 changed = True
             if undecided and not changed:

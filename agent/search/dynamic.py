@@ -219,7 +219,7 @@ def polynomial_equalities(states: list[dict[str, int]], variables: list[str], ma
 def _all_hold(atoms: list[str], states: list[dict[str, int]], variables: list[str]) -> bool:
     """Whether every fitted equality holds on every state (the verifier's own C expression semantics)."""
     expressions = [cexpr.parse_boolean(atom, variables) for atom in atoms]
-    return all(cexpr.evaluate(expression, state) for expression in expressions for state in states)
+    return all(value(state) for value in map(cexpr.evaluator, expressions) for state in states)
 
 
 def _family_columns(names: list[str], degree: int, family: str | None) -> list[tuple[str, ...]]:

@@ -101,7 +101,8 @@ def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts:
                     return best, kept, round_number
                 trial = kept[:start] + kept[start + chunk:]
                 round_number += 1
-                verdict = session.verify(proposal, conjunction(trial), round=round_number, certify=False)
+                verdict = session.verify(proposal, conjunction(trial), round=round_number, certify=False,
+                                         timeout_s=max(MINIMIZE_MIN_S, stop_at - time.monotonic()))
                 if verdict.status == "accepted":
                     best, kept, removed_any = verdict, trial, True
                 else:
