@@ -162,3 +162,41 @@ def test_fitted_equalities_split_into_a_basis_and_what_it_implies():
     assert sorted(split["implied"]) == sorted(atoms[3:])
     # An equality the others do not imply stays in the basis.
     assert independent_equalities(["x*x == y", "x*y == z"], ["x", "y", "z"])["implied"] == []
+
+
+def test_a_non_linear_houdini_proves_a_cubic_basis_a_guarded_encoding_left_undecided():
+    from verifiers.invariant import largest_inductive_subset
+
+    # Clause2Inv NL29's fitted basis: with each atom guarded by an indicator literal, Z3 left the third
+    # one's consecution undecided for 30 s (and Houdini gave it up); asserted plainly in a fresh solver
+    # its preprocessing substitutes the equalities and proves all three.
+    task = _nl_task("NL29")
+    basis = ["x*w == z", "z*w + z == 2 * p", "w*p + 2 * p == 3 * q"]
+    subset = largest_inductive_subset(task.vc_template, basis, 30.0)
+    assert subset.status == "inductive" and subset.survivors == basis
+
+
+def test_an_invariant_of_a_template_that_misreads_its_program_is_a_template_result():
+    from types import SimpleNamespace
+
+    from agent.c_transition import c_template
+    from agent.search.invariant import on_program
+    from agent.session import Outcome
+    from agent.tasks import Budget
+    from verifiers.invariant import InvariantVerifier
+
+    program = "int main() { int x; x = 0; while (x < 10) { x = x + 1; } assert(x <= 10); }"
+    # A template of the same loop stepping by two: `x % 2 == 0` holds there, not in the program.
+    stepping_by_two = c_template(program.replace("x + 1", "x + 2"))
+
+    def session(template: str) -> SimpleNamespace:
+        task = SimpleNamespace(program=program, vc_template=template)
+        return SimpleNamespace(task=task, verifier=InvariantVerifier(), budget=Budget(), time_left=lambda: 60.0)
+
+    solved = Outcome("solved", answer="x % 2 == 0 && x <= 10", certified=True, message="accepted.")
+    wrong = on_program(session(stepping_by_two), solved)
+    assert wrong.status == "template_wrong" and "the template and the program disagree" in wrong.message
+    # The program's own semantics admit `x <= 10`: solved, and the message says it was checked.
+    own = c_template(program) + "\n"  # the program's own template, written differently
+    right = on_program(session(own), Outcome("solved", answer="x <= 10", message="accepted."))
+    assert right.status == "solved" and "holds for the C program too" in right.message

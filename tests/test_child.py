@@ -1,0 +1,63 @@
+"""The fork server that runs trusted solver code on untrusted data in child processes (verifiers/child.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from tests.ordinary_user import WHO, as_ordinary_user
+from verifiers.child import ChildFailure, ChildTimeout, call_in_child
+
+# Targets the children run (imported by name in the child).
+
+
+def echo(value: str) -> str:
+    return value
+
+
+def preloaded() -> list[str]:
+    return sorted(name for name in ("cvc5", "verifiers.invariant", "z3") if name in sys.modules)
+
+
+def sleep_for(seconds: float) -> str:
+    time.sleep(seconds)
+    return "woke"
+
+
+def fail() -> None:
+    raise ValueError("bad   input")
+
+
+def crash() -> None:
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _answers() -> dict:
+    answers: dict = {"echo": len(call_in_child("tests.test_child:echo", {"value": "x" * 300_000}, 30)),
+                     "preloaded": call_in_child("tests.test_child:preloaded", {}, 30)}
+    started = time.monotonic()
+    try:
+        call_in_child("tests.test_child:sleep_for", {"seconds": 60}, 1.0)
+    except ChildTimeout as timeout:
+        answers["timeout"] = (str(timeout), time.monotonic() - started)
+    for name in ("fail", "crash"):
+        try:
+            call_in_child(f"tests.test_child:{name}", {}, 30)
+        except ChildFailure as failure:
+            answers[name] = str(failure)
+    return answers
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_a_child_answers_times_out_fails_or_crashes_and_each_is_one_line(who: str) -> None:
+    answers = _answers() if who == "root" else as_ordinary_user(_answers)
+    assert answers["echo"] == 300_000  # more than a pipe holds
+    assert answers["preloaded"] == ["cvc5", "verifiers.invariant", "z3"]  # forked with them loaded
+    message, waited = answers["timeout"]
+    assert message == "ran past its 1 s limit" and waited < 30  # stopped by its alarm, not waited for
+    assert answers["fail"] == "failed: ValueError: bad input"
+    assert answers["crash"] == "crashed (SIGSEGV)"
