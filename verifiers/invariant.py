@@ -745,33 +745,53 @@ def _falsified(model: z3.ModelRef, mask: z3.ArithRef | None, goal: Callable[[], 
     return {index for index, term in enumerate(goal()) if z3.is_false(model.eval(term, model_completion=True))}
 
 
+# Houdini over at most this many non-linear atoms checks each in a fresh solver (see below).
+PLAIN_CHECK_ATOMS = 16
+
+
 def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr]], facts: list[cexpr.Expr],
                         deadline: Deadline) -> InductiveSubset:
     """Houdini for non-linear atoms: each atom's check on its own (assuming the `facts`, inductive on
     their own, and every atom still in for consecution), in passes until one pass drops nothing.
     Z3's non-linear reasoning decides one polynomial at a time where the disjunction of all of them
-    outlasts any budget. Each check is a fresh solver with the atoms asserted as they are, checked
-    once: guarded by indicator literals (or checked incrementally) they are out of reach of Z3's
-    preprocessing, which eliminates variables with the equalities (a consecution check of cubic
-    equalities that a fresh solver proves in half a second stayed undecided for 30 s under
-    indicators). When a pass refutes nothing but leaves checks undecided within their slice
-    of the time, the largest undecided atom is given up (the survivors' checks were all decided in
-    the last pass, so they are inductive; only completeness is given up)."""
+    outlasts any budget. Over many atoms one solver per check holds them all, each guarded by an
+    indicator literal (parsed once, checked under assumptions); over at most PLAIN_CHECK_ATOMS each
+    check is a fresh solver with the atoms asserted as they are, checked once: guarded or checked
+    incrementally they are out of reach of Z3's preprocessing, which eliminates variables with the
+    equalities (the consecution of a basis of three cubic equalities, proved by a fresh solver in
+    half a second, stayed undecided for 30 s under indicators). When a pass refutes nothing but
+    leaves checks undecided within their slice of the time, the largest undecided atom is given up
+    (the survivors' checks were all decided in the last pass, so they are inductive; only
+    completeness is given up)."""
     context = z3.Context()
     trans_call, now, primed = _atoms_as_smtlib(template, parsed)
-    header = template.definitions("true") + "".join(f"(assert {cexpr.to_smtlib(fact)})" for fact in facts)
+    kept = [f"|houdini kept {index}|" for index in range(len(parsed))]
+    goals = [f"|houdini goal {index}|" for index in range(len(parsed))]
+    definitions = template.definitions("true")
+    header = definitions + "".join(f"(declare-const {name} Bool)" for name in kept + goals)
+    known = "".join(f"(assert {cexpr.to_smtlib(fact)})" for fact in facts)
 
-    def check(relation: str, assumed: list[str], goal: str, slice_s: float) -> tuple[str, z3.Solver]:
+    def guarded_solver(relation: str, assumed: list[str], goal: list[str]) -> z3.Solver:
+        implications = known + "".join(f"(assert (=> {name} {term}))" for name, term in zip(kept, assumed))
+        violations = "".join(f"(assert (=> {name} (not {term})))" for name, term in zip(goals, goal))
         solver = z3.Solver(ctx=context)
-        solver.add(z3.parse_smt2_string(f"{header}(assert {relation})" + "".join(f"(assert {term})" for term in assumed)
-                                        + f"(assert (not {goal}))", ctx=context))
-        status, _ = z3_check(solver, context, slice_s)
-        return status, solver
+        solver.add(z3.parse_smt2_string(f"{header}(assert {relation}){implications}{violations}", ctx=context))
+        return solver
 
+    def plain_check(relation: str, assumed: list[str], goal: str, slice_s: float) -> tuple[str, z3.Solver]:
+        solver = z3.Solver(ctx=context)
+        solver.add(z3.parse_smt2_string(f"{definitions}{known}(assert {relation})"
+                                        + "".join(f"(assert {term})" for term in assumed)
+                                        + f"(assert (not {goal}))", ctx=context))
+        return z3_check(solver, context, slice_s)[0], solver
+
+    kept_literals = [z3.Bool(name[1:-1], ctx=context) for name in kept]
+    goal_literals = [z3.Bool(name[1:-1], ctx=context) for name in goals]
     alive = list(range(len(parsed)))
     rounds = 0
     for relation, assumes_atoms in ((template.precondition_call, False), (trans_call.group(0), True)):
         terms = primed if assumes_atoms else now
+        guarded: z3.Solver | None = None  # built when first needed
         changed = True
         while changed and alive:
             changed = False
@@ -783,8 +803,14 @@ def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr
                 if deadline.left() < MIN_CALL_S:
                     return InductiveSubset("unknown", [], rounds, 0, OUT_OF_TIME)
                 slice_s = min(deadline.left(), max(1.0, deadline.left() / len(alive)))
-                status, solver = check(relation, [now[other] for other in alive] if assumes_atoms else [],
-                                       terms[index], slice_s)
+                if len(alive) <= PLAIN_CHECK_ATOMS:
+                    status, solver = plain_check(relation, [now[other] for other in alive] if assumes_atoms else [],
+                                                 terms[index], slice_s)
+                else:
+                    guarded = guarded or guarded_solver(relation, now if assumes_atoms else [], terms)
+                    solver = guarded
+                    assumptions = [kept_literals[other] for other in alive] if assumes_atoms else []
+                    status, _ = z3_check(solver, context, slice_s, tuple(assumptions + [goal_literals[index]]))
                 if status == "unsat":
                     continue
                 if status != "sat":
@@ -793,7 +819,7 @@ def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr
                 # Every atom the counterexample falsifies goes with this one.
                 model = solver.model()
                 dropped = {index} | {other for other in alive if z3.is_false(model.eval(
-                    z3.parse_smt2_string(f"{header}(assert {terms[other]})", ctx=context)[-1], model_completion=True))}
+                    z3.parse_smt2_string(f"{header}(assert {terms[other]})", ctx=context)[0], model_completion=True))}
                 alive = [other for other in alive if other not in dropped]
                 changed = True
             if undecided and not changed:

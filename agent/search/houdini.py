@@ -25,9 +25,9 @@ HOUDINI_SHARE = 1 / 3
 # its time is the user's wait. It may take this share of the time the task took to get there (so a
 # task solved in a second is not made to wait seconds), at least MINIMIZE_MIN_S and at most
 # MINIMIZE_MAX_S or a quarter of the time left (on non-linear invariants each trial is about a second).
-MINIMIZE_SHARE_OF_SEARCH = 1 / 2
+MINIMIZE_SHARE_OF_SEARCH = 1 / 4
 MINIMIZE_MIN_S = 0.5
-MINIMIZE_MAX_S = 6.0
+MINIMIZE_MAX_S = 4.0
 
 
 @dataclass
