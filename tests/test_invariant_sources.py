@@ -200,3 +200,22 @@ def test_an_invariant_of_a_template_that_misreads_its_program_is_a_template_resu
     own = c_template(program) + "\n"  # the program's own template, written differently
     right = on_program(session(own), Outcome("solved", answer="x <= 10", message="accepted."))
     assert right.status == "solved" and "holds for the C program too" in right.message
+
+
+def test_a_solve_of_a_template_that_misreads_its_program_searches_the_programs_own(tmp_path):
+    from agent.c_transition import c_template
+    from agent.loop import RunSettings, run_task
+    from agent.tasks import parse_task
+    from verifiers.base import VerifyBudget
+    from verifiers.invariant import InvariantVerifier
+
+    program = "int main() { int x; x = 0; while (x < 10) { x = x + 1; } assert(x <= 10); }"
+    # The task's template steps by two and asserts `x <= 11`: `x <= 11` proves it, not the program.
+    task = parse_task({"id": "misread", "kind": "invariant", "program": program,
+                       "vc_template": c_template(program.replace("x + 1", "x + 2").replace("x <= 10", "x <= 11"))},
+                      "test")
+    result = run_task(task, RunSettings(sources=("symbolic", "dynamic")), None, tmp_path / "trace.jsonl", "test")
+    assert result.status == "template_wrong" and "On the program's own template" in result.message
+    # The answer is the program's invariant: the verifier accepts it on the program's own template.
+    own = type("Own", (), {"vc_template": c_template(program)})
+    assert InvariantVerifier().verify(own, result.answer, VerifyBudget(timeout_s=10)).status == "accepted"

@@ -39,7 +39,7 @@ from agent.search.dynamic import equalities, polynomial_equalities, sample_state
 from agent.search.horn import SpacerRun
 from agent.search.houdini import conjunction, finish, houdini
 from agent.search.registry import strategy
-from agent.session import Outcome, Proposal, Session
+from agent.session import BudgetExhausted, Outcome, Proposal, Session
 from agent.trace import RefutationEvent
 from verifiers import cexpr
 from verifiers.base import Refutes, Verdict, VerifyBudget
@@ -161,6 +161,29 @@ def on_program(session: Session, outcome: Outcome) -> Outcome:
                                f"({verdict.status}: {verdict.feedback[:MAX_FEEDBACK_CHARS]})")
 
 
+def _search_program(session: Session, settings: InvariantSettings, wrong: Outcome) -> Outcome:
+    """After a template was found to misread its program: the same search (without Spacer) on the
+    program's own template, in the time left. The result stays `template_wrong` (the task's template
+    is wrong); its answer, when one is found, is an invariant proved on the C program's semantics."""
+    task = session.task
+    own = type(task).model_validate({**task.model_dump(), "vc_template": c_template(task.program)})
+    # Verdicts are cached by text: those on the task's template say nothing about the program's.
+    template_verdicts, session.verdict_cache = session.verdict_cache, {}
+    session.task = own
+    try:
+        found = _search(session, settings, None)
+    except BudgetExhausted:
+        found = Outcome("unsolved", message="the time ran out")
+    finally:
+        session.task, session.verdict_cache = task, template_verdicts
+    if found.status != "solved":
+        return dataclasses.replace(wrong, answer=None, message=f"{wrong.message} On the program's own template: "
+                                   f"{found.status} ({found.message[:MAX_FEEDBACK_CHARS]}).")
+    return Outcome("template_wrong", answer=found.answer, certified=found.certified, solved_by=found.solved_by,
+                   message=f"{wrong.message} On the program's own template (its C semantics) `{found.answer}` is "
+                           f"proved: {found.message}")
+
+
 @dataclass(frozen=True)
 class OwnTemplate:
     """The program's own verification template, as the invariant verifier reads a task."""
@@ -229,7 +252,10 @@ def solve_invariant(session: Session) -> Outcome:
                         start_after_s=0.0 if alone else settings.horn_start_s)
               if "horn" in session.settings.sources else None)
     try:
-        return on_program(session, _search(session, settings, spacer))
+        outcome = on_program(session, _search(session, settings, spacer))
+        if outcome.status == "template_wrong" and outcome.answer is not None and session.time_left() > 0:
+            return _search_program(session, settings, outcome)
+        return outcome
     finally:
         if spacer is not None:
             spacer.cancel()
