@@ -19,7 +19,10 @@
    verified; the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
    whenever it grows.
 
-The task is solved by the first accepted candidate; acceptance is always the verifier's.
+The task is solved by the first accepted candidate; acceptance is always the verifier's. A task with
+a C program has its answer verified again on the program's own template (`on_program`): when the
+program's semantics reject it, the task's template is wrong (`template_wrong`), and the search goes
+on on the program's own template for an invariant of the program.
 """
 
 from __future__ import annotations
@@ -41,9 +44,8 @@ from agent.search.houdini import conjunction, finish, houdini
 from agent.search.registry import strategy
 from agent.session import BudgetExhausted, Outcome, Proposal, Session
 from agent.trace import RefutationEvent
-from verifiers import cexpr
+from verifiers import cexpr, child
 from verifiers.base import Refutes, Verdict, VerifyBudget
-from verifiers import child
 from verifiers.child import ChildFailure, call_in_child, preload
 from verifiers.details import InvariantDetails
 from verifiers.invariant import checks_are_nonlinear
