@@ -65,12 +65,12 @@ def houdini(session: Session, proposal: Proposal, pool: list[str]) -> HoudiniRes
 
 
 def finish(session: Session, proposal: Proposal, accepted: Verdict, conjuncts: list[str],
-           first_round: int) -> tuple[Verdict, list[str]]:
+           first_round: int, time_s: float | None = None) -> tuple[Verdict, list[str]]:
     """An invariant Z3 accepted (`accepted`, verified with `certify=False`), minimised, then verified
     in full (cvc5's re-check included) as the answer. Where that cannot be done (no time left, or Z3
     undecided the second time on a non-linear check), Z3's proof of the minimised invariant is the
     answer, not certified; a disagreement of cvc5 is an error verdict, never an acceptance."""
-    best, kept, rounds = minimize(session, proposal, accepted, conjuncts, first_round)
+    best, kept, rounds = minimize(session, proposal, accepted, conjuncts, first_round, time_s)
     try:
         final = session.verify(proposal, conjunction(kept), round=rounds + 1)
     except BudgetExhausted:
@@ -79,17 +79,18 @@ def finish(session: Session, proposal: Proposal, accepted: Verdict, conjuncts: l
 
 
 def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts: list[str],
-             first_round: int) -> tuple[Verdict, list[str], int]:
+             first_round: int, time_s: float | None = None) -> tuple[Verdict, list[str], int]:
     """Drop conjuncts an accepted invariant does not need, keeping it accepted (by Z3; the caller
     verifies the result in full) at every step; returns the verdict on the conjuncts kept, them and
     the last round.
 
     Chunks of halving size are tried for removal (as in delta debugging), so the many irrelevant
     atoms Houdini keeps go in a few calls. Only verified candidates are kept; when its share of the
-    time (or the budget) runs out the shortest accepted invariant so far is returned.
+    time (`time_s`, by default a share of the search's) or the budget runs out the shortest accepted
+    invariant so far is returned.
     """
     share = min(MINIMIZE_MAX_S, session.time_left() / 4, session.elapsed() * MINIMIZE_SHARE_OF_SEARCH)
-    stop_at = time.monotonic() + max(MINIMIZE_MIN_S, share)
+    stop_at = time.monotonic() + (time_s if time_s is not None else max(MINIMIZE_MIN_S, share))
     best, kept = accepted, list(conjuncts)
     round_number = first_round
     chunk = max(1, len(kept) // 2)

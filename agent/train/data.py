@@ -189,7 +189,7 @@ class _Verifier:
     def shrink(self, task: Any, answer: str) -> tuple[Any, str] | None:
         """The accepted verdict on `answer` shrunk to the conjuncts it needs and its text; None when the
         verifier does not accept `answer` again."""
-        from agent.search.houdini import conjunction, minimize
+        from agent.search.houdini import conjunction, finish
         from agent.session import RunSettings, Session
         from verifiers.base import REGISTRY
 
@@ -202,7 +202,9 @@ class _Verifier:
             details = verdict.details
             if verdict.status != "accepted" or not isinstance(details, InvariantDetails):
                 return None
-            verdict, kept = minimize(session, proposal, verdict, details.conjuncts, 0)
+            # Shrinking data is not a user's wait: up to 6 s (at least 2), as before the search's share.
+            verdict, kept = finish(session, proposal, verdict, details.conjuncts, 0,
+                                   time_s=max(2.0, min(6.0, session.time_left() / 4)))
         if verdict.status != "accepted":
             return None
         shrunk = verdict.details.invariant if isinstance(verdict.details, InvariantDetails) else None
