@@ -107,6 +107,9 @@ class Session:
     verifier_s: float = 0.0
     # Verdicts by candidate: a candidate proposed again is not verified again.
     verdict_cache: dict[str, Verdict] = field(default_factory=dict)
+    # Which template `task` carries, as the trace's verdicts say: "program" while a search runs on the
+    # C program's own template after the task's was found to misread it.
+    verdicts_on: Literal["task", "program"] = "task"
     # The latest batch's completions the strategy has not reached yet, with their step: written as
     # unverified proposals if the budget ends before it gets to them.
     _pending: list[tuple[Completion, int]] = field(default_factory=list)
@@ -214,7 +217,7 @@ class Session:
         if key in self.verdict_cache:
             verdict = self.verdict_cache[key]
             self.trace.write(VerdictEvent(proposal_id=proposal.id, round=round, candidate=proposal.text, cached=True,
-                                          verdict=verdict))
+                                          template=self.verdicts_on, verdict=verdict))
             return verdict
         timeout = max(0.05, min(self.budget.verifier_timeout_s, self.time_left(), timeout_s or float("inf")))
         started = time.perf_counter()
@@ -227,7 +230,8 @@ class Session:
         self.verifier_calls += 1
         if verdict.status in ("accepted", "rejected"):  # unknown and error may change with more time
             self.verdict_cache[key] = verdict
-        self.trace.write(VerdictEvent(proposal_id=proposal.id, round=round, candidate=proposal.text, verdict=verdict))
+        self.trace.write(VerdictEvent(proposal_id=proposal.id, round=round, candidate=proposal.text,
+                                      template=self.verdicts_on, verdict=verdict))
         return verdict
 
     def sample(self, prompt: Prompt, n: int, step: int, stop: tuple[str, ...] | None = None,

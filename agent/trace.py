@@ -84,6 +84,18 @@ class VerdictEvent(_Event):
     round: int | None = None  # Houdini refinement round, when the candidate is a refinement
     candidate: str
     cached: bool = False  # the same candidate was verified earlier in this run
+    template: Literal["task", "program"] = Field(
+        default="task", description="The template the verdict is on: the task's, or the C program's own (the search "
+                                    "that goes on after the task's template was found to misread its program).")
+    verdict: Verdict
+
+
+class ProgramCheckEvent(_Event):
+    """A solved task's answer verified again on its C program's own template (semantics): `rejected`
+    means the task's template misreads the program (the result is then `template_wrong`)."""
+
+    type: Literal["program_check"] = "program_check"
+    candidate: str
     verdict: Verdict
 
 
@@ -169,7 +181,7 @@ class ErrorEvent(_Event):
 
 
 Event = Annotated[
-    Union[Header, ProposalEvent, VerdictEvent, FeaturesEvent, RefutationEvent, TacticEvent, LeanCheckEvent,
+    Union[Header, ProposalEvent, VerdictEvent, ProgramCheckEvent, FeaturesEvent, RefutationEvent, TacticEvent, LeanCheckEvent,
           SearchEvent, ResultEvent, ErrorEvent],
     Field(discriminator="type"),
 ]

@@ -189,13 +189,17 @@ def test_an_invariant_of_a_template_that_misreads_its_program_is_a_template_resu
     # A template of the same loop stepping by two: `x % 2 == 0` holds there, not in the program.
     stepping_by_two = c_template(program.replace("x + 1", "x + 2"))
 
+    events = []
+
     def session(template: str) -> SimpleNamespace:
         task = SimpleNamespace(program=program, vc_template=template)
-        return SimpleNamespace(task=task, verifier=InvariantVerifier(), budget=Budget(), time_left=lambda: 60.0)
+        return SimpleNamespace(task=task, verifier=InvariantVerifier(), budget=Budget(), time_left=lambda: 60.0,
+                               trace=SimpleNamespace(write=events.append), verifier_s=0.0, verifier_calls=0)
 
     solved = Outcome("solved", answer="x % 2 == 0 && x <= 10", certified=True, message="accepted.")
     wrong = on_program(session(stepping_by_two), solved)
     assert wrong.status == "template_wrong" and "the template and the program disagree" in wrong.message
+    assert [(event.type, event.verdict.status) for event in events] == [("program_check", "rejected")]
     # The program's own semantics admit `x <= 10`: solved, and the message says it was checked.
     own = c_template(program) + "\n"  # the program's own template, written differently
     right = on_program(session(own), Outcome("solved", answer="x <= 10", message="accepted."))
@@ -206,6 +210,7 @@ def test_a_solve_of_a_template_that_misreads_its_program_searches_the_programs_o
     from agent.c_transition import c_template
     from agent.loop import RunSettings, run_task
     from agent.tasks import parse_task
+    from agent.trace import read_trace
     from verifiers.base import VerifyBudget
     from verifiers.invariant import InvariantVerifier
 
@@ -216,6 +221,13 @@ def test_a_solve_of_a_template_that_misreads_its_program_searches_the_programs_o
                       "test")
     result = run_task(task, RunSettings(sources=("symbolic", "dynamic")), None, tmp_path / "trace.jsonl", "test")
     assert result.status == "template_wrong" and "On the program's own template" in result.message
+    # The trace says which template each verdict is on, and holds the program check that found the disagreement.
+    events = read_trace(tmp_path / "trace.jsonl")
+    checks = [event for event in events if event.type == "program_check"]
+    assert checks and checks[0].verdict.status == "rejected"
+    on_program_template = [event for event in events if event.type == "verdict" and event.template == "program"]
+    assert any(event.verdict.status == "accepted" and event.candidate == result.answer
+               for event in on_program_template)
     # The answer is the program's invariant: the verifier accepts it on the program's own template.
     own = type("Own", (), {"vc_template": c_template(program)})
     assert InvariantVerifier().verify(own, result.answer, VerifyBudget(timeout_s=10)).status == "accepted"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,7 +44,7 @@ from agent.search.horn import SpacerRun
 from agent.search.houdini import conjunction, finish, houdini
 from agent.search.registry import strategy
 from agent.session import BudgetExhausted, Outcome, Proposal, Session
-from agent.trace import RefutationEvent
+from agent.trace import ProgramCheckEvent, RefutationEvent
 from verifiers import cexpr, child
 from verifiers.base import Refutes, Verdict, VerifyBudget
 from verifiers.child import ChildFailure, call_in_child, preload
@@ -151,7 +152,11 @@ def on_program(session: Session, outcome: Outcome) -> Outcome:
     if timeout <= 0:
         return dataclasses.replace(outcome, message=f"{outcome.message} Not checked on the C program (no time left).")
     # Z3's verdict: whether the program's semantics admit the invariant (cvc5 certified the answer already).
+    started = time.perf_counter()
     verdict = session.verifier.verify(OwnTemplate(own), outcome.answer, VerifyBudget(timeout_s=timeout, certify=False))
+    session.verifier_s += time.perf_counter() - started
+    session.verifier_calls += 1
+    session.trace.write(ProgramCheckEvent(candidate=outcome.answer, verdict=verdict))
     if verdict.status == "accepted":
         return dataclasses.replace(outcome, message=f"{outcome.message} It holds for the C program too "
                                    "(checked with the program's own semantics).")
@@ -171,13 +176,13 @@ def _search_program(session: Session, settings: InvariantSettings, wrong: Outcom
     own = type(task).model_validate({**task.model_dump(), "vc_template": c_template(task.program)})
     # Verdicts are cached by text: those on the task's template say nothing about the program's.
     template_verdicts, session.verdict_cache = session.verdict_cache, {}
-    session.task = own
+    session.task, session.verdicts_on = own, "program"
     try:
         found = _search(session, settings, None)
     except BudgetExhausted:
         found = Outcome("unsolved", message="the time ran out")
     finally:
-        session.task, session.verdict_cache = task, template_verdicts
+        session.task, session.verdict_cache, session.verdicts_on = task, template_verdicts, "task"
     if found.status != "solved":
         return dataclasses.replace(wrong, answer=None, message=f"{wrong.message} On the program's own template: "
                                    f"{found.status} ({found.message[:MAX_FEEDBACK_CHARS]}).")
