@@ -88,7 +88,7 @@ def run(arguments: argparse.Namespace, results: Path) -> dict:
                           "torch_threads": arguments.threads, "dtype": arguments.dtype},
               "budget": {"sources": arguments.sources, "max_proposals": arguments.max_proposals,
                          "samples": arguments.samples, "timeout_s": arguments.timeout,
-                         "call_limit_s": arguments.call_limit},
+                         "call_limit_s": arguments.call_limit, "seed": arguments.seed},
               "arms": arguments.arms, "tasks": [entry.task.id for entry in tasks], "rows": [],
               "left_out_refuted": sorted(refuted)}
     started = time.perf_counter()
@@ -151,7 +151,7 @@ def markdown(report: dict, section: str) -> str:
              f"(1 min) around each task {min(loads):.1f}-{max(loads):.1f} (median {sorted(loads)[len(loads) // 2]:.1f}); "
              "times compare only between the arms of this run.",
              "",
-             f"Sources `{budget['sources']}`, seed 0, {budget['max_proposals']} proposals ({budget['samples']} samples "
+             f"Sources `{budget['sources']}`, seed {budget.get('seed', 0)}, {budget['max_proposals']} proposals ({budget['samples']} samples "
              f"per step) and {budget['timeout_s']:g} s per task, {budget['call_limit_s']:g} s per batched model call. "
              f"{len(done)} tasks every arm finished ({', '.join(done)})"
              + (f", of {len(report['tasks'])} picked (the run was stopped there)" if len(done) < len(report["tasks"]) else "")
