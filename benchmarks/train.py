@@ -46,7 +46,9 @@ def parse_arm(text: str) -> tuple[str, bool]:
 
 def arm_label(text: str) -> str:
     model, constrained = parse_arm(text)
-    return f"{Path(model).name if model != 'bundled' else 'bundled'} ({'constrained' if constrained else 'free'})"
+    # `models/NAME` reads as NAME; any other folder (an iterate round's `runs/.../round-1/model`) as given.
+    name = Path(model).name if Path(model).parent.name == "models" else model
+    return f"{name} ({'constrained' if constrained else 'free'})"
 
 
 def refuted_tasks(run_dir: Path | None) -> set[str]:
