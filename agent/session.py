@@ -99,7 +99,10 @@ class Session:
     started: float = field(default_factory=time.perf_counter)
     # The model's one-time load happens outside the task's clock (like the benchmarks' per-task times).
     model_load_s: float = 0.0
-    proposals: int = 0
+    proposals: int = 0  # every numbered proposal, Houdini's recombinations included
+    # Proposals counted against `max_proposals`: all but those that only recombine conjuncts already
+    # proposed (`propose(counted=False)`).
+    budgeted: int = 0
     unverified: int = 0
     verifier_calls: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
@@ -133,22 +136,34 @@ class Session:
         return f"the {self.budget.timeout_s:g} s time limit was reached"
 
     def check_budget(self) -> None:
-        if self.proposals >= self.budget.max_proposals:
+        if self.budgeted >= self.budget.max_proposals:
             raise BudgetExhausted(f"all {self.budget.max_proposals} proposals used")
+        self.check_time()
+
+    def check_time(self) -> None:
         if self.time_left() <= 0:
             raise BudgetExhausted(self._time_up())
 
     def propose(self, proposed: Completion | BaseModel | str, *, source: str, step: int,
-                text: str | None = None, logprob: float | None = None) -> Proposal:
+                text: str | None = None, logprob: float | None = None, counted: bool = True) -> Proposal:
         """Number a proposal, write its event and return it.
 
         `proposed` is a model's `Completion` (its text is the raw output; `text` is the candidate
         extracted from it, default the whole text; its log-probability and extras come with it), a
         typed payload (a pydantic model, for a proposal that is not text; `text` is how it reads), or
         the text a symbolic source built (`text` again the candidate, default the same text). A
-        source that scores its own proposals gives `logprob`."""
-        self.check_budget()
-        proposal = self._new_proposal(proposed, source, step, text)
+        source that scores its own proposals gives `logprob`.
+
+        A proposal that only recombines conjuncts already proposed (Houdini's) passes `counted=False`:
+        it is numbered and traced like any other, under its own source, but does not use up
+        `max_proposals`, only time. It brings no new conjunct, and it runs only when proposals that
+        were counted made the pool grow, so it is bounded by them; counting it would let a batch of
+        samples that fills the budget starve the recombination of its own conjuncts."""
+        if counted:
+            self.check_budget()
+        else:
+            self.check_time()
+        proposal = self._new_proposal(proposed, source, step, text, counted)
         if logprob is not None and not isinstance(proposed, Completion):
             proposal = dataclasses.replace(proposal, logprob=logprob)
         self.trace.write(self._event(proposal))
@@ -156,8 +171,9 @@ class Session:
         return proposal
 
     def _new_proposal(self, proposed: Completion | BaseModel | str, source: str, step: int,
-                      text: str | None) -> Proposal:
+                      text: str | None, counted: bool = True) -> Proposal:
         self.proposals += 1
+        self.budgeted += counted
         self.by_source[source] = self.by_source.get(source, 0) + 1
         if isinstance(proposed, Completion):
             # Strategies take a batch in order: completions before this one were passed over on purpose
@@ -250,7 +266,7 @@ class Session:
             self.proposer.load()
             self.model_load_s += time.perf_counter() - loading
         self._pending = []
-        n = min(n, self.budget.max_proposals - self.proposals)
+        n = min(n, self.budget.max_proposals - self.budgeted)
         settings = GenerationSettings(
             temperature=self.settings.temperature, top_p=self.settings.top_p,
             max_new_tokens=self.budget.max_new_tokens, seed=self.settings.seed * 100_003 + step,

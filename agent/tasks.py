@@ -25,7 +25,8 @@ class TaskFileError(Exception):
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_proposals: int = Field(default=32, ge=1, description="Proposals verified, from every source together.")
+    max_proposals: int = Field(default=32, ge=1, description="Proposals verified, from every source together "
+                               "(Houdini's recombinations of conjuncts already proposed are not counted).")
     samples_per_step: int = Field(default=4, ge=1, le=64, description="Model samples per step, in one batched call.")
     timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit for the whole task.")
     verifier_timeout_s: float = Field(default=10.0, gt=0, description="Hard limit for each solver call.")

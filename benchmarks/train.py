@@ -46,7 +46,9 @@ def parse_arm(text: str) -> tuple[str, bool]:
 
 def arm_label(text: str) -> str:
     model, constrained = parse_arm(text)
-    return f"{Path(model).name if model != 'bundled' else 'bundled'} ({'constrained' if constrained else 'free'})"
+    # `models/NAME` reads as NAME; any other folder (an iterate round's `runs/.../round-1/model`) as given.
+    name = Path(model).name if Path(model).parent.name == "models" else model
+    return f"{name} ({'constrained' if constrained else 'free'})"
 
 
 def refuted_tasks(run_dir: Path | None) -> set[str]:
@@ -88,7 +90,7 @@ def run(arguments: argparse.Namespace, results: Path) -> dict:
                           "torch_threads": arguments.threads, "dtype": arguments.dtype},
               "budget": {"sources": arguments.sources, "max_proposals": arguments.max_proposals,
                          "samples": arguments.samples, "timeout_s": arguments.timeout,
-                         "call_limit_s": arguments.call_limit},
+                         "call_limit_s": arguments.call_limit, "seed": arguments.seed},
               "arms": arguments.arms, "tasks": [entry.task.id for entry in tasks], "rows": [],
               "left_out_refuted": sorted(refuted)}
     started = time.perf_counter()
@@ -151,7 +153,7 @@ def markdown(report: dict, section: str) -> str:
              f"(1 min) around each task {min(loads):.1f}-{max(loads):.1f} (median {sorted(loads)[len(loads) // 2]:.1f}); "
              "times compare only between the arms of this run.",
              "",
-             f"Sources `{budget['sources']}`, seed 0, {budget['max_proposals']} proposals ({budget['samples']} samples "
+             f"Sources `{budget['sources']}`, seed {budget.get('seed', 0)}, {budget['max_proposals']} proposals ({budget['samples']} samples "
              f"per step) and {budget['timeout_s']:g} s per task, {budget['call_limit_s']:g} s per batched model call. "
              f"{len(done)} tasks every arm finished ({', '.join(done)})"
              + (f", of {len(report['tasks'])} picked (the run was stopped there)" if len(done) < len(report["tasks"]) else "")

@@ -69,6 +69,17 @@ def test_budget_of_proposals_is_respected(tmp_path: Path) -> None:
     assert len([e for e in events if isinstance(e, ProposalEvent)]) == 6
 
 
+def test_a_batch_that_fills_the_budget_is_still_recombined(tmp_path: Path) -> None:
+    # As many samples as proposals allowed: Houdini still recombines the batch's conjuncts, under its
+    # own source, because it proposes nothing new.
+    proposer = ScriptedProposer(["x >= y && y >= 0 && x <= 5", "x >= 1", "never reached"])
+    result, events = run(1, proposer, tmp_path, sources=("llm",), samples=2, max_proposals=2)
+    assert result.status == "solved" and result.solved_by == "houdini(llm)"
+    assert proposer.remaining == ["never reached"]
+    assert [e.source for e in events if isinstance(e, ProposalEvent)] == ["llm", "llm", "houdini"]
+    assert result.proposals_by_source == {"llm": 2, "houdini": 1}
+
+
 def test_repeated_candidates_are_not_verified_again(tmp_path: Path) -> None:
     proposer = ScriptedProposer(["x > 100"] * 4)
     result, events = run(1, proposer, tmp_path, sources=("llm",), samples=4, max_proposals=4)

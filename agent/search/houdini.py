@@ -44,8 +44,9 @@ def conjunction(conjuncts: list[str]) -> str:
 
 def houdini(session: Session, proposal: Proposal, pool: list[str]) -> HoudiniResult:
     """Refine `pool` (whose conjunction is `proposal.text`) to its largest inductive subset, then
-    verify that subset (and, once accepted, drop the conjuncts it does not need)."""
-    session.check_budget()
+    verify that subset (and, once accepted, drop the conjuncts it does not need). The proposal is
+    already admitted, so only the time left can stop it."""
+    session.check_time()
     # A search of many checks, not one check: it may take a share of the time left beyond the
     # verifier's per-call limit (over a thousand atoms, or non-linear ones, it needs it on a busy machine).
     timeout = max(0.05, min(session.time_left(), max(session.budget.verifier_timeout_s,

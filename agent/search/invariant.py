@@ -315,7 +315,9 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
         atoms = candidates(pool.atoms)
         if not atoms:
             return None
-        proposal = session.propose("\n".join(atoms), source="houdini", step=step, text=conjunction(atoms))
+        # Not counted against max_proposals: it recombines conjuncts of proposals already counted.
+        proposal = session.propose("\n".join(atoms), source="houdini", step=step, text=conjunction(atoms),
+                                   counted=False)
         result = houdini(session, proposal, atoms)
         if result.verdict is not None and result.verdict.status == "accepted":
             return _solved(result.verdict, _contributors(pool, result.survivors))
