@@ -8,6 +8,7 @@ import csv
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -115,7 +116,8 @@ def test_an_installed_wheel_runs_a_model_task(installed_wheel: Path, tmp_path: P
                           cwd=tmp_path, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(installed_wheel)})
     assert done.returncode in (0, 1), done.stderr  # solved or not: the model ran on the installed templates
-    assert "verdict:" in done.stdout and "proposals 2 (llm 2" in done.stdout
+    # Two model proposals, as allowed; Houdini's recombination of their conjuncts is not counted against them.
+    assert "verdict:" in done.stdout and re.search(r"proposals (2|3) \(llm 2(, houdini 1)?\)", done.stdout)
 
 
 def test_a_task_whose_tool_is_missing_is_marked_and_the_others_run(tmp_path: Path) -> None:
