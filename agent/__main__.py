@@ -372,10 +372,11 @@ def _eval(arguments: argparse.Namespace) -> int:
     summary["not_run"] = not_run
     summary["elapsed_s"] = time.perf_counter() - started
     table = Table(title=f"{escape(suite_name)} · run {escape(run_id)}")
-    for column in ("tasks", "solved", "refuted", "unsolved", "errors", "not run", "proposals/task",
+    for column in ("tasks", "solved", "refuted", "template wrong", "unsolved", "errors", "not run", "proposals/task",
                    "verifier calls/task", "median s", "p95 s"):
         table.add_column(column, justify="right")
-    table.add_row(str(summary["tasks"]), str(summary["solved"]), str(summary["refuted"]), str(summary["unsolved"]),
+    table.add_row(str(summary["tasks"]), str(summary["solved"]), str(summary["refuted"]), str(summary["template_wrong"]),
+                  str(summary["unsolved"]),
                   str(summary["errors"]), str(len(not_run)), f"{summary['proposals_mean']:.1f}",
                   f"{summary['verifier_calls_mean']:.1f}", f"{summary['wall_median_s']:.2f}", f"{summary['wall_p95_s']:.2f}")
     console.print(table)

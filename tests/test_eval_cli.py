@@ -195,3 +195,24 @@ def test_solve_shows_data_as_written(tmp_path: Path) -> None:
     done = agent("solve", str(CODE2INV / "1.yaml"), "--sources", "symbolic", "--runs-dir", str(tmp_path / "[b]runs"))
     assert done.returncode == 0, done.stderr
     assert f"trace: {tmp_path / '[b]runs'}" in done.stdout
+
+
+def test_the_summary_counts_a_template_that_misreads_its_program(tmp_path: Path) -> None:
+    import yaml
+
+    from agent.c_transition import c_template
+
+    program = "int main() { int x; x = 0; while (x < 10) { x = x + 1; } assert(x <= 10); }"
+    suite = tmp_path / "misread"
+    suite.mkdir()
+    # The template steps by two and asserts `x <= 11`: `x <= 11` proves it, not the program.
+    misread = c_template(program.replace("x + 1", "x + 2").replace("x <= 10", "x <= 11"))
+    (suite / "misread.yaml").write_text(yaml.safe_dump({"id": "misread", "kind": "invariant", "program": program,
+                                                        "vc_template": misread}))
+    runs = tmp_path / "runs"
+    done = agent("eval", str(suite), "--sources", "symbolic,dynamic", "--runs-dir", str(runs))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((next(runs.iterdir()) / "summary.json").read_text())
+    assert (summary["solved"], summary["template_wrong"]) == (0, 1)
+    table = done.stdout[done.stdout.index("┏"):]
+    assert "template" in table  # its own column (rich wraps the header on a narrow terminal)
