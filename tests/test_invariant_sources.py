@@ -182,7 +182,7 @@ def test_an_invariant_of_a_template_that_misreads_its_program_is_a_template_resu
     from agent.c_transition import c_template
     from agent.search.invariant import on_program
     from agent.session import Outcome
-    from agent.tasks import Budget
+    from agent.tasks import Budget, parse_task
     from verifiers.invariant import InvariantVerifier
 
     program = "int main() { int x; x = 0; while (x < 10) { x = x + 1; } assert(x <= 10); }"
@@ -192,18 +192,20 @@ def test_an_invariant_of_a_template_that_misreads_its_program_is_a_template_resu
     events = []
 
     def session(template: str) -> SimpleNamespace:
-        task = SimpleNamespace(program=program, vc_template=template)
+        task = parse_task({"id": "misread", "kind": "invariant", "program": program, "vc_template": template}, "test")
         return SimpleNamespace(task=task, verifier=InvariantVerifier(), budget=Budget(), time_left=lambda: 60.0,
                                trace=SimpleNamespace(write=events.append), verifier_s=0.0, verifier_calls=0)
 
     solved = Outcome("solved", answer="x % 2 == 0 && x <= 10", certified=True, message="accepted.")
-    wrong = on_program(session(stepping_by_two), solved)
+    wrong, own_task = on_program(session(stepping_by_two), solved)
     assert wrong.status == "template_wrong" and "the template and the program disagree" in wrong.message
     assert [(event.type, event.verdict.status) for event in events] == [("program_check", "rejected")]
+    # The search goes on with the task on the program's own template.
+    assert own_task is not None and own_task.vc_template == c_template(program) and own_task.id == "misread"
     # The program's own semantics admit `x <= 10`: solved, and the message says it was checked.
     own = c_template(program) + "\n"  # the program's own template, written differently
-    right = on_program(session(own), Outcome("solved", answer="x <= 10", message="accepted."))
-    assert right.status == "solved" and "holds for the C program too" in right.message
+    right, no_task = on_program(session(own), Outcome("solved", answer="x <= 10", message="accepted."))
+    assert right.status == "solved" and "holds for the C program too" in right.message and no_task is None
 
 
 def test_a_solve_of_a_template_that_misreads_its_program_searches_the_programs_own(tmp_path):

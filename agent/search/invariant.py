@@ -44,6 +44,7 @@ from agent.search.horn import SpacerRun
 from agent.search.houdini import conjunction, finish, houdini
 from agent.search.registry import strategy
 from agent.session import BudgetExhausted, Outcome, Proposal, Session
+from agent.tasks import InvariantTask
 from agent.trace import ProgramCheckEvent, RefutationEvent
 from verifiers import cexpr, child
 from verifiers.base import Refutes, Verdict, VerifyBudget
@@ -133,50 +134,53 @@ def _solved(verdict: Verdict, by: str) -> Outcome:
                    message=verdict.feedback, solved_by=by)
 
 
-def on_program(session: Session, outcome: Outcome) -> Outcome:
+def on_program(session: Session, outcome: Outcome) -> tuple[Outcome, InvariantTask | None]:
     """A solved task's invariant checked again on the task's C program with the program's own semantics
     (`agent.c_transition`): a template that reads the program differently (SMT-LIB's real `/` for
     C's integer division, unbounded for `unsigned`) may accept an invariant the program breaks. Then
-    the template is wrong, and that is the result; where the check cannot decide, the task stays
-    solved against its template and the message says so."""
+    the template is wrong, and that is the result, returned with the task on the program's own
+    template (for `_search_program`); where the check cannot decide, the task stays solved against
+    its template and the message says so."""
     task = session.task
     if outcome.status != "solved" or outcome.answer is None or task.program is None:
-        return outcome
+        return outcome, None
     try:
         own = c_template(task.program)
     except ProgramError as error:
-        return dataclasses.replace(outcome, message=f"{outcome.message} Not checked on the C program ({error}).")
+        return dataclasses.replace(outcome, message=f"{outcome.message} Not checked on the C program ({error})."), None
     if own == task.vc_template:  # the task's template is the program's own
-        return outcome
+        return outcome, None
     timeout = min(session.budget.verifier_timeout_s, session.time_left())
     if timeout <= 0:
-        return dataclasses.replace(outcome, message=f"{outcome.message} Not checked on the C program (no time left).")
+        return dataclasses.replace(outcome, message=f"{outcome.message} Not checked on the C program "
+                                   "(no time left)."), None
+    own_task = type(task).model_validate({**task.model_dump(), "vc_template": own})
     # Z3's verdict: whether the program's semantics admit the invariant (cvc5 certified the answer already).
     started = time.perf_counter()
-    verdict = session.verifier.verify(OwnTemplate(own), outcome.answer, VerifyBudget(timeout_s=timeout, certify=False))
+    verdict = session.verifier.verify(own_task, outcome.answer, VerifyBudget(timeout_s=timeout, certify=False))
     session.verifier_s += time.perf_counter() - started
     session.verifier_calls += 1
     session.trace.write(ProgramCheckEvent(candidate=outcome.answer, verdict=verdict))
     if verdict.status == "accepted":
         return dataclasses.replace(outcome, message=f"{outcome.message} It holds for the C program too "
-                                   "(checked with the program's own semantics).")
+                                   "(checked with the program's own semantics)."), None
     if verdict.status == "rejected":
         return Outcome("template_wrong", answer=outcome.answer, solved_by=outcome.solved_by,
                        message=f"the template and the program disagree: `{outcome.answer}` proves the task's "
-                               f"template, but on the C program with its own semantics: {verdict.feedback}")
+                               f"template, but on the C program with its own semantics: {verdict.feedback}"), own_task
     return dataclasses.replace(outcome, message=f"{outcome.message} Not confirmed on the C program "
-                               f"({verdict.status}: {verdict.feedback[:MAX_FEEDBACK_CHARS]})")
+                               f"({verdict.status}: {verdict.feedback[:MAX_FEEDBACK_CHARS]})"), None
 
 
-def _search_program(session: Session, settings: InvariantSettings, wrong: Outcome) -> Outcome:
+def _search_program(session: Session, settings: InvariantSettings, wrong: Outcome, own_task: InvariantTask) -> Outcome:
     """After a template was found to misread its program: the same search (without Spacer) on the
-    program's own template, in the time left. The result stays `template_wrong` (the task's template
-    is wrong); its answer, when one is found, is an invariant proved on the C program's semantics."""
+    program's own template (`own_task`), in the time left. The result stays `template_wrong` (the
+    task's template is wrong); its answer, when one is found, is an invariant proved on the C
+    program's semantics."""
     task = session.task
-    own = type(task).model_validate({**task.model_dump(), "vc_template": c_template(task.program)})
     # Verdicts are cached by text: those on the task's template say nothing about the program's.
     template_verdicts, session.verdict_cache = session.verdict_cache, {}
-    session.task, session.verdicts_on = own, "program"
+    session.task, session.verdicts_on = own_task, "program"
     try:
         found = _search(session, settings, None)
     except BudgetExhausted:
@@ -189,13 +193,6 @@ def _search_program(session: Session, settings: InvariantSettings, wrong: Outcom
     return Outcome("template_wrong", answer=found.answer, certified=found.certified, solved_by=found.solved_by,
                    message=f"{wrong.message} On the program's own template (its C semantics) `{found.answer}` is "
                            f"proved: {found.message}")
-
-
-@dataclass(frozen=True)
-class OwnTemplate:
-    """The program's own verification template, as the invariant verifier reads a task."""
-
-    vc_template: str
 
 
 def _linear(atoms: list[str], variables: list[str]) -> bool:
@@ -259,9 +256,9 @@ def solve_invariant(session: Session) -> Outcome:
                         start_after_s=0.0 if alone else settings.horn_start_s)
               if "horn" in session.settings.sources else None)
     try:
-        outcome = on_program(session, _search(session, settings, spacer))
-        if outcome.status == "template_wrong" and outcome.answer is not None and session.time_left() > 0:
-            return _search_program(session, settings, outcome)
+        outcome, own_task = on_program(session, _search(session, settings, spacer))
+        if own_task is not None and session.time_left() > 0:
+            return _search_program(session, settings, outcome, own_task)
         return outcome
     finally:
         if spacer is not None:
