@@ -220,11 +220,11 @@ class Session:
         return f"{type(proposal.payload).__name__}:{proposal.payload.model_dump_json()}\n{text}"
 
     def verify(self, proposal: Proposal, candidate: str | None = None, round: int | None = None,
-               certify: bool = True, timeout_s: float | None = None) -> Verdict:
+               certify: bool = True, timeout_s: float | None = None, certify_s: float | None = None) -> Verdict:
         """Verify the proposal (with `candidate` as its text, when given: a Houdini refinement, a
         whole proof) under the remaining time (and `timeout_s`, when given); `certify=False` skips
         the second solver's re-check of an acceptance (for an intermediate candidate whose final
-        form is verified again)."""
+        form is verified again) and `certify_s` bounds that re-check's time."""
         if self.time_left() <= 0:
             raise BudgetExhausted(self._time_up())
         if candidate is not None:
@@ -238,7 +238,8 @@ class Session:
         timeout = max(0.05, min(self.budget.verifier_timeout_s, self.time_left(), timeout_s or float("inf")))
         started = time.perf_counter()
         try:
-            verdict = self.verifier.verify(self.task, proposal, VerifyBudget(timeout_s=timeout, certify=certify))
+            verdict = self.verifier.verify(self.task, proposal,
+                                           VerifyBudget(timeout_s=timeout, certify=certify, certify_s=certify_s))
         except Exception as error:  # a crashing verifier is an error verdict, never a rejection
             verdict = Verdict(status="error", verifier=self.verifier.name, verifier_version=self.verifier.version,
                               feedback=f"the verifier crashed: {type(error).__name__}: {error}")

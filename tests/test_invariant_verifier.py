@@ -209,3 +209,15 @@ def test_refutation_finds_and_replays_a_violating_run(number: int) -> None:
 
 def test_no_refutation_for_a_correct_program() -> None:
     assert InvariantVerifier().refute(task(1), max_depth=4, budget=BUDGET) is None
+
+
+def test_the_second_solver_keeps_to_its_own_time_and_only_certification_depends_on_it() -> None:
+    # A linear task (in process) and a non-linear one (in a child process): with no time for cvc5 the
+    # answer is Z3's proof, accepted but not certified; with time, cvc5 certifies the same invariant.
+    nonlinear = load_task(TASKS.parent / "clause2inv_nl" / "NL49.yaml")
+    for problem, invariant in ((task(1), "x >= 1 && y >= 0 && x >= y"), (nonlinear, "k * t == t * t")):
+        hurried = InvariantVerifier().verify(problem, invariant, VerifyBudget(timeout_s=10, certify_s=0.001))
+        assert hurried.status == "accepted" and not hurried.certified, hurried.feedback
+        assert hurried.details.cross_check.status == "undecided"
+        unhurried = InvariantVerifier().verify(problem, invariant, VerifyBudget(timeout_s=10, certify_s=5))
+        assert unhurried.status == "accepted" and unhurried.certified, unhurried.details.cross_check

@@ -59,6 +59,8 @@ class VerifyBudget(BaseModel):
     certify: bool = Field(default=True, description="Re-check an acceptance with a second solver (what makes it "
                           "`certified`); off for intermediate candidates whose final form is checked again. A "
                           "verifier without a second opinion ignores it.")
+    certify_s: float | None = Field(default=None, gt=0, description="Seconds the second solver's re-check may take "
+                                    "in all (within `timeout_s`); None: what the verdict's time leaves it.")
 
 
 @runtime_checkable

@@ -42,8 +42,8 @@ import z3
 from verifiers import cexpr
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
 from verifiers.child import ChildFailure, ChildTimeout, call_in_child
-from verifiers.details import InvariantDetails
-from verifiers.solvers import cvc5_status, z3_check, z3_message
+from verifiers.details import CrossCheck, InvariantDetails
+from verifiers.solvers import cvc5_status, cvc5_status_isolated, z3_check, z3_message
 
 MARKER = "SPLIT_HERE_asdfghjklzxcvbnmqwertyuiop"
 CHECKS = ("initiation", "consecution", "postcondition")
@@ -208,6 +208,7 @@ class InvariantVerifier(Verifier):
 
     def verify(self, task: InvariantProblem, proposal: HasText | str, budget: VerifyBudget) -> Verdict:
         started = time.perf_counter()
+        deadline = Deadline(budget.timeout_s)  # the whole verdict's, parsing included
         text = proposal_text(proposal)
         try:
             template = parse_template(task.vc_template)
@@ -219,9 +220,13 @@ class InvariantVerifier(Verifier):
             return self.verdict("rejected", f"Rejected before solving: {error}.", started,
                                 details={"stage": "parse", "error": str(error)})
         if not cexpr.is_linear(expr):
-            return self._decide_in_child(task.vc_template, text, budget, started)
+            verdict = self._decide_in_child(task.vc_template, text, budget.model_copy(update={"certify": False}),
+                                            started)
+            if not budget.certify or verdict.status != "accepted":
+                return verdict
+            return self._certified(verdict, template, expr, deadline, budget.certify_s, started)
         try:
-            return self._decide(template, expr, Deadline(budget.timeout_s), started, budget.certify)
+            return self._decide(template, expr, deadline, started, budget.certify, budget.certify_s)
         except z3.Z3Exception as error:
             return self.verdict("error", f"Z3 failed: {z3_message(error)}", started)
         except RecursionError:  # the parser bounds nesting; this guards what the solvers' bindings do with it
@@ -235,7 +240,7 @@ class InvariantVerifier(Verifier):
         try:
             verdict = call_in_child("verifiers.invariant:decide_in_child",
                                     {"vc_template": vc_template, "text": text, "timeout_s": budget.timeout_s,
-                                     "certify": budget.certify},
+                                     "certify": budget.certify, "certify_s": budget.certify_s},
                                     budget.timeout_s)
         except ChildTimeout as timeout:
             return self.verdict("unknown", f"Z3 could not decide: the check {timeout}; this is not a proof.", started,
@@ -245,8 +250,24 @@ class InvariantVerifier(Verifier):
                                 details={"stage": "solve", "isolated": True})
         return Verdict.model_validate({**verdict, "elapsed_s": time.perf_counter() - started})
 
+    def _certified(self, accepted: Verdict, template: VcTemplate, expr: cexpr.Expr, deadline: Deadline,
+                   certify_s: float | None, started: float) -> Verdict:
+        """cvc5's re-check of a non-linear invariant Z3 accepted (in a child process), each check in
+        a child process of its own, killed past its limit: cvc5 can overrun its limit by seconds on
+        non-linear checks, and Z3's proof must not be lost with it."""
+        definitions = template.definitions(cexpr.to_smtlib(expr))
+        second_opinion = cross_check(template, definitions, deadline, certify_s, isolated=True)
+        details = accepted.details.model_copy(update={"cross_check": CrossCheck.model_validate(second_opinion)})
+        elapsed = {"elapsed_s": time.perf_counter() - started}
+        if second_opinion["status"] == "disagrees":
+            return accepted.model_copy(update={
+                "status": "error", "details": details, "certificate": None, "certified": False, **elapsed,
+                "feedback": f"Z3 proved every check but cvc5 disagrees ({second_opinion['detail']}); not accepted."})
+        return accepted.model_copy(update={"details": details, "certified": second_opinion["status"] == "agrees",
+                                           **elapsed})
+
     def _decide(self, template: VcTemplate, expr: cexpr.Expr, deadline: Deadline, started: float,
-                certify: bool = True) -> Verdict:
+                certify: bool = True, certify_s: float | None = None) -> Verdict:
         context = z3.Context()
         definitions = template.definitions(cexpr.to_smtlib(expr))
         parts = cexpr.conjuncts(expr)
@@ -315,7 +336,7 @@ class InvariantVerifier(Verifier):
         if vacuous:
             feedback += (" Warning: it is unsatisfiable together with the pre-condition, so the program's"
                          " pre-condition is itself contradictory (vacuous proof).")
-        second_opinion = (cross_check(template, definitions, deadline) if certify
+        second_opinion = (cross_check(template, definitions, deadline, certify_s) if certify
                           else {"status": "undecided", "detail": "not asked (an intermediate candidate)"})
         details["cross_check"] = second_opinion
         if second_opinion["status"] == "disagrees":
@@ -374,33 +395,42 @@ def _child_deadline(timeout_s: float) -> Deadline:
     return Deadline(max(0.0, (alarm_left or timeout_s) - CHILD_ANSWER_S))
 
 
-def decide_in_child(vc_template: str, text: str, timeout_s: float, certify: bool = True) -> dict[str, Any]:
+def decide_in_child(vc_template: str, text: str, timeout_s: float, certify: bool = True,
+                    certify_s: float | None = None) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): the verdict on a non-linear proposal, as JSON."""
     template = parse_template(vc_template)
     verifier = InvariantVerifier()
     started = time.perf_counter()
     expr = cexpr.parse_boolean(text, template.variables)
-    return verifier._decide(template, expr, _child_deadline(timeout_s), started, certify).model_dump(mode="json")
+    return verifier._decide(template, expr, _child_deadline(timeout_s), started, certify,
+                            certify_s).model_dump(mode="json")
 
 
 CVC5_SHARE = 0.5
 CVC5_OVERRUN_S = 2.0
 
 
-def cross_check(template: VcTemplate, definitions: str, deadline: Deadline) -> dict[str, str]:
-    """Re-check the three conditions with cvc5, a second solver with its own SMT-LIB parser.
+def cross_check(template: VcTemplate, definitions: str, deadline: Deadline,
+                certify_s: float | None = None, isolated: bool = False) -> dict[str, str]:
+    """Re-check the three conditions with cvc5, a second solver with its own SMT-LIB parser, in
+    `certify_s` seconds at most (when given); `isolated`: each check in a child process, killed
+    shortly past its limit.
 
     Returns {"status": "agrees" | "disagrees" | "undecided", "detail": ...}. Z3's `unsat` alone
     accepts an invariant; cvc5's agreement is what makes the acceptance `certified`.
     """
+    own_time = Deadline(certify_s) if certify_s is not None else None
     for name in CHECKS:
         # cvc5 overruns its own limit on hard non-linear checks (by a third on a loaded machine); Z3's proof must
         # not be lost to that (in a child process the alarm would take the whole verdict with it).
         limit_s = deadline.left() * CVC5_SHARE - CVC5_OVERRUN_S
+        if own_time is not None:
+            limit_s = min(limit_s, own_time.left())
         if limit_s < MIN_CALL_S:
             return {"status": "undecided", "detail": f"{name} check: {OUT_OF_TIME}"}
         # cvc5_status sets the full logic: the templates declare LIA, an invariant may use * / %.
-        answer, detail = cvc5_status(definitions + template.checks[name], limit_s)
+        answer, detail = (cvc5_status_isolated if isolated else cvc5_status)(definitions + template.checks[name],
+                                                                            limit_s)
         if answer == "sat":
             return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
         if answer != "unsat":

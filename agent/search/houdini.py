@@ -28,6 +28,13 @@ HOUDINI_SHARE = 1 / 3
 MINIMIZE_SHARE_OF_SEARCH = 1 / 4
 MINIMIZE_MIN_S = 0.5
 MINIMIZE_MAX_S = 4.0
+# cvc5's re-check of the answer (what makes it `certified`) likewise: a share of the time the task
+# took, at least CERTIFY_MIN_S and at most CERTIFY_MAX_S. cvc5 certifies in under a second or two
+# when it can at all (BENCHMARKS.md); on a non-linear answer it cannot decide it would otherwise
+# spend seconds, the user's wait, to end undecided.
+CERTIFY_SHARE_OF_SEARCH = 1 / 4
+CERTIFY_MIN_S = 1.5
+CERTIFY_MAX_S = 4.0
 
 
 @dataclass
@@ -42,21 +49,30 @@ def conjunction(conjuncts: list[str]) -> str:
     return " && ".join(f"({text})" for text in conjuncts) if len(conjuncts) > 1 else (conjuncts[0] if conjuncts else "true")
 
 
-def houdini(session: Session, proposal: Proposal, pool: list[str]) -> HoudiniResult:
+def houdini(session: Session, proposal: Proposal, pool: list[str], time_s: float | None = None,
+            facts: list[str] | None = None) -> HoudiniResult:
     """Refine `pool` (whose conjunction is `proposal.text`) to its largest inductive subset, then
     verify that subset (and, once accepted, drop the conjuncts it does not need). The proposal is
-    already admitted, so only the time left can stop it."""
+    already admitted, so only the time left can stop it; `time_s` caps the search's time. `facts`,
+    conjuncts already proved inductive, are verified together with the subset (the conjunction of
+    two inductive conjunctions is inductive; the facts may be what the assertion needs besides)."""
     session.check_time()
     # A search of many checks, not one check: it may take a share of the time left beyond the
     # verifier's per-call limit (over a thousand atoms, or non-linear ones, it needs it on a busy machine).
     timeout = max(0.05, min(session.time_left(), max(session.budget.verifier_timeout_s,
                                                      session.time_left() * HOUDINI_SHARE)))
+    if time_s is not None:
+        timeout = max(0.05, min(timeout, time_s))
     subset = largest_inductive_subset(session.task.vc_template, pool, timeout)
     if subset.status != "inductive":
         return HoudiniResult(None, [], False, subset.rounds)
     # Z3's verdict alone until the invariant is final: the second solver's re-check (seconds on a
     # large non-linear candidate, and it often gives up) is spent once, on the invariant reported.
-    verdict = session.verify(proposal, conjunction(subset.survivors), round=subset.rounds, certify=False)
+    candidate = list(dict.fromkeys((facts or []) + subset.survivors))
+    verdict = session.verify(proposal, conjunction(candidate), round=subset.rounds, certify=False)
+    if verdict.status == "unknown" and len(candidate) > len(subset.survivors):
+        # Z3 could not decide the larger conjunction (non-linear): the subset alone may still be decided.
+        verdict = session.verify(proposal, conjunction(subset.survivors), round=subset.rounds, certify=False)
     details = verdict.details if isinstance(verdict.details, InvariantDetails) else None
     if verdict.status == "accepted" and details is not None:
         verdict, kept = finish(session, proposal, verdict, details.conjuncts, subset.rounds)
@@ -68,12 +84,13 @@ def houdini(session: Session, proposal: Proposal, pool: list[str]) -> HoudiniRes
 def finish(session: Session, proposal: Proposal, accepted: Verdict, conjuncts: list[str],
            first_round: int, time_s: float | None = None) -> tuple[Verdict, list[str]]:
     """An invariant Z3 accepted (`accepted`, verified with `certify=False`), minimised, then verified
-    in full (cvc5's re-check included) as the answer. Where that cannot be done (no time left, or Z3
+    in full (cvc5's re-check included, in its share of the time) as the answer. Where that cannot be done (no time left, or Z3
     undecided the second time on a non-linear check), Z3's proof of the minimised invariant is the
     answer, not certified; a disagreement of cvc5 is an error verdict, never an acceptance."""
     best, kept, rounds = minimize(session, proposal, accepted, conjuncts, first_round, time_s)
+    certify_s = max(CERTIFY_MIN_S, min(CERTIFY_MAX_S, session.elapsed() * CERTIFY_SHARE_OF_SEARCH))
     try:
-        final = session.verify(proposal, conjunction(kept), round=rounds + 1)
+        final = session.verify(proposal, conjunction(kept), round=rounds + 1, certify_s=certify_s)
     except BudgetExhausted:
         return best, kept
     return (best if final.status == "unknown" else final), kept

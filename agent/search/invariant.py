@@ -60,7 +60,7 @@ SIMPLE_EQUALITY_PLUSES = 3
 # Seconds of runs from the pre-condition that filter the atoms of a non-linear task (and that the
 # polynomial fits read): on a busy machine a shorter sampling gives too few distinct states.
 REACHED_TIME_S = 5.0
-FILTER_STATES = 40
+FILTER_STATES = 200
 # Seconds for splitting the fitted equalities into a basis and what it implies (Gröbner bases).
 GROEBNER_TIME_S = 10.0
 
@@ -283,6 +283,7 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
         child.start()  # its checks run in child processes: the fork server imports while the runs are sampled
     reachable: list[dict[str, int]] | None = None
     filter_states: list[dict[str, int]] | None = None
+    postponed = False  # the first Houdini over the program's atoms ran out of its slice
 
     def reached() -> list[dict[str, int]]:
         nonlocal reachable
@@ -303,9 +304,12 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
             filter_states = distinct[::max(1, len(distinct) // FILTER_STATES)]
         return [atom for atom in atoms if _holds_on(atom, filter_states, variables)]
 
-    def recombine(step: int) -> Outcome | None:
-        """Houdini over the whole pool; remembers what is proved inductive for the prompt."""
-        nonlocal proved
+    def recombine(step: int, first_slice: bool = False) -> Outcome | None:
+        """Houdini over the whole pool; remembers what is proved inductive for the prompt. With
+        `first_slice` on a non-linear task it has the verifier's per-call time only: a pool that
+        cannot be sorted in it is refined again with a full share after the other sources
+        (`postponed`), so that a slow pool does not hold up the fitted equalities."""
+        nonlocal proved, postponed
         if not pool.atoms or frozenset(pool.atoms) in refined_pools:
             return None
         refined_pools.add(frozenset(pool.atoms))
@@ -315,11 +319,16 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
         # Not counted against max_proposals: it recombines conjuncts of proposals already counted.
         proposal = session.propose("\n".join(atoms), source="houdini", step=step, text=conjunction(atoms),
                                    counted=False)
-        result = houdini(session, proposal, atoms)
+        capped = first_slice and fitted_first
+        result = houdini(session, proposal, atoms,
+                         time_s=session.budget.verifier_timeout_s if capped else None)
         if result.verdict is not None and result.verdict.status == "accepted":
             return _solved(result.verdict, _contributors(pool, result.survivors))
         if result.inductive:
             proved = result.survivors
+        elif capped and result.verdict is None:
+            refined_pools.discard(frozenset(pool.atoms))
+            postponed = True
         return None
 
     def try_proposal(proposal: Proposal, source: str) -> Verdict:
@@ -368,12 +377,14 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
                         and atom.count("+") <= SIMPLE_EQUALITY_PLUSES]
             for tier in ([simplest] if 0 < len(simplest) < len(basis) else []) + [basis]:
                 proposal = session.propose("\n".join(tier), source="polynomial", step=0, text=conjunction(tier))
-                result = houdini(session, proposal, tier)
+                # Verified together with what is proved inductive already: the fitted equalities
+                # rarely prove the assertion alone (minimisation drops the facts they do not need).
+                result = houdini(session, proposal, tier, facts=proved)
                 if result.verdict is not None and result.verdict.status == "accepted":
-                    return _solved(result.verdict, "houdini(polynomial)")
+                    return _solved(result.verdict, _contributors(pool, result.survivors))
                 consequences = implied if result.inductive and set(basis) <= set(result.survivors) else []
-                if result.inductive and result.survivors and (proved or consequences):
-                    combined = list(dict.fromkeys(proved + result.survivors + consequences))
+                if result.inductive and consequences:
+                    combined = list(dict.fromkeys(result.survivors + consequences))
                     verdict = session.verify(proposal, conjunction(combined), certify=False)
                     details = _details(verdict)
                     if verdict.status == "accepted" and details is not None:
@@ -406,7 +417,7 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
         if verdict.status == "accepted":
             return _solved(verdict, source)
     if program_sources:
-        outcome = recombine(0)
+        outcome = recombine(0, first_slice=True)
         if outcome:
             return outcome
     outcome = harvest_spacer(wait=False)
@@ -446,6 +457,11 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
 
     if not fitted_first:
         outcome = fit_polynomials()
+        if outcome:
+            return outcome
+
+    if postponed:
+        outcome = recombine(0)
         if outcome:
             return outcome
 
