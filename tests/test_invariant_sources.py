@@ -3,6 +3,8 @@ Z3-to-C printer they share with the SyGuS atoms (agent/search/z3c.py)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import z3
 
@@ -113,6 +115,22 @@ def test_a_degree_four_relation_in_one_variable_is_fitted_on_a_real_programs_run
     for atom in atoms:
         expression = cexpr.parse_boolean(atom, variables)
         assert all(cexpr.evaluate(expression, state) for state in held_out)
+
+
+def test_relations_of_five_variables_come_out_of_the_fit_over_all_of_them_as_they_are():
+    from agent.search.dynamic import states_from_precondition
+
+    # Clause2Inv NL7, extended Euclid: `a == x*p + y*r` and `b == x*q + y*s` (five variables each, so
+    # only the fit over all eight sees them) and the determinant `p*s == q*r + 1`. The reduced basis
+    # has them with their own small coefficients, not mixed into equalities of twenty terms.
+    task = _nl_task("NL7")
+    variables = task.program_variables
+    states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=0)
+    held_out = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=1)
+    atoms = polynomial_equalities(states, variables, held_out=held_out)
+    assert {"p*x + r*y == a", "q*x + s*y == b", "p*s == q*r + 1"} <= set(atoms)
+    for atom in atoms:  # none with the huge coefficients of a relation of the sample only
+        assert max((int(number) for number in re.findall(r"\d+", atom)), default=0) <= 1000
 
 
 def test_a_power_of_a_variable_with_few_values_fits_nothing():

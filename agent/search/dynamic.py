@@ -275,15 +275,47 @@ def _fit_at_degree(states: list[dict[str, int]], names: list[str], degree: int, 
     basis = DomainMatrix(rows, (len(rows), len(columns) + 1), sympy.QQ).nullspace().to_Matrix()
     if basis.rows == 0:
         return None
-    vectors = [basis.row(number).T for number in range(basis.rows)]
+    vectors = _shortest([basis.row(number).T for number in range(basis.rows)])
     shown = ["*".join(sorted(monomial, key=order.index)) for monomial in columns]
     kept = []
     for vector, atom in zip(vectors, _atoms(vectors, shown, keep_empty=True)):
         used = {name for position, monomial in enumerate(columns) if vector[position] != 0 for name in monomial}
-        if atom and used == set(names) and any(vector[position] != 0 for position, monomial in enumerate(columns)
-                                                if len(monomial) > 1):
+        # The fit over all variables keeps what no group of MAX_GROUP variables could have found.
+        new = used == set(names) or (len(names) > MAX_GROUP and len(used) > MAX_GROUP)
+        if atom and new and any(vector[position] != 0 for position, monomial in enumerate(columns)
+                                if len(monomial) > 1) and max(map(abs, _integers(vector))) <= MAX_COEFFICIENT:
             kept.append(atom)
     return kept
+
+
+def _integers(vector: sympy.Matrix) -> list[int]:
+    """A rational vector scaled to coprime integers."""
+    scale = reduce(lambda a, b: a * b // gcd(a, b), (int(sympy.fraction(value)[1]) for value in vector), 1)
+    integers = [int(value * scale) for value in vector]
+    divisor = reduce(gcd, (abs(value) for value in integers if value), 0) or 1
+    return [value // divisor for value in integers]
+
+
+# A fitted equality with a larger coefficient is a relation of the sample, not of the program: the
+# reduced basis has a program's invariants as short vectors (sums of powers up to the sixth have
+# coefficients up to 12), and what the states do not pin down comes out with coefficients in the
+# millions. Each such atom would cost Houdini seconds of non-linear checks.
+MAX_COEFFICIENT = 1000
+
+
+def _shortest(vectors: list[sympy.Matrix]) -> list[sympy.Matrix]:
+    """A basis of the same null space of short integer vectors (LLL, sympy's): the row-echelon
+    basis mixes a program's few-term invariants into dense equalities with huge coefficients
+    (`a == x*p + y*r` and `b == x*q + y*s` of an extended Euclid loop come out as one equality of
+    twenty terms), where the reduced basis has them as they are."""
+    if len(vectors) < 2:
+        return vectors
+    integers = [[sympy.ZZ(value) for value in _integers(vector)] for vector in vectors]
+    try:
+        reduced = DomainMatrix(integers, (len(integers), len(integers[0])), sympy.ZZ).lll().to_Matrix()
+    except (ValueError, ZeroDivisionError, AssertionError):  # sympy's LLL asserts its own result
+        return vectors
+    return [reduced.row(number).T for number in range(reduced.rows)]
 
 
 def _clearly_full_rank(values: list[list[int]]) -> bool:
@@ -307,11 +339,7 @@ def _atoms(vectors: list[sympy.Matrix], names: list[str], keep_empty: bool = Fal
     """Each null-space vector (coefficients of `names`, then the constant) as an integer equality."""
     atoms: list[str | None] = []
     for vector in vectors:
-        denominators = [sympy.fraction(value)[1] for value in vector]
-        scale = reduce(lambda a, b: a * b // gcd(a, b), (int(d) for d in denominators), 1)
-        integers = [int(value * scale) for value in vector]
-        divisor = reduce(gcd, (abs(v) for v in integers if v), 0) or 1
-        integers = [value // divisor for value in integers]
+        integers = _integers(vector)
         if next(value for value in integers if value) < 0:  # a fixed sign, so equal atoms print alike
             integers = [-value for value in integers]
         text = _as_linear_text(integers[:-1], names, integers[-1])

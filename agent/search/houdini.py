@@ -69,9 +69,12 @@ def houdini(session: Session, proposal: Proposal, pool: list[str], time_s: float
     # Z3's verdict alone until the invariant is final: the second solver's re-check (seconds on a
     # large non-linear candidate, and it often gives up) is spent once, on the invariant reported.
     candidate = list(dict.fromkeys((facts or []) + subset.survivors))
-    verdict = session.verify(proposal, conjunction(candidate), round=subset.rounds, certify=False)
-    if verdict.status == "unknown" and len(candidate) > len(subset.survivors):
-        # Z3 could not decide the larger conjunction (non-linear): the subset alone may still be decided.
+    with_facts = len(candidate) > len(subset.survivors)
+    # With the facts, half the verifier's time: Z3 may not decide the larger non-linear conjunction,
+    # where the subset alone may still be decided.
+    verdict = session.verify(proposal, conjunction(candidate), round=subset.rounds, certify=False,
+                             timeout_s=session.budget.verifier_timeout_s / 2 if with_facts else None)
+    if verdict.status == "unknown" and with_facts:
         verdict = session.verify(proposal, conjunction(subset.survivors), round=subset.rounds, certify=False)
     details = verdict.details if isinstance(verdict.details, InvariantDetails) else None
     if verdict.status == "accepted" and details is not None:
