@@ -251,3 +251,24 @@ def test_a_solve_of_a_template_that_misreads_its_program_searches_the_programs_o
     # The answer is the program's invariant: the verifier accepts it on the program's own template.
     own = type("Own", (), {"vc_template": c_template(program)})
     assert InvariantVerifier().verify(own, result.answer, VerifyBudget(timeout_s=10)).status == "accepted"
+
+
+def test_fitted_equalities_are_verified_together_with_the_facts_already_proved(tmp_path):
+    from agent.loop import RunSettings, run_task
+    from agent.trace import read_trace
+
+    # Clause2Inv NL39: the fitted equality of the sum is inductive, but the assertion also needs
+    # bounds the program's atoms proved inductive first: one verdict on both, accepted.
+    task = _nl_task("NL39")
+    result = run_task(task, RunSettings(sources=("symbolic", "dynamic", "polynomial")), None,
+                      tmp_path / "trace.jsonl", "test")
+    assert result.status == "solved"
+    events = read_trace(tmp_path / "trace.jsonl")
+    fitted = next(event for event in events if event.type == "proposal" and event.source == "polynomial")
+    first = next(event for event in events if event.type == "verdict" and event.proposal_id == fitted.id)
+    assert first.verdict.status == "accepted"
+    conjuncts = first.verdict.details.conjuncts
+    fitted_atoms = fitted.raw.splitlines()
+    assert any(conjunct.replace(" ", "") in {atom.replace(" ", "") for atom in fitted_atoms} for conjunct in conjuncts)
+    assert any(conjunct.replace(" ", "") not in {atom.replace(" ", "") for atom in fitted_atoms}
+               for conjunct in conjuncts)
