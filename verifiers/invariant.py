@@ -220,8 +220,7 @@ class InvariantVerifier(Verifier):
             return self.verdict("rejected", f"Rejected before solving: {error}.", started,
                                 details={"stage": "parse", "error": str(error)})
         if not cexpr.is_linear(expr):
-            verdict = self._decide_in_child(task.vc_template, text, budget.model_copy(update={"certify": False}),
-                                            started)
+            verdict = self._decide_in_child(task.vc_template, text, budget, started)
             if not budget.certify or verdict.status != "accepted":
                 return verdict
             return self._certified(verdict, template, expr, deadline, budget.certify_s, started)
@@ -234,13 +233,12 @@ class InvariantVerifier(Verifier):
                                 details={"stage": "parse", "error": "too deep"})
 
     def _decide_in_child(self, vc_template: str, text: str, budget: VerifyBudget, started: float) -> Verdict:
-        """The whole decision in a child process, killed at the budget: Z3 does not always stop when
+        """Z3's decision in a child process, killed at the budget: Z3 does not always stop when
         interrupted inside its preprocessing of nested non-linear terms (a nest of `%` by variables
         kept it busy six times past its time-out)."""
         try:
             verdict = call_in_child("verifiers.invariant:decide_in_child",
-                                    {"vc_template": vc_template, "text": text, "timeout_s": budget.timeout_s,
-                                     "certify": budget.certify, "certify_s": budget.certify_s},
+                                    {"vc_template": vc_template, "text": text, "timeout_s": budget.timeout_s},
                                     budget.timeout_s)
         except ChildTimeout as timeout:
             return self.verdict("unknown", f"Z3 could not decide: the check {timeout}; this is not a proof.", started,
@@ -395,15 +393,15 @@ def _child_deadline(timeout_s: float) -> Deadline:
     return Deadline(max(0.0, (alarm_left or timeout_s) - CHILD_ANSWER_S))
 
 
-def decide_in_child(vc_template: str, text: str, timeout_s: float, certify: bool = True,
-                    certify_s: float | None = None) -> dict[str, Any]:
-    """Runs in the child process (`verifiers.child`): the verdict on a non-linear proposal, as JSON."""
+def decide_in_child(vc_template: str, text: str, timeout_s: float) -> dict[str, Any]:
+    """Runs in the child process (`verifiers.child`): Z3's verdict on a non-linear proposal, as JSON
+    (cvc5's re-check is the parent's, `InvariantVerifier._certified`)."""
     template = parse_template(vc_template)
     verifier = InvariantVerifier()
     started = time.perf_counter()
     expr = cexpr.parse_boolean(text, template.variables)
-    return verifier._decide(template, expr, _child_deadline(timeout_s), started, certify,
-                            certify_s).model_dump(mode="json")
+    return verifier._decide(template, expr, _child_deadline(timeout_s), started,
+                            certify=False).model_dump(mode="json")
 
 
 CVC5_SHARE = 0.5
