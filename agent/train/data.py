@@ -205,7 +205,6 @@ def strengthen(session: Any, proposal: Any, conjuncts: list[str]) -> tuple[Any, 
     strengthened (or the time ran out before any was)."""
     from agent.search.houdini import conjunction
     from agent.session import BudgetExhausted
-
     from verifiers.cexpr import ExprError
 
     kept, best, round_number, index = list(conjuncts), None, STRENGTHEN_ROUNDS, 0
