@@ -12,11 +12,14 @@ from agent.eval import ResultsFile, result_row
 from agent.llm.scripted import ScriptedProposer
 from agent.loop import RunSettings, run_task
 from agent.tasks import load_task
-from agent.train.data import DataError, Example, build_dataset, collect_examples, read_dataset, read_report, split_of
+from agent.train.data import (DataError, Example, build_dataset, collect_examples, disjuncts, read_dataset, read_report,
+                              split_of)
 from agent.train.iterate import run_figures
 from verifiers.base import REGISTRY, VerifyBudget
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks" / "code2inv"
+# An accepted answer in the case-split form the symbolic source writes: `(a || b) && (!a || b)` means `b`.
+CASE_SPLIT = "x > 0 && y >= 0 && (y < 0 || x >= y) && (!(y < 0) || x >= y)"
 
 
 def eval_like_run(run_dir: Path, runs: list[tuple[int, RunSettings, object]]) -> Path:
@@ -46,6 +49,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Example]]
     run = eval_like_run(root / "run", [
         (1, symbolic, None), (11, symbolic, None),
         (1, RunSettings(sources=("llm",), samples=1), ScriptedProposer(["x >= 1 && y >= 0 && x >= y && x >= 0"])),
+        (1, RunSettings(sources=("llm",), samples=1), ScriptedProposer([CASE_SPLIT])),
     ])
     forged = root / "forged.jsonl"
     lines = (run / "traces" / "1-0.jsonl").read_text().splitlines()
@@ -70,10 +74,18 @@ def test_only_answers_the_verifier_accepts_again_enter(data: tuple[Path, list[Ex
 
 def test_shrinking_keeps_the_answer_verified(data: tuple[Path, list[Example]]) -> None:
     _, examples = data
-    from_model = next(example for example in examples if "llm" in example.sources)
+    from_model = next(example for example in examples if "llm" in example.sources and CASE_SPLIT not in example.found)
     assert from_model.found == ["x >= 1 && y >= 0 && x >= y && x >= 0"]
     assert from_model.answer == "x >= 1 && y >= 0 && x >= y"  # `x >= 0` is not needed
     assert verify("code2inv/1", from_model.answer) == "accepted"
+
+
+def test_a_disjunction_is_learnt_as_the_disjunct_that_keeps_it_verified(data: tuple[Path, list[Example]]) -> None:
+    _, examples = data
+    split = next(example for example in examples if CASE_SPLIT in example.found)
+    assert split.answer == "x > 0 && y >= 0 && x >= y"
+    assert verify("code2inv/1", split.answer) == "accepted" and split.certified
+    assert disjuncts("a > 0 || (b > 0 || c > 0) && d > 0") == ["a > 0", "(b > 0 || c > 0) && d > 0"]
 
 
 def test_a_task_never_lands_in_two_splits(data: tuple[Path, list[Example]]) -> None:

@@ -3,7 +3,9 @@
 `build_dataset(runs, out)` reads the traces of `solve` and `eval` runs, takes every answer the verifier
 accepted (from any source: the model, program atoms, runs, fitted polynomials, Spacer, Houdini's
 recombinations), and verifies it again with the real verifier, dropping the conjuncts it does not
-need (`agent.search.houdini.minimize`: every step re-verified). An answer that is not accepted again
+need (`agent.search.houdini.minimize`: every step re-verified), then each disjunctive conjunct is replaced
+by the shortest of its disjuncts that keeps it accepted (`strengthen`: the program sources' case splits
+such as `(a || b) && (!a || b)` are learnt as `b`) and shrunk again. An answer that is not accepted again
 is left out and counted; nothing unverified is ever written. The prompt is the one the invariant
 strategy renders for the model's first step (`prompt_for`). Tasks are split into `train` and `test`
 by a hash of the task id (or by a named test suite), so one task's answers never cross a split.
@@ -39,6 +41,8 @@ TRAINABLE_KINDS = ("invariant",)
 SPLITS = ("train", "test")
 # Seconds allowed for re-verifying and shrinking one answer (all its verifier calls together).
 VERIFY_TIMEOUT_S = 60.0
+# Round numbers of the strengthening trials in the scratch trace (after shrinking's).
+STRENGTHEN_ROUNDS = 1000
 
 
 class DataError(ValueError):
@@ -179,6 +183,53 @@ def accepted_answers(trace: Path) -> list[Found]:
     return found
 
 
+def disjuncts(text: str) -> list[str]:
+    """The top-level disjuncts of a C condition (`a || b || c` gives a, b, c), each as canonical C text."""
+    from verifiers.cexpr import Binary, parse, to_c
+
+    found, pending = [], [parse(text)]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Binary) and current.op == "||":
+            pending += (current.right, current.left)
+        else:
+            found.append(to_c(current))
+    return found
+
+
+def strengthen(session: Any, proposal: Any, conjuncts: list[str]) -> tuple[Any, list[str]] | None:
+    """Each disjunctive conjunct replaced by one of its disjuncts (the shortest that keeps the invariant
+    accepted), so that `(a || b) && (!a || b)` is learnt as `b` and `x > 40 || x >= 0` as `x >= 0`; a
+    conjunct that then repeats another is dropped. Every step is verified (by Z3; the caller verifies the
+    result in full). Returns the accepted verdict and the conjuncts, or None when no conjunct could be
+    strengthened (or the time ran out before any was)."""
+    from agent.search.houdini import conjunction
+    from agent.session import BudgetExhausted
+    from verifiers.cexpr import ExprError
+
+    kept, best, round_number, index = list(conjuncts), None, STRENGTHEN_ROUNDS, 0
+    try:
+        while index < len(kept):
+            try:
+                choices = disjuncts(kept[index])
+            except ExprError:
+                choices = []
+            replaced = False
+            for choice in sorted(choices, key=len) if len(choices) > 1 else []:
+                trial = list(dict.fromkeys(kept[:index] + [choice] + kept[index + 1:]))
+                round_number += 1
+                verdict = session.verify(proposal, conjunction(trial), round=round_number, certify=False)
+                if verdict.status == "accepted":
+                    # A choice that repeats an earlier conjunct is gone, and the next one takes its place.
+                    replaced = len(trial) < len(kept) and choice in kept[:index]
+                    best, kept = verdict, trial
+                    break
+            index += 0 if replaced else 1
+    except BudgetExhausted:
+        pass
+    return None if best is None else (best, kept)
+
+
 class _Verifier:
     """Verifies and shrinks answers with the task kind's real verifier, through a `Session` (the same door
     every proposal takes), writing its events to a scratch trace."""
@@ -205,8 +256,14 @@ class _Verifier:
             # Shrinking data is not a user's wait: up to 6 s (at least 2), as before the search's share.
             verdict, kept = finish(session, proposal, verdict, details.conjuncts, 0,
                                    time_s=max(2.0, min(6.0, session.time_left() / 4)))
-        if verdict.status != "accepted":
-            return None
+            if verdict.status != "accepted":
+                return None
+            stronger = strengthen(session, proposal, kept)
+            if stronger is not None:
+                final, smaller = finish(session, proposal, stronger[0], stronger[1], STRENGTHEN_ROUNDS,
+                                        time_s=max(2.0, min(6.0, session.time_left() / 4)))
+                if final.status == "accepted":
+                    verdict, kept = final, smaller
         shrunk = verdict.details.invariant if isinstance(verdict.details, InvariantDetails) else None
         return verdict, shrunk or conjunction(kept)
 
