@@ -101,15 +101,21 @@ def _nl_task(name: str):
     return load_task(Path(__file__).resolve().parent.parent / "tasks" / "clause2inv_nl" / f"{name}.yaml")
 
 
-def test_a_degree_four_relation_in_one_variable_is_fitted_on_a_real_programs_runs():
+def _fitted_on_runs(name: str) -> tuple[list[str], list[str], list[dict[str, int]]]:
+    """The NL task's variables, the equalities fitted to runs from its pre-condition (seed 0) and the
+    held-out runs (seed 1) that checked them."""
     from agent.search.dynamic import states_from_precondition
 
-    # Clause2Inv NL17: `x = y*y*y + x` with `y` counting up sums cubes, so 4x = y^4 + 2y^3 + y^2.
-    task = _nl_task("NL17")
+    task = _nl_task(name)
     variables = task.program_variables
     states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=0)
     held_out = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=1)
-    atoms = polynomial_equalities(states, variables, held_out=held_out)
+    return variables, polynomial_equalities(states, variables, held_out=held_out), held_out
+
+
+def test_a_degree_four_relation_in_one_variable_is_fitted_on_a_real_programs_runs():
+    # Clause2Inv NL17: `x = y*y*y + x` with `y` counting up sums cubes, so 4x = y^4 + 2y^3 + y^2.
+    variables, atoms, held_out = _fitted_on_runs("NL17")
     assert "y*y*y*y + 2 * y*y*y + y*y == 4 * x" in atoms
     # Every fitted equality holds on other runs of the program (the held-out check).
     for atom in atoms:
@@ -118,16 +124,10 @@ def test_a_degree_four_relation_in_one_variable_is_fitted_on_a_real_programs_run
 
 
 def test_relations_of_five_variables_come_out_of_the_fit_over_all_of_them_as_they_are():
-    from agent.search.dynamic import states_from_precondition
-
     # Clause2Inv NL7, extended Euclid: `a == x*p + y*r` and `b == x*q + y*s` (five variables each, so
     # only the fit over all eight sees them) and the determinant `p*s == q*r + 1`. The reduced basis
     # has them with their own small coefficients, not mixed into equalities of twenty terms.
-    task = _nl_task("NL7")
-    variables = task.program_variables
-    states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=0)
-    held_out = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=1)
-    atoms = polynomial_equalities(states, variables, held_out=held_out)
+    _, atoms, _ = _fitted_on_runs("NL7")
     assert {"p*x + r*y == a", "q*x + s*y == b", "p*s == q*r + 1"} <= set(atoms)
     for atom in atoms:  # none with the huge coefficients of a relation of the sample only
         assert max((int(number) for number in re.findall(r"\d+", atom)), default=0) <= 1000
