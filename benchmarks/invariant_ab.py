@@ -41,16 +41,21 @@ def solve(checkout: Path, task: Path, sources: str, timeout: float | None, runs:
     try:
         subprocess.run(command, cwd=checkout, env=environment, capture_output=True, timeout=limit, check=False)
     except subprocess.TimeoutExpired:
-        return {"status": "no result", "certified": False, "seconds": limit, "solved_by": ""}
+        return {"status": "no result", "certified": False, "seconds": limit, "solved_by": "", "conjuncts": 0}
     traces = sorted(runs.glob("*/trace.jsonl"), key=lambda path: path.stat().st_mtime)
     if not traces:
-        return {"status": "no result", "certified": False, "seconds": limit, "solved_by": ""}
+        return {"status": "no result", "certified": False, "seconds": limit, "solved_by": "", "conjuncts": 0}
     events = [json.loads(line) for line in traces[-1].read_text(encoding="utf-8").splitlines() if line.strip()]
     result = next((event for event in events if event["type"] == "result"), None)
     if result is None:
-        return {"status": "no result", "certified": False, "seconds": limit, "solved_by": ""}
+        return {"status": "no result", "certified": False, "seconds": limit, "solved_by": "", "conjuncts": 0}
+    # The answer's size: the conjuncts of the verdict that accepted it (the last accepted one).
+    accepted = [event["verdict"]["details"] for event in events if event["type"] in ("verdict", "program_check")
+                and event["verdict"]["status"] == "accepted" and event["verdict"].get("details")]
+    conjuncts = len(accepted[-1].get("conjuncts") or []) if result.get("answer") and accepted else 0
     return {"status": result["status"], "certified": bool(result.get("certified")),
-            "seconds": float(result["time"]) - float(events[0]["time"]), "solved_by": result.get("solved_by") or ""}
+            "seconds": float(result["time"]) - float(events[0]["time"]), "solved_by": result.get("solved_by") or "",
+            "conjuncts": conjuncts}
 
 
 def summary(rows: list[dict], arm: str) -> str:
@@ -58,9 +63,11 @@ def summary(rows: list[dict], arm: str) -> str:
     count = {status: sum(row[f"{arm}_status"] == status for row in rows)
              for status in ("solved", "template_wrong", "refuted", "unsolved")}
     certified = sum(row[f"{arm}_certified"] for row in rows)
+    sizes = [row[f"{arm}_conjuncts"] for row in rows if row[f"{arm}_conjuncts"]]
     return (f"| {arm} | {count['solved']} | {count['template_wrong']} | {count['refuted']} | "
             f"{len(rows) - count['solved'] - count['template_wrong'] - count['refuted']} | {certified} | "
-            f"{percentile(seconds, 0.5):.2f} | {percentile(seconds, 0.95):.2f} | {max(seconds):.1f} |")
+            f"{percentile(seconds, 0.5):.2f} | {percentile(seconds, 0.95):.2f} | {max(seconds):.1f} | "
+            f"{percentile(sizes, 0.5) if sizes else 0:.0f} / {max(sizes, default=0)} |")
 
 
 def main() -> None:
@@ -99,14 +106,15 @@ def main() -> None:
              f"{arguments.sources}`: {len(rows)} tasks, the two checkouts interleaved task by task; load average "
              f"(1 min) at each task {min(loads):.1f}-{max(loads):.1f} (median {percentile(loads, 0.5):.1f}); {cpu_model()}, "
              f"{os.cpu_count()} cores.", "",
-             "| checkout | solved | template wrong | refuted | unsolved | certified | median s | p95 s | max s |",
-             "|---|---|---|---|---|---|---|---|---|", summary(rows, "baseline"), summary(rows, "this"), "",
+             "| checkout | solved | template wrong | refuted | unsolved | certified | median s | p95 s | max s "
+             "| answer's conjuncts, median / max |",
+             "|---|---|---|---|---|---|---|---|---|---|", summary(rows, "baseline"), summary(rows, "this"), "",
              "| task | load | baseline | this |", "|---|---|---|---|"]
     for row in rows:
         cells = [f"{row[f'{arm}_status']} {row[f'{arm}_s']:.1f}{' c' if row[f'{arm}_certified'] else ''}"
-                 for arm in ("baseline", "this")]
+                 + (f" ({row[f'{arm}_conjuncts']})" if row[f'{arm}_conjuncts'] else "") for arm in ("baseline", "this")]
         lines.append(f"| `{row['task']}` | {row['load']:.1f} | {cells[0]} | {cells[1]} |")
-    lines += ["", "(`c`: certified by cvc5.)", "", end]
+    lines += ["", "(`c`: certified by cvc5; in brackets, the answer's number of conjuncts.)", "", end]
     publish("\n".join(lines), arguments.section or "invariant-ab", write=bool(arguments.section))
 
 

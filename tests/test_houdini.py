@@ -6,9 +6,10 @@ from pathlib import Path
 
 from agent.tasks import load_task
 from verifiers.base import VerifyBudget
-from verifiers.invariant import InvariantVerifier, largest_inductive_subset
+from verifiers.invariant import InvariantVerifier, largest_inductive_subset, needed_conjuncts
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks" / "code2inv"
+NL_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "clause2inv_nl"
 
 
 def task(number: int):
@@ -52,3 +53,35 @@ def test_a_search_that_runs_out_of_time_is_unknown_not_inductive():
     subset = largest_inductive_subset(task(1).vc_template, ["x >= y", "x * x * x >= y * y * y % (x + 7)"],
                                       timeout_s=0.001)
     assert subset.status == "unknown" and subset.survivors == []
+
+
+def test_the_conjuncts_a_houdini_answer_needs_come_out_of_unsat_cores_and_the_verifier_accepts_them():
+    # Program 1 again: of the 1,054 survivors, the assertion x >= y needs x - y >= 0; x - y is kept
+    # by x >= 1 (x' - y' = x - 1), and x' = x + y >= 1 by y >= 0.
+    pool = [f"{term} >= {constant}" for term in ("x", "y", "x - y") for constant in range(-350, 350)]
+    survivors = largest_inductive_subset(task(1).vc_template, pool, timeout_s=60).survivors
+    needed = needed_conjuncts(task(1).vc_template, survivors, timeout_s=30)
+    assert needed == ["x >= 1", "y >= 0", "x - y >= 0"]
+    # A candidate, not a verdict: the verifier checks it, and cvc5 re-checks Z3's acceptance.
+    verdict = InvariantVerifier().verify(task(1), " && ".join(needed), VerifyBudget(timeout_s=30))
+    assert verdict.status == "accepted" and verdict.certified
+
+
+def test_a_non_linear_answer_comes_down_to_the_polynomial_equality_it_needs():
+    # Clause2Inv NL5, extended gcd by subtraction: `1 == p*s - r*q` is the assertion and is preserved
+    # on its own; the bounds Houdini also keeps are not needed. Decided in a child process.
+    nl5 = load_task(NL_TASKS / "NL5.yaml")
+    pool = ["p >= 1", "q <= 0", "r <= 0", "s >= 1", "x >= 1", "a >= 1", "b >= 1", "a <= x", "x >= 1 || a == b",
+            "1 == p * s - r * q", "p * s >= 1", "a * b >= 1"]
+    survivors = largest_inductive_subset(nl5.vc_template, pool, timeout_s=30).survivors
+    assert len(survivors) > 5
+    needed = needed_conjuncts(nl5.vc_template, survivors, timeout_s=30)
+    assert needed == ["1 == p * s - r * q"]
+    assert InvariantVerifier().verify(nl5, needed[0], VerifyBudget(timeout_s=30)).status == "accepted"
+
+
+def test_needed_conjuncts_of_what_is_no_invariant_or_out_of_time_are_none():
+    # x <= 5 is not preserved (nor does the rest imply the assertion): no core to read.
+    assert needed_conjuncts(task(1).vc_template, ["x >= 1", "x <= 5"], timeout_s=10) is None
+    nl5 = load_task(NL_TASKS / "NL5.yaml")
+    assert needed_conjuncts(nl5.vc_template, ["p >= 1", "1 == p * s - r * q"], timeout_s=0.001) is None

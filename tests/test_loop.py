@@ -96,6 +96,18 @@ def test_symbolic_sources_alone_never_call_the_model(tmp_path: Path) -> None:
     assert {e.source for e in events if isinstance(e, ProposalEvent)} <= {"symbolic", "dynamic", "houdini"}
 
 
+def test_an_accepted_houdini_answer_is_cut_at_once_to_the_conjuncts_its_checks_need(tmp_path: Path) -> None:
+    result, events = run(1, None, tmp_path, sources=("symbolic",))
+    verdicts = [e.verdict for e in events if isinstance(e, VerdictEvent)]
+    first = next(number for number, verdict in enumerate(verdicts) if verdict.status == "accepted")
+    assert len(verdicts[first].details.conjuncts) > 10
+    # The next candidate is what Z3's unsat cores name (see `needed_conjuncts`), verified like any other.
+    assert verdicts[first + 1].status == "accepted"
+    assert set(verdicts[first + 1].details.conjuncts) == {"x >= y", "x >= 1", "y >= 0"}
+    assert result.status == "solved" and result.certified and set(result.answer.split(" && ")) == {
+        "x >= y", "x >= 1", "y >= 0"}
+
+
 def test_dynamic_equalities_are_needed_where_the_text_has_no_such_atom(tmp_path: Path) -> None:
     text_only, _ = run(124, None, tmp_path / "a", sources=("symbolic",))
     both, _ = run(124, None, tmp_path / "b", sources=("symbolic", "dynamic"))

@@ -857,3 +857,110 @@ def _houdini_one_by_one(template: VcTemplate, parsed: list[tuple[str, cexpr.Expr
                 alive = [other for other in alive if other != largest]
                 changed = True
     return InductiveSubset("inductive", [parsed[index][0] for index in alive], rounds)
+
+
+# Each trial removal from the assertion's core gets at most this long (the assertion's check is
+# usually decided in milliseconds; a removal it cannot decide is not made).
+NEEDED_REMOVAL_CHECK_S = 1.0
+
+
+def needed_conjuncts(vc_template: str, conjuncts: list[str], timeout_s: float) -> list[str] | None:
+    """Of the conjuncts of an invariant Z3 accepted, those the assertion needs and, in turn, those
+    each needed conjunct needs to be preserved by the loop, read from Z3's unsat cores: their
+    conjunction is inductive and implies the assertion (initiation holds for any subset of an
+    invariant that holds initially). None when a check is not decided in time.
+
+    What it returns is a candidate, not a verdict: the caller has the invariant verifier check it.
+    A Houdini answer of hundreds of conjuncts comes down to its few needed ones in one pass of cheap
+    checks (each check the accepted invariant passed, with one conjunct as its goal), where removing
+    conjuncts by trial costs a verdict per trial. The cores are not minimal; the assertion's core is
+    made so by trying each of its conjuncts' removal."""
+    deadline = Deadline(timeout_s)
+    template = parse_template(vc_template)
+    parsed = [cexpr.parse_boolean(text, template.variables) for text in conjuncts]
+    if template_is_nonlinear(vc_template) or not all(map(cexpr.is_linear, parsed)) \
+            or checks_are_nonlinear(vc_template):
+        try:
+            return call_in_child("verifiers.invariant:needed_in_child",
+                                 {"vc_template": vc_template, "conjuncts": conjuncts, "timeout_s": timeout_s},
+                                 timeout_s)["needed"]
+        except (ChildTimeout, ChildFailure):
+            return None
+    try:
+        return _needed(template, conjuncts, parsed, deadline)
+    except (z3.Z3Exception, TemplateError):
+        return None
+
+
+def needed_in_child(vc_template: str, conjuncts: list[str], timeout_s: float) -> dict[str, Any]:
+    """Runs in the child process (`verifiers.child`): `needed_conjuncts` on non-linear terms."""
+    template = parse_template(vc_template)
+    parsed = [cexpr.parse_boolean(text, template.variables) for text in conjuncts]
+    return {"needed": _needed(template, conjuncts, parsed, _child_deadline(timeout_s))}
+
+
+def _needed(template: VcTemplate, conjuncts: list[str], parsed: list[cexpr.Expr], deadline: Deadline) -> list[str] | None:
+    context = z3.Context()
+    count = len(parsed)
+    # Each conjunct in inv-f's body is guarded by an indicator literal (`b_i => conjunct_i`); a check
+    # under the indicators as assumptions names the conjuncts it used in its unsat core.
+    indicator_names = [f"veriloop needed {index}" for index in range(count)]
+    goal_names = [f"veriloop goal {index}" for index in range(count)]
+    indicators = [z3.Bool(name, ctx=context) for name in indicator_names]
+    goals = [z3.Bool(name, ctx=context) for name in goal_names]
+    declared = dict(zip(indicator_names + goal_names, indicators + goals))
+    guarded = " ".join(f"(=> |{name}| {cexpr.to_smtlib(expr)})" for name, expr in zip(indicator_names, parsed))
+    definitions = template.definitions(f"(and true {guarded})")
+    position = {literal.get_id(): index for index, literal in enumerate(indicators)}
+
+    def core(solver: z3.Solver) -> set[int]:
+        return {position[literal.get_id()] for literal in solver.unsat_core() if literal.get_id() in position}
+
+    def under(solver: z3.Solver, kept: set[int], extra: tuple[z3.BoolRef, ...] = (), limit_s: float | None = None) -> str:
+        if deadline.left() < MIN_CALL_S:
+            return "unknown"
+        time_s = deadline.left() if limit_s is None else min(limit_s, deadline.left())
+        return z3_check(solver, context, time_s, tuple(indicators[index] for index in sorted(kept)) + extra)[0]
+
+    assertion = z3.Solver(ctx=context)
+    assertion.add(z3.parse_smt2_string(definitions + template.checks["postcondition"], decls=declared, ctx=context))
+    if under(assertion, set(range(count))) != "unsat":
+        return None
+    needed = core(assertion)
+    for index in sorted(needed, key=lambda index: -len(conjuncts[index])):
+        if index in needed and under(assertion, needed - {index}, limit_s=NEEDED_REMOVAL_CHECK_S) == "unsat":
+            needed = core(assertion)
+
+    trans_call = _TRANS_CALL.search(template.checks["consecution"])
+    if not trans_call:
+        raise TemplateError("the consecution check does not apply trans-f")
+    now = [cexpr.to_smtlib(expr) for expr in parsed]
+    primed = [cexpr.to_smtlib(expr, lambda name: name + "!") for expr in parsed]
+    arguments = " ".join(template.variables)
+    preserved = z3.Solver(ctx=context)
+    preserved.add(z3.parse_smt2_string(
+        definitions + f"(assert (inv-f {arguments}))(assert {trans_call.group(0)})"
+        + "".join(f"(assert (=> |{name}| (not {term})))" for name, term in zip(goal_names, primed)),
+        decls=declared, ctx=context))
+    pending = sorted(needed)
+    while pending:
+        index = pending.pop()
+        # First whether the conjuncts needed so far preserve this one on their own (a fresh solver:
+        # it decides non-linear checks that Z3 leaves undecided under assumptions).
+        plain = z3.Solver(ctx=context)
+        plain.add(z3.parse_smt2_string(
+            template.definitions("true") + f"(assert {trans_call.group(0)})"
+            + "".join(f"(assert {now[other]})" for other in sorted(needed)) + f"(assert (not {primed[index]}))",
+            ctx=context))
+        # Half the time left: if it fails, the check under every conjunct (when it decides at all, in
+        # milliseconds) has the other half.
+        slice_s = deadline.left() / 2
+        if slice_s >= MIN_CALL_S and z3_check(plain, context, slice_s)[0] == "unsat":
+            continue
+        # If not, under every conjunct: its core names the ones to add.
+        if under(preserved, set(range(count)), (goals[index],)) != "unsat":
+            return None
+        added = core(preserved) - needed
+        needed |= added
+        pending += sorted(added)
+    return [conjuncts[index] for index in sorted(needed)]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from agent.session import BudgetExhausted, Proposal, Session
 from verifiers.base import Verdict
 from verifiers.details import InvariantDetails
-from verifiers.invariant import largest_inductive_subset
+from verifiers.invariant import largest_inductive_subset, needed_conjuncts
 
 HOUDINI_SHARE = 1 / 3
 # Dropping conjuncts from an accepted invariant only makes it shorter, and the task is solved already:
@@ -28,6 +28,11 @@ HOUDINI_SHARE = 1 / 3
 MINIMIZE_SHARE_OF_SEARCH = 1 / 4
 MINIMIZE_MIN_S = 0.5
 MINIMIZE_MAX_S = 4.0
+# The needed conjuncts (see `minimize`) may take up to NEEDED_MIN_S, or a quarter of the time left,
+# when the minimisation's share is shorter: a few non-linear checks of a second or two each, which
+# turn an answer of hundreds of conjuncts into its few needed ones (and make cvc5's re-check of it
+# feasible).
+NEEDED_MIN_S = 6.0
 # cvc5's re-check of the answer (what makes it `certified`) likewise: a share of the time the task
 # took, at least CERTIFY_MIN_S and at most CERTIFY_MAX_S. cvc5 certifies in under a second or two
 # when it can at all (BENCHMARKS.md); on a non-linear answer it cannot decide it would otherwise
@@ -105,15 +110,35 @@ def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts:
     verifies the result in full) at every step; returns the verdict on the conjuncts kept, them and
     the last round.
 
-    Chunks of halving size are tried for removal (as in delta debugging), so the many irrelevant
-    atoms Houdini keeps go in a few calls. Only verified candidates are kept; when its share of the
-    time (`time_s`, by default a share of the search's) or the budget runs out the shortest accepted
-    invariant so far is returned.
+    First the conjuncts the assertion and their own preservation need, read from Z3's unsat cores
+    (`needed_conjuncts`: one pass of cheap checks, however many conjuncts Houdini kept), verified as
+    a candidate like any other. Then chunks of halving size are tried for removal (as in delta
+    debugging). Only verified candidates are kept; when its share of the time (`time_s`, by default
+    a share of the search's) or the budget runs out the shortest accepted invariant so far is
+    returned.
     """
     share = min(MINIMIZE_MAX_S, session.time_left() / 4, session.elapsed() * MINIMIZE_SHARE_OF_SEARCH)
-    stop_at = time.monotonic() + (time_s if time_s is not None else max(MINIMIZE_MIN_S, share))
+    budget_s = time_s if time_s is not None else max(MINIMIZE_MIN_S, share)
+    stop_at = time.monotonic() + budget_s
     best, kept = accepted, list(conjuncts)
     round_number = first_round
+    try:
+        if len(kept) > 1:
+            core_s = budget_s if time_s is not None else max(budget_s, min(NEEDED_MIN_S, session.time_left() / 4))
+            core_stop = time.monotonic() + core_s
+            needed = needed_conjuncts(session.task.vc_template, kept, core_s)
+            if needed is not None and len(needed) < len(kept):
+                round_number += 1
+                # The verdict on the needed conjuncts decides the whole of it (a fresh solver each
+                # check, not the core's one conjunct at a time): it gets a quarter of the per-call time
+                # at least.
+                verdict = session.verify(proposal, conjunction(needed), round=round_number, certify=False,
+                                         timeout_s=max(MINIMIZE_MIN_S, core_stop - time.monotonic(),
+                                                       session.budget.verifier_timeout_s / 4))
+                if verdict.status == "accepted":
+                    best, kept = verdict, needed
+    except BudgetExhausted:
+        return best, kept, round_number
     chunk = max(1, len(kept) // 2)
     try:
         while len(kept) > 1:
