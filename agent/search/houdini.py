@@ -28,11 +28,10 @@ HOUDINI_SHARE = 1 / 3
 MINIMIZE_SHARE_OF_SEARCH = 1 / 4
 MINIMIZE_MIN_S = 0.5
 MINIMIZE_MAX_S = 4.0
-# The needed conjuncts (see `minimize`) may take up to NEEDED_MIN_S, or a quarter of the time left,
-# when the minimisation's share is shorter: a few non-linear checks of a second or two each, which
-# turn an answer of hundreds of conjuncts into its few needed ones (and make cvc5's re-check of it
-# feasible).
-NEEDED_MIN_S = 6.0
+# The needed conjuncts (see `finish`) may take up to NEEDED_MAX_S or a quarter of the time left: a
+# few non-linear checks of a second or two each, which turn an answer of hundreds of conjuncts into
+# its few needed ones (and make cvc5's re-check of it feasible); on a linear task, milliseconds.
+NEEDED_MAX_S = 6.0
 # cvc5's re-check of the answer (what makes it `certified`) likewise: a share of the time the task
 # took, at least CERTIFY_MIN_S and at most CERTIFY_MAX_S. cvc5 certifies in under a second or two
 # when it can at all (BENCHMARKS.md); on a non-linear answer it cannot decide it would otherwise
@@ -91,17 +90,44 @@ def houdini(session: Session, proposal: Proposal, pool: list[str], time_s: float
 
 def finish(session: Session, proposal: Proposal, accepted: Verdict, conjuncts: list[str],
            first_round: int, time_s: float | None = None) -> tuple[Verdict, list[str]]:
-    """An invariant Z3 accepted (`accepted`, verified with `certify=False`), minimised, then verified
-    in full (cvc5's re-check included, in its share of the time) as the answer. Where that cannot be done (no time left, or Z3
+    """An invariant Z3 accepted (`accepted`, verified with `certify=False`), cut down, then verified
+    in full (cvc5's re-check included, in its share of the time) as the answer.
+
+    First the conjuncts the assertion and their own preservation need, read from Z3's unsat cores
+    (`needed_conjuncts`: one pass of cheap checks, however many conjuncts Houdini kept), verified in
+    full at once. Where that finds nothing shorter or is not decided, conjuncts are dropped by trial
+    (`minimize`) and the result verified in full. Where that cannot be done (no time left, or Z3
     undecided the second time on a non-linear check), Z3's proof of the minimised invariant is the
     answer, not certified; a disagreement of cvc5 is an error verdict, never an acceptance."""
-    best, kept, rounds = minimize(session, proposal, accepted, conjuncts, first_round, time_s)
-    certify_s = max(CERTIFY_MIN_S, min(CERTIFY_MAX_S, session.elapsed() * CERTIFY_SHARE_OF_SEARCH))
+    rounds = first_round
     try:
-        final = session.verify(proposal, conjunction(kept), round=rounds + 1, certify_s=certify_s)
+        needed = _needed(session, conjuncts, time_s)
+        if needed is not None:
+            rounds += 1
+            final = session.verify(proposal, conjunction(needed), round=rounds, certify_s=_certify_s(session))
+            if final.status in ("accepted", "error"):
+                return final, needed
+    except BudgetExhausted:
+        return accepted, conjuncts
+    best, kept, rounds = minimize(session, proposal, accepted, conjuncts, rounds, time_s)
+    try:
+        final = session.verify(proposal, conjunction(kept), round=rounds + 1, certify_s=_certify_s(session))
     except BudgetExhausted:
         return best, kept
     return (best if final.status == "unknown" else final), kept
+
+
+def _certify_s(session: Session) -> float:
+    return max(CERTIFY_MIN_S, min(CERTIFY_MAX_S, session.elapsed() * CERTIFY_SHARE_OF_SEARCH))
+
+
+def _needed(session: Session, conjuncts: list[str], time_s: float | None) -> list[str] | None:
+    """The needed conjuncts (in `time_s`, by default up to NEEDED_MAX_S), when fewer than all."""
+    if len(conjuncts) < 2:
+        return None
+    limit_s = time_s if time_s is not None else max(MINIMIZE_MIN_S, min(NEEDED_MAX_S, session.time_left() / 4))
+    needed = needed_conjuncts(session.task.vc_template, conjuncts, limit_s)
+    return needed if needed is not None and len(needed) < len(conjuncts) else None
 
 
 def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts: list[str],
@@ -110,35 +136,15 @@ def minimize(session: Session, proposal: Proposal, accepted: Verdict, conjuncts:
     verifies the result in full) at every step; returns the verdict on the conjuncts kept, them and
     the last round.
 
-    First the conjuncts the assertion and their own preservation need, read from Z3's unsat cores
-    (`needed_conjuncts`: one pass of cheap checks, however many conjuncts Houdini kept), verified as
-    a candidate like any other. Then chunks of halving size are tried for removal (as in delta
-    debugging). Only verified candidates are kept; when its share of the time (`time_s`, by default
-    a share of the search's) or the budget runs out the shortest accepted invariant so far is
-    returned.
+    Chunks of halving size are tried for removal (as in delta debugging), so the many irrelevant
+    atoms Houdini keeps go in a few calls. Only verified candidates are kept; when its share of the
+    time (`time_s`, by default a share of the search's) or the budget runs out the shortest accepted
+    invariant so far is returned.
     """
     share = min(MINIMIZE_MAX_S, session.time_left() / 4, session.elapsed() * MINIMIZE_SHARE_OF_SEARCH)
-    budget_s = time_s if time_s is not None else max(MINIMIZE_MIN_S, share)
-    stop_at = time.monotonic() + budget_s
+    stop_at = time.monotonic() + (time_s if time_s is not None else max(MINIMIZE_MIN_S, share))
     best, kept = accepted, list(conjuncts)
     round_number = first_round
-    try:
-        if len(kept) > 1:
-            core_s = budget_s if time_s is not None else max(budget_s, min(NEEDED_MIN_S, session.time_left() / 4))
-            core_stop = time.monotonic() + core_s
-            needed = needed_conjuncts(session.task.vc_template, kept, core_s)
-            if needed is not None and len(needed) < len(kept):
-                round_number += 1
-                # The verdict on the needed conjuncts decides the whole of it (a fresh solver each
-                # check, not the core's one conjunct at a time): it gets a quarter of the per-call time
-                # at least.
-                verdict = session.verify(proposal, conjunction(needed), round=round_number, certify=False,
-                                         timeout_s=max(MINIMIZE_MIN_S, core_stop - time.monotonic(),
-                                                       session.budget.verifier_timeout_s / 4))
-                if verdict.status == "accepted":
-                    best, kept = verdict, needed
-    except BudgetExhausted:
-        return best, kept, round_number
     chunk = max(1, len(kept) // 2)
     try:
         while len(kept) > 1:
