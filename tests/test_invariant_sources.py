@@ -256,6 +256,29 @@ def test_a_solve_of_a_template_that_misreads_its_program_searches_the_programs_o
     assert InvariantVerifier().verify(own, result.answer, VerifyBudget(timeout_s=10)).status == "accepted"
 
 
+def test_an_invariant_of_the_program_that_proves_the_template_too_solves_the_task(tmp_path):
+    from agent.c_transition import c_template
+    from agent.loop import RunSettings, run_task
+    from agent.trace import read_trace
+    from verifiers.base import VerifyBudget
+    from verifiers.invariant import InvariantVerifier
+
+    # Clause2Inv NL47 asserts `q == x / y`: its template's `/` is SMT-LIB's, which agrees with C's
+    # only where x >= 0, and the program's runs never go elsewhere. The answer Z3's cores keep on
+    # the template lacks `x >= 0`; on the program it is too weak, and the search on the program's
+    # own template finds one with it, which the task's template accepts too: solved, not
+    # `template_wrong`.
+    task = _nl_task("NL47")
+    result = run_task(task, RunSettings(sources=("symbolic", "dynamic", "polynomial")), None,
+                      tmp_path / "trace.jsonl", "test")
+    events = read_trace(tmp_path / "trace.jsonl")
+    assert [event.verdict.status for event in events if event.type == "program_check"][:1] == ["rejected"]
+    assert result.status == "solved" and "also accepts" in result.message
+    own = type("Own", (), {"vc_template": c_template(task.program)})
+    for template in (task, own):
+        assert InvariantVerifier().verify(template, result.answer, VerifyBudget(timeout_s=30)).status == "accepted"
+
+
 def test_fitted_equalities_are_verified_together_with_the_facts_already_proved(tmp_path):
     from agent.loop import RunSettings, run_task
     from agent.trace import read_trace

@@ -55,6 +55,8 @@ from verifiers.transition import from_template
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
 MAX_FEEDBACK_CHARS = 400
+# cvc5's re-check, on the task's template, of an answer first proved on the program's own template.
+CERTIFY_ON_TASK_S = 4.0
 # A fitted equality with at most this many `+` (four monomials, `3 * n*n + 3 * n + 1 == y`) is simple.
 SIMPLE_EQUALITY_PLUSES = 3
 # Seconds of runs from the pre-condition that filter the atoms of a non-linear task (and that the
@@ -174,9 +176,11 @@ def on_program(session: Session, outcome: Outcome) -> tuple[Outcome, InvariantTa
 
 def _search_program(session: Session, settings: InvariantSettings, wrong: Outcome, own_task: InvariantTask) -> Outcome:
     """After a template was found to misread its program: the same search (without Spacer) on the
-    program's own template (`own_task`), in the time left. The result stays `template_wrong` (the
-    task's template is wrong); its answer, when one is found, is an invariant proved on the C
-    program's semantics."""
+    program's own template (`own_task`), in the time left. Its answer, when one is found, is an
+    invariant proved on the C program's semantics, and it is verified on the task's template too:
+    where both accept it the task is solved (the two read the program differently only where no run
+    goes, such as C's `/` on a negative number, and the template also accepts a weaker invariant,
+    which the message names). Otherwise the result stays `template_wrong`."""
     task = session.task
     # Verdicts are cached by text: those on the task's template say nothing about the program's.
     template_verdicts, session.verdict_cache = session.verdict_cache, {}
@@ -190,6 +194,16 @@ def _search_program(session: Session, settings: InvariantSettings, wrong: Outcom
     if found.status != "solved":
         return dataclasses.replace(wrong, answer=None, message=f"{wrong.message} On the program's own template: "
                                    f"{found.status} ({found.message[:MAX_FEEDBACK_CHARS]}).")
+    try:
+        on_task = session.verify(session.propose(found.answer, source="program", step=0, counted=False),
+                                 certify_s=CERTIFY_ON_TASK_S)
+    except BudgetExhausted:
+        on_task = None
+    if on_task is not None and on_task.status == "accepted":
+        return Outcome("solved", answer=found.answer, certified=on_task.certified, solved_by=found.solved_by,
+                       message=f"{on_task.feedback} It holds for the C program too (proved on the program's own "
+                               f"template first). The task's template also accepts `{wrong.answer}`, which the "
+                               "program's semantics reject.")
     return Outcome("template_wrong", answer=found.answer, certified=found.certified, solved_by=found.solved_by,
                    message=f"{wrong.message} On the program's own template (its C semantics) `{found.answer}` is "
                            f"proved: {found.message}")
