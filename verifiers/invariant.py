@@ -876,8 +876,11 @@ def needed_conjuncts(vc_template: str, conjuncts: list[str], timeout_s: float) -
     conjuncts by trial costs a verdict per trial. The cores are not minimal; the assertion's core is
     made so by trying each of its conjuncts' removal."""
     deadline = Deadline(timeout_s)
-    template = parse_template(vc_template)
-    parsed = [cexpr.parse_boolean(text, template.variables) for text in conjuncts]
+    try:
+        template = parse_template(vc_template)
+        parsed = [cexpr.parse_boolean(text, template.variables) for text in conjuncts]
+    except (TemplateError, cexpr.ExprError):
+        return None
     if template_is_nonlinear(vc_template) or not all(map(cexpr.is_linear, parsed)) \
             or checks_are_nonlinear(vc_template):
         try:
