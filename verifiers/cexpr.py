@@ -364,6 +364,13 @@ def conjuncts(expr: Expr) -> list[Expr]:
     return [expr]
 
 
+def disjuncts(expr: Expr) -> list[Expr]:
+    """The top-level disjuncts of `expr` (a || b || c gives [a, b, c])."""
+    if isinstance(expr, Binary) and expr.op == "||":
+        return list(_operands(expr))
+    return [expr]
+
+
 def is_linear(expr: Expr) -> bool:
     """Every `*` has a number on one side and every `/` and `%` divides by a non-zero number (linear
     integer arithmetic: division by a constant is a linear constraint with one more variable)."""

@@ -101,7 +101,7 @@ def finish(session: Session, proposal: Proposal, accepted: Verdict, conjuncts: l
     answer, not certified; a disagreement of cvc5 is an error verdict, never an acceptance."""
     rounds = first_round
     try:
-        needed = _needed(session, conjuncts, time_s)
+        needed = _needed_candidate(session, conjuncts, time_s)
         if needed is not None:
             rounds += 1
             final = session.verify(proposal, conjunction(needed), round=rounds, certify_s=_certify_s(session))
@@ -121,7 +121,7 @@ def _certify_s(session: Session) -> float:
     return max(CERTIFY_MIN_S, min(CERTIFY_MAX_S, session.elapsed() * CERTIFY_SHARE_OF_SEARCH))
 
 
-def _needed(session: Session, conjuncts: list[str], time_s: float | None) -> list[str] | None:
+def _needed_candidate(session: Session, conjuncts: list[str], time_s: float | None) -> list[str] | None:
     """The needed conjuncts (in `time_s`, by default up to NEEDED_MAX_S), when fewer than all."""
     if len(conjuncts) < 2:
         return None

@@ -3,7 +3,7 @@
 `build_dataset(runs, out)` reads the traces of `solve` and `eval` runs, takes every answer the verifier
 accepted (from any source: the model, program atoms, runs, fitted polynomials, Spacer, Houdini's
 recombinations), and verifies it again with the real verifier, dropping the conjuncts it does not
-need (`agent.search.houdini.minimize`: every step re-verified), then each disjunctive conjunct is replaced
+need (`agent.search.houdini.finish`: those Z3's cores name, else trial removals; every step re-verified), then each disjunctive conjunct is replaced
 by the shortest of its disjuncts that keeps it accepted (`strengthen`: the program sources' case splits
 such as `(a || b) && (!a || b)` are learnt as `b`) and shrunk again. An answer that is not accepted again
 is left out and counted; nothing unverified is ever written. The prompt is the one the invariant
@@ -33,6 +33,7 @@ from agent.llm.base import Prompt
 from agent.prompts import render_prompt
 from agent.tasks import TaskFileError, load_task, task_digest
 from agent.trace import Header, ProposalEvent, ResultEvent, TraceError, TraceWriter, VerdictEvent, read_trace
+from verifiers import cexpr
 from verifiers.details import InvariantDetails
 
 FORMAT_VERSION = 1
@@ -185,16 +186,7 @@ def accepted_answers(trace: Path) -> list[Found]:
 
 def disjuncts(text: str) -> list[str]:
     """The top-level disjuncts of a C condition (`a || b || c` gives a, b, c), each as canonical C text."""
-    from verifiers.cexpr import Binary, parse, to_c
-
-    found, pending = [], [parse(text)]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, Binary) and current.op == "||":
-            pending += (current.right, current.left)
-        else:
-            found.append(to_c(current))
-    return found
+    return [cexpr.to_c(part) for part in cexpr.disjuncts(cexpr.parse(text))]
 
 
 def strengthen(session: Any, proposal: Any, conjuncts: list[str]) -> tuple[Any, list[str]] | None:
@@ -205,14 +197,13 @@ def strengthen(session: Any, proposal: Any, conjuncts: list[str]) -> tuple[Any, 
     strengthened (or the time ran out before any was)."""
     from agent.search.houdini import conjunction
     from agent.session import BudgetExhausted
-    from verifiers.cexpr import ExprError
 
     kept, best, round_number, index = list(conjuncts), None, STRENGTHEN_ROUNDS, 0
     try:
         while index < len(kept):
             try:
                 choices = disjuncts(kept[index])
-            except ExprError:
+            except cexpr.ExprError:
                 choices = []
             replaced = False
             for choice in sorted(choices, key=len) if len(choices) > 1 else []:
