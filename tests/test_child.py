@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.ordinary_user import WHO, as_ordinary_user
-from verifiers.child import ChildFailure, ChildTimeout, call_in_child
+from verifiers.child import ChildCall, ChildFailure, ChildTimeout, call_in_child
 
 # Targets the children run (imported by name in the child).
 
@@ -28,6 +28,10 @@ def sleep_for(seconds: float) -> str:
     return "woke"
 
 
+def niceness() -> int:
+    return os.nice(0)
+
+
 def fail() -> None:
     raise ValueError("bad   input")
 
@@ -38,7 +42,9 @@ def crash() -> None:
 
 def _answers() -> dict:
     answers: dict = {"echo": len(call_in_child("tests.test_child:echo", {"value": "x" * 300_000}, 30)),
-                     "preloaded": call_in_child("tests.test_child:preloaded", {}, 30)}
+                     "preloaded": call_in_child("tests.test_child:preloaded", {}, 30),
+                     "niceness": (os.nice(0), call_in_child("tests.test_child:niceness", {}, 30),
+                                  ChildCall("tests.test_child:niceness", {}, 30, niceness=5).result())}
     started = time.monotonic()
     try:
         call_in_child("tests.test_child:sleep_for", {"seconds": 60}, 1.0)
@@ -57,6 +63,8 @@ def test_a_child_answers_times_out_fails_or_crashes_and_each_is_one_line(who: st
     answers = _answers() if who == "root" else as_ordinary_user(_answers)
     assert answers["echo"] == 300_000  # more than a pipe holds
     assert answers["preloaded"] == ["cvc5", "verifiers.invariant", "z3"]  # forked with them loaded
+    ours, plain, lowered = answers["niceness"]  # background work can yield the processor
+    assert plain == ours and lowered == min(19, ours + 5)
     message, waited = answers["timeout"]
     assert message == "ran past its 1 s limit" and waited < 30  # stopped by its alarm, not waited for
     assert answers["fail"] == "failed: ValueError: bad input"

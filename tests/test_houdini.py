@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import z3
+
 from agent.tasks import load_task
 from verifiers.base import VerifyBudget
-from verifiers.invariant import InvariantVerifier, largest_inductive_subset, needed_conjuncts
+from verifiers.invariant import InvariantVerifier, _unsat_hint, largest_inductive_subset, needed_conjuncts, parse_template
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks" / "code2inv"
 NL_TASKS = Path(__file__).resolve().parent.parent / "tasks" / "clause2inv_nl"
@@ -85,3 +87,16 @@ def test_needed_conjuncts_of_what_is_no_invariant_or_out_of_time_are_none():
     assert needed_conjuncts(task(1).vc_template, ["x >= 1", "x <= 5"], timeout_s=10) is None
     nl5 = load_task(NL_TASKS / "NL5.yaml")
     assert needed_conjuncts(nl5.vc_template, ["p >= 1", "1 == p * s - r * q"], timeout_s=0.001) is None
+
+
+def test_the_search_side_preservation_check_decides_a_polynomial_identity_through_nlsat() -> None:
+    # NL35's `x*u + y*v == a*b` is preserved by its loop: Z3's default solver takes about 2 s to say
+    # so, nlsat milliseconds, so within a second only nlsat can answer. An equality the loop does
+    # not preserve is never taken for preserved. (Only `needed_conjuncts` uses it: its candidate is
+    # then verified by the default solver.)
+    template = parse_template(load_task(NL_TASKS / "NL35.yaml").vc_template)
+    for invariant, preserved in (("(= (+ (* x u) (* y v)) (* a b))", True),
+                                 ("(= (* x u) (* a b))", False)):
+        context = z3.Context()
+        check = z3.parse_smt2_string(template.definitions(invariant) + template.checks["consecution"], ctx=context)
+        assert _unsat_hint(check, context, 1.0) is preserved

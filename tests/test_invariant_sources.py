@@ -126,6 +126,20 @@ def test_a_degree_four_relation_in_one_variable_is_fitted_on_a_real_programs_run
         assert all(cexpr.evaluate(expression, state) for state in held_out)
 
 
+def test_the_fit_runs_in_a_child_process_beside_the_search():
+    # A non-linear task's fits run in a child of the fork server (`fitted_in_child`) while the
+    # Houdini over the program's atoms goes on; the child draws its own held-out runs.
+    from agent.search.dynamic import states_from_precondition
+    from verifiers.child import ChildCall
+
+    task = _nl_task("NL17")
+    variables = task.program_variables
+    states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=0, time_limit_s=60.0)
+    fit = ChildCall("agent.search.dynamic:fitted_in_child", {"program": task.program, "vc_template": task.vc_template,
+                                                            "variables": variables, "states": states, "seed": 0}, 60)
+    assert "y*y*y*y + 2 * y*y*y + y*y == 4 * x" in fit.result()
+
+
 def test_relations_of_five_variables_come_out_of_the_fit_over_all_of_them_as_they_are():
     # Clause2Inv NL7, extended Euclid: `a == x*p + y*r` and `b == x*q + y*s` (five variables each, so
     # only the fit over all eight sees them) and the determinant `p*s == q*r + 1`. The reduced basis

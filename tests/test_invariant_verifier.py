@@ -221,3 +221,21 @@ def test_the_second_solver_keeps_to_its_own_time_and_only_certification_depends_
         assert hurried.details.cross_check.status == "undecided"
         unhurried = InvariantVerifier().verify(problem, invariant, VerifyBudget(timeout_s=10, certify_s=5))
         assert unhurried.status == "accepted" and unhurried.certified, unhurried.details.cross_check
+
+
+def test_cvc5_runs_beside_z3_on_a_non_linear_invariant_and_its_disagreement_is_an_error(monkeypatch) -> None:
+    # cvc5's re-check starts with Z3's decision, each in a child process. Were Z3 to accept a wrong
+    # invariant (here it is made to, standing for a solver bug), cvc5's counterexample to a check
+    # turns the acceptance into an error verdict, never `accepted`.
+    nonlinear = load_task(TASKS.parent / "clause2inv_nl" / "NL49.yaml")
+    verifier = InvariantVerifier()
+    right = verifier.verify(nonlinear, "k * t == t * t", VerifyBudget(timeout_s=10, certify=False))
+    assert right.status == "accepted"
+    monkeypatch.setattr(InvariantVerifier, "_decide_in_child", lambda self, *arguments: right)
+    wrong = verifier.verify(nonlinear, "k * t == t * t + 1", VerifyBudget(timeout_s=10, certify_s=5))
+    assert wrong.status == "error" and not wrong.certified, wrong.feedback
+    assert wrong.details.cross_check.status == "disagrees" and "cvc5 disagrees" in wrong.feedback
+    monkeypatch.undo()
+    # Z3's own rejection stands, and cvc5's unfinished re-check is dropped with it.
+    rejected = verifier.verify(nonlinear, "k * t == t * t + 1", VerifyBudget(timeout_s=10, certify_s=5))
+    assert rejected.status == "rejected" and rejected.details.cross_check is None

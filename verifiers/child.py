@@ -121,14 +121,15 @@ def _submit(order: bytes, answer_fd: int) -> None:
 
 class ChildCall:
     """`call_in_child` started in the background: the caller goes on with other work, asks `done()`,
-    collects `result()` (which waits for the child at most until its limit) or `cancel()`s it."""
+    collects `result()` (which waits for the child at most until its limit) or `cancel()`s it. A
+    positive `niceness` lowers the child's scheduling priority (work that should only use idle time)."""
 
     def __init__(self, target: str, request: dict[str, Any], timeout_s: float,
-                 memory_bytes: int = CHILD_MEMORY_BYTES) -> None:
+                 memory_bytes: int = CHILD_MEMORY_BYTES, niceness: int = 0) -> None:
         self.timeout_s = max(0.05, timeout_s)
         self.started = time.monotonic()
         order = json.dumps({"target": target, "request": request, "timeout_s": self.timeout_s,
-                            "memory_bytes": memory_bytes}).encode()
+                            "memory_bytes": memory_bytes, "niceness": niceness}).encode()
         reading, writing = os.pipe()
         try:
             _submit(order, writing)
@@ -251,6 +252,7 @@ def _work(answer: int, order: dict[str, Any]) -> None:
         _write(answer, f"{os.getpid()}\n".encode())
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_AS, (order["memory_bytes"], order["memory_bytes"]))
+        os.nice(order["niceness"])  # background work yields the processor to the caller's other children
         signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the process, even inside a solver
         signal.setitimer(signal.ITIMER_REAL, order["timeout_s"])
         quiet = os.open(os.devnull, os.O_RDWR)  # a solver's own printing goes nowhere

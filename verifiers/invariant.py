@@ -43,7 +43,7 @@ from verifiers import cexpr
 from verifiers.base import HasText, Verdict, Verifier, VerifyBudget, proposal_text, register
 from verifiers.child import ChildFailure, ChildTimeout, call_in_child
 from verifiers.details import CrossCheck, InvariantDetails
-from verifiers.solvers import cvc5_status, cvc5_status_isolated, z3_check, z3_message
+from verifiers.solvers import Cvc5InChild, cvc5_status, z3_check, z3_message
 
 MARKER = "SPLIT_HERE_asdfghjklzxcvbnmqwertyuiop"
 CHECKS = ("initiation", "consecution", "postcondition")
@@ -220,10 +220,17 @@ class InvariantVerifier(Verifier):
             return self.verdict("rejected", f"Rejected before solving: {error}.", started,
                                 details={"stage": "parse", "error": str(error)})
         if not cexpr.is_linear(expr):
+            if not budget.certify:
+                return self._decide_in_child(task.vc_template, text, budget, started)
+            # cvc5's re-check starts beside Z3's decision: on a non-linear invariant each takes
+            # seconds, and in child processes they need not take turns. It counts only if Z3 accepts.
+            second_opinion = CrossCheckInChildren(template, template.definitions(cexpr.to_smtlib(expr)), deadline,
+                                                  budget.certify_s)
             verdict = self._decide_in_child(task.vc_template, text, budget, started)
-            if not budget.certify or verdict.status != "accepted":
+            if verdict.status != "accepted":
+                second_opinion.cancel()
                 return verdict
-            return self._certified(verdict, template, expr, deadline, budget.certify_s, started)
+            return self._certified(verdict, second_opinion.result(), started)
         try:
             return self._decide(template, expr, deadline, started, budget.certify, budget.certify_s)
         except z3.Z3Exception as error:
@@ -248,13 +255,8 @@ class InvariantVerifier(Verifier):
                                 details={"stage": "solve", "isolated": True})
         return Verdict.model_validate({**verdict, "elapsed_s": time.perf_counter() - started})
 
-    def _certified(self, accepted: Verdict, template: VcTemplate, expr: cexpr.Expr, deadline: Deadline,
-                   certify_s: float | None, started: float) -> Verdict:
-        """cvc5's re-check of a non-linear invariant Z3 accepted (in a child process), each check in
-        a child process of its own, killed past its limit: cvc5 can overrun its limit by seconds on
-        non-linear checks, and Z3's proof must not be lost with it."""
-        definitions = template.definitions(cexpr.to_smtlib(expr))
-        second_opinion = cross_check(template, definitions, deadline, certify_s, isolated=True)
+    def _certified(self, accepted: Verdict, second_opinion: dict[str, str], started: float) -> Verdict:
+        """A non-linear invariant Z3 accepted (in a child process), with cvc5's re-check of it."""
         details = accepted.details.model_copy(update={"cross_check": CrossCheck.model_validate(second_opinion)})
         elapsed = {"elapsed_s": time.perf_counter() - started}
         if second_opinion["status"] == "disagrees":
@@ -409,10 +411,9 @@ CVC5_OVERRUN_S = 2.0
 
 
 def cross_check(template: VcTemplate, definitions: str, deadline: Deadline,
-                certify_s: float | None = None, isolated: bool = False) -> dict[str, str]:
+                certify_s: float | None = None) -> dict[str, str]:
     """Re-check the three conditions with cvc5, a second solver with its own SMT-LIB parser, in
-    `certify_s` seconds at most (when given); `isolated`: each check in a child process, killed
-    shortly past its limit.
+    `certify_s` seconds at most (when given).
 
     Returns {"status": "agrees" | "disagrees" | "undecided", "detail": ...}. Z3's `unsat` alone
     accepts an invariant; cvc5's agreement is what makes the acceptance `certified`.
@@ -427,13 +428,43 @@ def cross_check(template: VcTemplate, definitions: str, deadline: Deadline,
         if limit_s < MIN_CALL_S:
             return {"status": "undecided", "detail": f"{name} check: {OUT_OF_TIME}"}
         # cvc5_status sets the full logic: the templates declare LIA, an invariant may use * / %.
-        answer, detail = (cvc5_status_isolated if isolated else cvc5_status)(definitions + template.checks[name],
-                                                                            limit_s)
+        answer, detail = cvc5_status(definitions + template.checks[name], limit_s)
         if answer == "sat":
             return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
         if answer != "unsat":
             return {"status": "undecided", "detail": f"{name} check: {detail}"}
     return {"status": "agrees", "detail": "cvc5 proves all three checks"}
+
+
+class CrossCheckInChildren:
+    """`cross_check` with its three checks started at once, each in a child process of its own and
+    killed shortly past its limit (cvc5 can overrun its limit by seconds on non-linear checks, and
+    Z3's proof must not be lost with it). It runs beside Z3's decision: `result()` once Z3 has
+    accepted, `cancel()` when it has not."""
+
+    def __init__(self, template: VcTemplate, definitions: str, deadline: Deadline, certify_s: float | None) -> None:
+        limit_s = deadline.left() * CVC5_SHARE - CVC5_OVERRUN_S
+        if certify_s is not None:
+            limit_s = min(limit_s, certify_s)
+        self.checks = {name: Cvc5InChild(definitions + template.checks[name], limit_s)
+                       for name in CHECKS} if limit_s >= MIN_CALL_S else {}
+
+    def cancel(self) -> None:
+        for check in self.checks.values():
+            check.cancel()
+
+    def result(self) -> dict[str, str]:
+        """As `cross_check`'s; a check cvc5 finds satisfiable is a disagreement, whatever the others say."""
+        if not self.checks:
+            return {"status": "undecided", "detail": OUT_OF_TIME}
+        answers = {name: check.answer() for name, check in self.checks.items()}
+        for name, (answer, _) in answers.items():
+            if answer == "sat":
+                return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
+        for name, (answer, detail) in answers.items():
+            if answer != "unsat":
+                return {"status": "undecided", "detail": f"{name} check: {detail}"}
+        return {"status": "agrees", "detail": "cvc5 proves all three checks"}
 
 
 @dataclass(frozen=True)
@@ -895,6 +926,26 @@ def needed_conjuncts(vc_template: str, conjuncts: list[str], timeout_s: float) -
         return None
 
 
+# The search-side checks of `_needed` (they find a candidate, never a verdict) first try Z3's nlsat
+# procedure for this long: on the polynomial identities that non-linear loops preserve it decides
+# in milliseconds what Z3's default solver takes seconds for (`x*u + y*v == a*b`: 0.05 s against
+# 2 s). Over the integers nlsat has given wrong answers (Z3 issue 5502), which is why only the
+# search uses it: what it finds is verified by the default solver like any candidate.
+NLSAT_HINT_S = 0.5
+
+
+def _unsat_hint(assertions: z3.AstVector, context: z3.Context, time_s: float) -> bool:
+    """Whether Z3 finds `assertions` unsat in `time_s`: nlsat first, briefly, then the default solver."""
+    nlsat = z3.Then(z3.With(z3.Tactic("simplify", ctx=context), som=True), z3.Tactic("qfnra-nlsat", ctx=context),
+                    ctx=context).solver()
+    nlsat.add(assertions)
+    if z3_check(nlsat, context, min(NLSAT_HINT_S, time_s / 2))[0] == "unsat":
+        return True
+    plain = z3.Solver(ctx=context)
+    plain.add(assertions)
+    return z3_check(plain, context, time_s - min(NLSAT_HINT_S, time_s / 2))[0] == "unsat"
+
+
 def needed_in_child(vc_template: str, conjuncts: list[str], timeout_s: float) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): `needed_conjuncts` on non-linear terms."""
     template = parse_template(vc_template)
@@ -950,15 +1001,14 @@ def _needed(template: VcTemplate, conjuncts: list[str], parsed: list[cexpr.Expr]
         index = pending.pop()
         # First whether the conjuncts needed so far preserve this one on their own (a fresh solver:
         # it decides non-linear checks that Z3 leaves undecided under assumptions).
-        plain = z3.Solver(ctx=context)
-        plain.add(z3.parse_smt2_string(
+        assertions = z3.parse_smt2_string(
             template.definitions("true") + f"(assert {trans_call.group(0)})"
             + "".join(f"(assert {now[other]})" for other in sorted(needed)) + f"(assert (not {primed[index]}))",
-            ctx=context))
+            ctx=context)
         # Half the time left: if it fails, the check under every conjunct (when it decides at all, in
         # milliseconds) has the other half.
         slice_s = deadline.left() / 2
-        if slice_s >= MIN_CALL_S and z3_check(plain, context, slice_s)[0] == "unsat":
+        if slice_s >= MIN_CALL_S and _unsat_hint(assertions, context, slice_s):
             continue
         # If not, under every conjunct: its core names the ones to add.
         if under(preserved, set(range(count)), (goals[index],)) != "unsat":

@@ -14,7 +14,7 @@ import threading
 
 import z3
 
-from verifiers.child import ChildFailure, ChildTimeout, call_in_child
+from verifiers.child import ChildCall, ChildFailure, ChildTimeout
 
 # Grace on top of the solver's own time-out before the watchdog interrupts the context.
 WATCHDOG_GRACE_S = 0.5
@@ -149,11 +149,27 @@ def cvc5_status(script: str, timeout_s: float) -> tuple[str, str]:
 
 def cvc5_status_isolated(script: str, timeout_s: float) -> tuple[str, str]:
     """`cvc5_status` in a child process; a crash or an overrun is "unknown"."""
-    try:
-        answer, detail = call_in_child("verifiers.solver_children:cvc5_check", {"script": script, "timeout_s": timeout_s},
-                                       timeout_s + 1.0)
-    except ChildTimeout:
-        return "unknown", f"cvc5 ran past its {timeout_s:.3g} s limit"
-    except ChildFailure as failure:
-        return "unknown", f"cvc5 {failure}"
-    return answer, detail
+    return Cvc5InChild(script, timeout_s).answer()
+
+
+class Cvc5InChild:
+    """`cvc5_status` started in a child process: the caller goes on with other work (Z3's own
+    decision, say), then collects `answer()` or `cancel()`s it."""
+
+    def __init__(self, script: str, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.call = ChildCall("verifiers.solver_children:cvc5_check", {"script": script, "timeout_s": timeout_s},
+                              timeout_s + 1.0)
+
+    def cancel(self) -> None:
+        self.call.cancel()
+
+    def answer(self) -> tuple[str, str]:
+        """cvc5's answer and its detail; a crash or an overrun is "unknown"."""
+        try:
+            answer, detail = self.call.result()
+        except ChildTimeout:
+            return "unknown", f"cvc5 ran past its {self.timeout_s:.3g} s limit"
+        except ChildFailure as failure:
+            return "unknown", f"cvc5 {failure}"
+        return answer, detail

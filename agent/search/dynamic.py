@@ -21,7 +21,7 @@ import sympy
 import z3
 from sympy.polys.matrices import DomainMatrix
 
-from agent.cprogram import Choices, Program, loop_head_states
+from agent.cprogram import Choices, Program, loop_head_states, parse_program
 from verifiers import cexpr
 from verifiers.invariant import parse_template
 from verifiers.solvers import z3_check
@@ -199,14 +199,16 @@ def polynomial_equalities(states: list[dict[str, int]], variables: list[str], ma
     deadline = time.perf_counter() + time_limit_s
     settled: set[int] = set()
     atoms = []
+    # Each group's distinct states, computed once for all its degrees and families.
+    sampled, both = _Projections(states), _Projections(states + (held_out or []))
     for _, number, degree in steps:
         group, family, _ = specs[number]
         # The fit over all variables (the only one that sees relations of five or more) is not cut.
         if number in settled or (time.perf_counter() > deadline and len(group) <= MAX_GROUP):
             continue
-        found = _fit_at_degree(states, list(group), degree, family, variables)
+        found = _fit_at_degree(sampled.unique(group), list(group), degree, family, variables)
         if found and held_out and not _all_hold(found, held_out, variables):
-            found = _fit_at_degree(states + held_out, list(group), degree, family, variables)
+            found = _fit_at_degree(both.unique(group), list(group), degree, family, variables)
         if found is None:
             continue
         settled.add(number)
@@ -214,6 +216,20 @@ def polynomial_equalities(states: list[dict[str, int]], variables: list[str], ma
             found = sorted(found, key=lambda atom: (atom.count("+"), len(atom)))[:MAX_WHOLE_FIT]
         atoms += found
     return list(dict.fromkeys(atoms))
+
+
+def fitted_equalities(states: list[dict[str, int]], variables: list[str],
+                      held_out: list[dict[str, int]] | None = None) -> list[str]:
+    """The linear equalities (`equalities`) and the polynomial ones (`polynomial_equalities`) of `states`."""
+    return equalities(states, variables) + polynomial_equalities(states, variables, held_out=held_out)
+
+
+def fitted_in_child(program: str, vc_template: str, variables: list[str], states: list[dict[str, int]],
+                    seed: int) -> list[str]:
+    """Runs in a child process (`verifiers.child`), beside the search's other work: the equalities
+    `states` (runs from the pre-condition) fit, the polynomial ones checked on runs of seed + 1."""
+    held_out = states_from_precondition(parse_program(program), vc_template, variables, seed=seed + 1)
+    return fitted_equalities(states, variables, held_out)
 
 
 def _all_hold(atoms: list[str], states: list[dict[str, int]], variables: list[str]) -> bool:
@@ -249,13 +265,25 @@ def _linearly_fixed(states: list[dict[str, int]], names: list[str]) -> set[str]:
     return {names[len(names) - 1 - pivot] for pivot in pivots}
 
 
-def _fit_at_degree(states: list[dict[str, int]], names: list[str], degree: int, family: str | None,
+class _Projections:
+    """The distinct values of groups of variables over a list of states, sorted, each group's once."""
+
+    def __init__(self, states: list[dict[str, int]]) -> None:
+        self.states = states
+        self.cache: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
+
+    def unique(self, names: tuple[str, ...]) -> list[tuple[int, ...]]:
+        if names not in self.cache:
+            self.cache[names] = sorted({tuple(state[name] for name in names) for state in self.states})
+        return self.cache[names]
+
+
+def _fit_at_degree(unique: list[tuple[int, ...]], names: list[str], degree: int, family: str | None,
                    order: list[str]) -> list[str] | None:
     """The equalities of one degree over `names` that involve all of them (factors written in
-    `order`); None when none holds at this degree, so the next is worth a try; [] when there are too
-    few distinct states for it (or for the base of a power family, which any polynomial of its
-    degree fits on as many points)."""
-    unique = sorted({tuple(state[name] for name in names) for state in states})
+    `order`), fitted to `unique`, the distinct values `names` take; None when none holds at this
+    degree, so the next is worth a try; [] when there are too few distinct states for it (or for the
+    base of a power family, which any polynomial of its degree fits on as many points)."""
     columns = _family_columns(names, degree, family)
     if len(unique) < SAMPLES_PER_MONOMIAL * (len(columns) + 1):
         return []
@@ -271,8 +299,10 @@ def _fit_at_degree(states: list[dict[str, int]], names: list[str], degree: int, 
               for row in sample]
     if _clearly_full_rank(values):
         return None
-    rows = [[sympy.QQ(value) for value in row] for row in values]
-    basis = DomainMatrix(rows, (len(rows), len(columns) + 1), sympy.QQ).nullspace().to_Matrix()
+    # Over the integers (fraction-free elimination): each vector is a multiple of the rational
+    # null space's, and `_integers` scales them alike; over QQ the fractions cost twice the time.
+    rows = [[sympy.ZZ(value) for value in row] for row in values]
+    basis = DomainMatrix(rows, (len(rows), len(columns) + 1), sympy.ZZ).nullspace().to_Matrix()
     if basis.rows == 0:
         return None
     vectors = _shortest([basis.row(number).T for number in range(basis.rows)])

@@ -5,7 +5,8 @@
     inv(x) && !post(x, s)            =>  false
 
 Spacer runs in a background child process (`verifiers.child.ChildCall`), started shortly after the
-search starts (`InvariantSettings.horn_start_s`) and killed at its share of the budget, so that it works while the other sources do. It tries
+search starts (`InvariantSettings.horn_start_s`) at a lower scheduling priority and killed at its
+share of the budget, so that it works while the other sources do, on the time they leave. It tries
 its configurations in turn (`CONFIGURATIONS`), each with an equal slice of that share. When it
 answers `sat`, the interpretation it found for `inv` is written as a C expression (`agent.search.z3c`)
 and goes to the invariant verifier like any other proposal: Spacer's word is never taken as a proof.
@@ -25,6 +26,8 @@ from agent.search.z3c import Untranslatable, to_c
 from verifiers.child import ChildCall, ChildFailure
 from verifiers.invariant import parse_template, subterms
 
+# Spacer works beside the other sources, which get the processor first: it has what they leave idle.
+SPACER_NICENESS = 5
 _CALL = {name: re.compile(r"\(\s*" + name + r"\b[^()]*\)") for name in ("trans-f", "post-f")}
 
 
@@ -60,7 +63,8 @@ class SpacerRun:
             if self._over or self._call is not None or remaining <= 0.05:
                 return
             self._call = ChildCall("agent.search.horn:spacer_in_child",
-                                   {"vc_template": self._vc_template, "timeout_s": remaining}, remaining)
+                                   {"vc_template": self._vc_template, "timeout_s": remaining}, remaining,
+                                   niceness=SPACER_NICENESS)
 
     def running(self) -> bool:
         return self._call is not None and not self._call.done()

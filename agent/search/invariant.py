@@ -39,7 +39,7 @@ from agent.cprogram import ProgramError, replay_violation
 from agent.llm.constrained import invariant_grammar
 from agent.prompts import render_prompt
 from agent.search.atoms import program_atoms, template_atoms
-from agent.search.dynamic import equalities, polynomial_equalities, sample_states, states_from_precondition
+from agent.search.dynamic import equalities, fitted_equalities, sample_states, states_from_precondition
 from agent.search.horn import SpacerRun
 from agent.search.houdini import conjunction, finish, houdini
 from agent.search.registry import strategy
@@ -48,7 +48,7 @@ from agent.tasks import InvariantTask
 from agent.trace import ProgramCheckEvent, RefutationEvent
 from verifiers import cexpr, child
 from verifiers.base import Refutes, Verdict, VerifyBudget
-from verifiers.child import ChildFailure, call_in_child, preload
+from verifiers.child import ChildCall, ChildFailure, call_in_child, preload
 from verifiers.details import InvariantDetails
 from verifiers.invariant import checks_are_nonlinear
 from verifiers.transition import from_template
@@ -65,6 +65,8 @@ REACHED_TIME_S = 5.0
 FILTER_STATES = 200
 # Seconds for splitting the fitted equalities into a basis and what it implies (Gröbner bases).
 GROEBNER_TIME_S = 10.0
+# Seconds the fits of a non-linear task may take in their child process (they take 0.1-4 s).
+FIT_TIME_S = 30.0
 
 # The modules this strategy's child processes run (fitting's Gröbner bases, Spacer) start loaded.
 preload("agent.search.dynamic", "agent.search.horn")
@@ -280,6 +282,16 @@ def solve_invariant(session: Session) -> Outcome:
 
 
 def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | None) -> Outcome:
+    background: list[ChildCall] = []  # child processes the steps start: they end with the search
+    try:
+        return _search_steps(session, settings, spacer, background)
+    finally:
+        for call in background:
+            call.cancel()
+
+
+def _search_steps(session: Session, settings: InvariantSettings, spacer: SpacerRun | None,
+                  background: list[ChildCall]) -> Outcome:
     task = session.task
     sources = session.settings.sources
     pool = AtomPool()
@@ -298,6 +310,7 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
     reachable: list[dict[str, int]] | None = None
     filter_states: list[dict[str, int]] | None = None
     postponed = False  # the first Houdini over the program's atoms ran out of its slice
+    fit: ChildCall | None = None  # the polynomial fits of a non-linear task, started early
 
     def reached() -> list[dict[str, int]]:
         nonlocal reachable
@@ -368,14 +381,21 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
 
     # Polynomial equalities fitted to runs from the pre-condition's models (and the linear ones those
     # runs show), for loops whose invariant is not linear.
+    def fitted() -> list[str]:
+        if fit is not None:
+            try:
+                return fit.result()
+            except ChildFailure:
+                return []
+        seed = session.settings.seed
+        states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=seed)
+        held_out = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=seed + 1)
+        return fitted_equalities(states, variables, held_out)
+
     def fit_polynomials() -> Outcome | None:
         if "polynomial" not in sources or task.parsed_program is None:
             return None
-        seed = session.settings.seed
-        states = reached() if fitted_first else states_from_precondition(task.parsed_program, task.vc_template,
-                                                                         variables, seed=seed)
-        held_out = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=seed + 1)
-        atoms = equalities(states, variables) + polynomial_equalities(states, variables, held_out=held_out)
+        atoms = fitted()
         if any(atom not in pool.origin for atom in atoms):
             # Houdini on the fitted atoms alone, the equalities over at most two variables and with few
             # terms first: Z3's non-linear checks over many cubic equalities (or a hundred linear facts
@@ -408,6 +428,15 @@ def _search(session: Session, settings: InvariantSettings, spacer: SpacerRun | N
                 session.check_budget()
             return recombine(0)
         return None
+
+    if fitted_first and "polynomial" in sources and task.parsed_program is not None:
+        # The fits (seconds of exact linear algebra) run in a child process beside the Houdini over
+        # the program's atoms, which on a non-linear task rarely proves the assertion alone.
+        fit = ChildCall("agent.search.dynamic:fitted_in_child",
+                        {"program": task.program, "vc_template": task.vc_template, "variables": variables,
+                         "states": reached(), "seed": session.settings.seed},
+                        min(FIT_TIME_S, max(0.05, session.time_left())))
+        background.append(fit)
 
     # Step 0: atoms from the program.
     program_sources = []
