@@ -921,7 +921,7 @@ def needed_conjuncts(vc_template: str, conjuncts: list[str], timeout_s: float) -
         except (ChildTimeout, ChildFailure):
             return None
     try:
-        return _needed(template, conjuncts, parsed, deadline)
+        return _needed(template, conjuncts, parsed, deadline, nonlinear=False)
     except (z3.Z3Exception, TemplateError):
         return None
 
@@ -934,26 +934,30 @@ def needed_conjuncts(vc_template: str, conjuncts: list[str], timeout_s: float) -
 NLSAT_HINT_S = 0.5
 
 
-def _unsat_hint(assertions: z3.AstVector, context: z3.Context, time_s: float) -> bool:
-    """Whether Z3 finds `assertions` unsat in `time_s`: nlsat first, briefly, then the default solver."""
-    nlsat = z3.Then(z3.With(z3.Tactic("simplify", ctx=context), som=True), z3.Tactic("qfnra-nlsat", ctx=context),
-                    ctx=context).solver()
-    nlsat.add(assertions)
-    if z3_check(nlsat, context, min(NLSAT_HINT_S, time_s / 2))[0] == "unsat":
-        return True
+def _unsat_hint(assertions: z3.AstVector, context: z3.Context, time_s: float, try_nlsat: bool = True) -> bool:
+    """Whether Z3 finds `assertions` unsat in `time_s`: with `try_nlsat` (non-linear problems; the
+    default solver decides linear ones in milliseconds), nlsat first, briefly, then the default solver."""
+    nlsat_s = min(NLSAT_HINT_S, time_s / 2) if try_nlsat else 0.0
+    if nlsat_s:
+        nlsat = z3.Then(z3.With(z3.Tactic("simplify", ctx=context), som=True), z3.Tactic("qfnra-nlsat", ctx=context),
+                        ctx=context).solver()
+        nlsat.add(assertions)
+        if z3_check(nlsat, context, nlsat_s)[0] == "unsat":
+            return True
     plain = z3.Solver(ctx=context)
     plain.add(assertions)
-    return z3_check(plain, context, time_s - min(NLSAT_HINT_S, time_s / 2))[0] == "unsat"
+    return z3_check(plain, context, time_s - nlsat_s)[0] == "unsat"
 
 
 def needed_in_child(vc_template: str, conjuncts: list[str], timeout_s: float) -> dict[str, Any]:
     """Runs in the child process (`verifiers.child`): `needed_conjuncts` on non-linear terms."""
     template = parse_template(vc_template)
     parsed = [cexpr.parse_boolean(text, template.variables) for text in conjuncts]
-    return {"needed": _needed(template, conjuncts, parsed, _child_deadline(timeout_s))}
+    return {"needed": _needed(template, conjuncts, parsed, _child_deadline(timeout_s), nonlinear=True)}
 
 
-def _needed(template: VcTemplate, conjuncts: list[str], parsed: list[cexpr.Expr], deadline: Deadline) -> list[str] | None:
+def _needed(template: VcTemplate, conjuncts: list[str], parsed: list[cexpr.Expr], deadline: Deadline,
+            nonlinear: bool) -> list[str] | None:
     context = z3.Context()
     count = len(parsed)
     # Each conjunct in inv-f's body is guarded by an indicator literal (`b_i => conjunct_i`); a check
@@ -1008,7 +1012,7 @@ def _needed(template: VcTemplate, conjuncts: list[str], parsed: list[cexpr.Expr]
         # Half the time left: if it fails, the check under every conjunct (when it decides at all, in
         # milliseconds) has the other half.
         slice_s = deadline.left() / 2
-        if slice_s >= MIN_CALL_S and _unsat_hint(assertions, context, slice_s):
+        if slice_s >= MIN_CALL_S and _unsat_hint(assertions, context, slice_s, try_nlsat=nonlinear):
             continue
         # If not, under every conjunct: its core names the ones to add.
         if under(preserved, set(range(count)), (goals[index],)) != "unsat":
