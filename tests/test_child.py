@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,33 @@ def test_a_child_answers_times_out_fails_or_crashes_and_each_is_one_line(who: st
     assert message == "ran past its 1 s limit" and waited < 30  # stopped by its alarm, not waited for
     assert answers["fail"] == "failed: ValueError: bad input"
     assert answers["crash"] == "crashed (SIGSEGV)"
+
+
+def test_a_call_cancelled_before_the_fork_server_has_started_it_does_not_wait_for_it(tmp_path) -> None:
+    # A fork server still importing (here a module that takes 3 s to import) has not forked the
+    # worker yet: cancel() returns at once, and the worker is killed as soon as it names itself.
+    import subprocess
+    import textwrap
+
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(3)\n")
+    script = textwrap.dedent("""
+        import time
+        from verifiers import child
+        child.preload("slow_to_import")
+        call = child.ChildCall("tests.test_child:sleep_for", {"seconds": 60}, 120)
+        started = time.monotonic()
+        call.cancel()
+        print(round(time.monotonic() - started, 2))
+        try:
+            call.result()
+        except child.ChildFailure as failure:
+            print(failure, round(time.monotonic() - started, 1))
+    """)
+    root = Path(__file__).resolve().parent.parent
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(tmp_path)])}
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                              env=environment, cwd=root)
+    cancelled_in, ending = finished.stdout.splitlines()
+    assert float(cancelled_in) < 1.0, finished.stdout  # not the import's 3 s
+    message, ended_after = ending.rsplit(" ", 1)
+    assert message == "crashed (SIGKILL)" and float(ended_after) < 30, finished.stdout  # not the 60 s sleep

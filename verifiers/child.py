@@ -136,7 +136,8 @@ class ChildCall:
         finally:
             os.close(writing)  # the worker holds the only other copy: its exit ends the reading
         self._pid: int | None = None
-        self._pid_known = threading.Event()
+        self._cancelled = False
+        self._lock = threading.Lock()  # between the worker naming itself and a cancellation
         self._lines: list[bytes] = []
         self._reader = threading.Thread(target=self._collect, args=(reading,), daemon=True)
         self._reader.start()
@@ -149,23 +150,27 @@ class ChildCall:
             for chunk in iter(lambda: pipe.read1(1 << 16), b""):
                 buffer += chunk
                 if self._pid is None and b"\n" in buffer:
-                    self._pid = int(buffer.split(b"\n", 1)[0])
-                    self._pid_known.set()
-        self._pid_known.set()
+                    with self._lock:
+                        self._pid = int(buffer.split(b"\n", 1)[0])
+                        cancelled = self._cancelled
+                    if cancelled:
+                        _kill(self._pid)
         self._lines = buffer.split(b"\n")
 
     def done(self) -> bool:
         return not self._reader.is_alive()
 
     def cancel(self) -> None:
-        if not self.done():
-            self._pid_known.wait(KILL_GRACE_S)
-            if self._pid is not None and not self.done():
-                try:
-                    os.kill(self._pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self._reader.join()
+        """Kill the worker and wait for it to end; or, when the fork server has not started it yet
+        (it may still be importing, a second or so after it was started), have it killed as soon as
+        it names itself, without waiting for that."""
+        with self._lock:
+            self._cancelled = True
+            pid = self._pid
+        if pid is not None:
+            if not self.done():
+                _kill(pid)
+            self._reader.join()
 
     def result(self) -> Any:
         """The child's answer (waiting for it until its limit and the grace period), or
@@ -198,6 +203,13 @@ class ChildCall:
 
 
 # --- The fork server's side ------------------------------------------------------------------------
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
 
 def _receive(connection: socket.socket, size: int, first: bytes = b"") -> bytes:
     data = first
