@@ -419,18 +419,31 @@ def cross_check(template: VcTemplate, definitions: str, deadline: Deadline,
     accepts an invariant; cvc5's agreement is what makes the acceptance `certified`.
     """
     own_time = Deadline(certify_s) if certify_s is not None else None
+    answers: dict[str, tuple[str, str]] = {}
     for name in CHECKS:
-        # cvc5 overruns its own limit on hard non-linear checks (by a third on a loaded machine); Z3's proof must
-        # not be lost to that (in a child process the alarm would take the whole verdict with it).
-        limit_s = deadline.left() * CVC5_SHARE - CVC5_OVERRUN_S
-        if own_time is not None:
-            limit_s = min(limit_s, own_time.left())
-        if limit_s < MIN_CALL_S:
-            return {"status": "undecided", "detail": f"{name} check: {OUT_OF_TIME}"}
+        limit_s = _cvc5_limit(deadline, own_time.left() if own_time is not None else None)
         # cvc5_status sets the full logic: the templates declare LIA, an invariant may use * / %.
-        answer, detail = cvc5_status(definitions + template.checks[name], limit_s)
+        answers[name] = cvc5_status(definitions + template.checks[name], limit_s) if limit_s >= MIN_CALL_S \
+            else ("unknown", OUT_OF_TIME)
+        if answers[name][0] != "unsat":
+            break  # the rest cannot make it agree
+    return _second_opinion(answers)
+
+
+def _cvc5_limit(deadline: Deadline, certify_s: float | None) -> float:
+    # cvc5 overruns its own limit on hard non-linear checks (by a third on a loaded machine); Z3's proof must
+    # not be lost to that (in a child process the alarm would take the whole verdict with it).
+    limit_s = deadline.left() * CVC5_SHARE - CVC5_OVERRUN_S
+    return limit_s if certify_s is None else min(limit_s, certify_s)
+
+
+def _second_opinion(answers: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """cvc5's answers (and details) to the checks it was asked as `cross_check`'s result: a check it
+    finds satisfiable is a disagreement, whatever the others say; one it cannot decide leaves it undecided."""
+    for name, (answer, _) in answers.items():
         if answer == "sat":
             return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
+    for name, (answer, detail) in answers.items():
         if answer != "unsat":
             return {"status": "undecided", "detail": f"{name} check: {detail}"}
     return {"status": "agrees", "detail": "cvc5 proves all three checks"}
@@ -443,9 +456,7 @@ class CrossCheckInChildren:
     accepted, `cancel()` when it has not."""
 
     def __init__(self, template: VcTemplate, definitions: str, deadline: Deadline, certify_s: float | None) -> None:
-        limit_s = deadline.left() * CVC5_SHARE - CVC5_OVERRUN_S
-        if certify_s is not None:
-            limit_s = min(limit_s, certify_s)
+        limit_s = _cvc5_limit(deadline, certify_s)
         self.checks = {name: Cvc5InChild(definitions + template.checks[name], limit_s)
                        for name in CHECKS} if limit_s >= MIN_CALL_S else {}
 
@@ -454,17 +465,10 @@ class CrossCheckInChildren:
             check.cancel()
 
     def result(self) -> dict[str, str]:
-        """As `cross_check`'s; a check cvc5 finds satisfiable is a disagreement, whatever the others say."""
+        """As `cross_check`'s."""
         if not self.checks:
-            return {"status": "undecided", "detail": OUT_OF_TIME}
-        answers = {name: check.answer() for name, check in self.checks.items()}
-        for name, (answer, _) in answers.items():
-            if answer == "sat":
-                return {"status": "disagrees", "detail": f"cvc5 finds the {name} check satisfiable"}
-        for name, (answer, detail) in answers.items():
-            if answer != "unsat":
-                return {"status": "undecided", "detail": f"{name} check: {detail}"}
-        return {"status": "agrees", "detail": "cvc5 proves all three checks"}
+            return _second_opinion({CHECKS[0]: ("unknown", OUT_OF_TIME)})
+        return _second_opinion({name: check.answer() for name, check in self.checks.items()})
 
 
 @dataclass(frozen=True)
