@@ -1,4 +1,4 @@
-"""`python -m agent train data|sft|iterate` (heavy imports happen inside the commands)."""
+"""`python -m agent train augment|data|sft|iterate` (heavy imports happen inside the commands)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 def add_train_commands(commands: Any, usage_error: type[Exception], add_run_options: Any) -> None:
     train = commands.add_parser("train", help="learn from verified answers: training data, fine-tuning, expert iteration (veriloop[train])")
     actions = train.add_subparsers(dest="action", required=True, parser_class=type(train),
-                                  help="data: a training set from runs; sft: fine-tune; iterate: expert iteration")
+                                  help="augment: program variants; data: a training set from runs; sft: fine-tune; iterate: expert iteration")
 
     data = actions.add_parser("data", help="a training set from the traces of solve/eval runs (verified answers only)")
     data.add_argument("runs", type=Path, nargs="+", help="eval run folders, solve run folders or trace files")
@@ -20,6 +20,14 @@ def add_train_commands(commands: Any, usage_error: type[Exception], add_run_opti
     data.add_argument("--test-suite", type=Path, default=None,
                       help="hold out exactly this suite's tasks instead (a folder of task files or a suite.yaml)")
     data.set_defaults(handler=lambda arguments: command_data(arguments, usage_error))
+
+    augment = actions.add_parser("augment", help="variants of a suite's C programs (variables renamed, constants "
+                                 "changed) to solve and learn from")
+    augment.add_argument("suite", type=Path, help="a folder of task files or a suite.yaml")
+    augment.add_argument("--out", type=Path, required=True, help="the folder of variant task files to write (must not exist)")
+    augment.add_argument("--variants", type=int, default=4, help="variants per program (odd: renamed; even: constants changed too)")
+    augment.add_argument("--seed", type=int, default=0, help="seed of the names and constants drawn")
+    augment.set_defaults(handler=lambda arguments: command_augment(arguments, usage_error))
 
     sft = actions.add_parser("sft", help="fine-tune a model on a data folder's train split (TRL; full or LoRA)")
     sft.add_argument("data", type=Path, help="a `train data` folder")
@@ -104,6 +112,20 @@ def command_data(arguments: argparse.Namespace, usage_error: type[Exception]) ->
     print("by task kind: " + ", ".join(f"{name} {count}" for name, count in summary["by_kind"].items()))
     for reason, count in summary["left_out"].items():
         print(f"left out: {count} answer(s): {reason}")
+    return 0
+
+
+def command_augment(arguments: argparse.Namespace, usage_error: type[Exception]) -> int:
+    from agent.train.augment import AugmentError, augment_suite
+
+    try:
+        report = augment_suite(arguments.suite, arguments.out, arguments.variants, arguments.seed)
+    except AugmentError as error:
+        raise usage_error(str(error)) from None
+    print(f"wrote {arguments.out}: {report.written} variant tasks of {report.programs} programs")
+    for reason, count in report.skipped.items():
+        print(f"skipped: {count}: {reason}")
+    print(f"next: python -m agent eval {arguments.out} --sources symbolic,dynamic,polynomial,horn, then `train data` on the run")
     return 0
 
 

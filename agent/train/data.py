@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.llm.base import Prompt
 from agent.prompts import render_prompt
 from agent.tasks import TaskFileError, load_task, task_digest
+from agent.train.augment import origin_id
 from agent.trace import Header, ProposalEvent, ResultEvent, TraceError, TraceWriter, VerdictEvent, read_trace
 from verifiers import cexpr
 from verifiers.details import InvariantDetails
@@ -84,7 +85,9 @@ def prompt_for(task: Any) -> Prompt:
 
 def split_of(task_id: str, test_share: float, test_ids: set[str] | None = None) -> str:
     """`test` for the tasks of a named test suite, else for a `test_share` of tasks chosen by a hash of
-    the id (the same on every machine and in every run)."""
+    the id (the same on every machine and in every run). A program's variants (`train augment`) go where
+    the program they were made from goes."""
+    task_id = origin_id(task_id)
     if test_ids is not None:
         return "test" if task_id in test_ids else "train"
     fraction = int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") / 2**64
