@@ -57,8 +57,8 @@ def test_constants_change_consistently_and_small_ones_stay() -> None:
 
 def test_variants_load_as_tasks_and_share_their_origins_split() -> None:
     task = load_task(TASKS / "lam4inv" / "136.yaml")
-    variants = variant_tasks(task, 4, random.Random(1))
-    assert [variant.id for variant in variants] == [f"lam4inv/136{VARIANT_MARK}{n}" for n in range(1, 5)]
+    variants = variant_tasks(task, 4, random.Random(1), seed=1)
+    assert [variant.id for variant in variants] == [f"lam4inv/136{VARIANT_MARK}1.{n}" for n in range(1, 5)]
     assert all(origin_id(variant.id) == "lam4inv/136" for variant in variants)
     assert all("variant" in variant.source.origin for variant in variants)
     assert {split_of(variant.id, 0.5, {"lam4inv/136"}) for variant in variants} == {"test"}

@@ -10,8 +10,9 @@ integer constant of 2 or more is replaced by another (the same replacement at ev
 is a new task, solved and verified like any other before `train data` takes an answer from it (a
 changed constant can make the assertion false, and then there is no answer to learn).
 
-A variant's id is its origin's id, `VARIANT_MARK` and its number; `origin_id` gives the origin back, and
-the data builder splits by it, so a program and its variants always land in the same split.
+A variant's id is its origin's id, `VARIANT_MARK`, the seed and its number (`lam4inv/136:variant-0.2`), so
+variant sets drawn with different seeds can be learnt from together; `origin_id` gives the origin back,
+and the data builder splits by it, so a program and its variants always land in the same split.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class AugmentReport:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-def variant_tasks(task: InvariantTask, count: int, rng: random.Random) -> list[InvariantTask]:
+def variant_tasks(task: InvariantTask, count: int, rng: random.Random, seed: int = 0) -> list[InvariantTask]:
     """Up to `count` variants of `task` that load as tasks (a variant the dialect refuses is dropped)."""
     if task.program is None:
         raise ProgramError("the task has no C program to vary")
@@ -108,7 +109,7 @@ def variant_tasks(task: InvariantTask, count: int, rng: random.Random) -> list[I
                         origin=f"variant {number} of {task.id} ({what}; veriloop train augment)"
                         + (f"; {origin}" if origin else ""),
                         license=task.source.license if task.source else None)
-        data = {"id": f"{task.id}{VARIANT_MARK}{number}", "kind": "invariant", "description": task.description,
+        data = {"id": f"{task.id}{VARIANT_MARK}{seed}.{number}", "kind": "invariant", "description": task.description,
                 "source": source.model_dump(exclude_none=True), "budget": task.budget.model_dump(),
                 "program": program}
         try:
@@ -142,13 +143,13 @@ def augment_suite(suite: Path, out: Path, count: int, seed: int) -> AugmentRepor
                 report.skip("not an invariant task with a C program")
                 continue
             try:
-                made = variant_tasks(task, count, rng)
+                made = variant_tasks(task, count, rng, seed)
             except ProgramError as error:
                 report.skip(f"program not varied: {error}")
                 continue
             report.programs += 1
             for variant in made:
-                name = variant.id.replace("/", "_").replace(":", "_") + ".yaml"
+                name = re.sub(r"[/:]", "_", variant.id) + ".yaml"
                 data = variant.model_dump(mode="json", exclude_none=True, exclude={"vc_template"})
                 (staging / name).write_text(yaml.safe_dump(data, sort_keys=False, width=120), encoding="utf-8")
                 report.written += 1
