@@ -1,10 +1,10 @@
-"""Program variants for training data: the same loop with its variables renamed and, in every other
+"""Program variants for training data: the same loop with its variables renamed and, in every second
 variant, its constants changed.
 
 A training set built from the dev suites holds one or a few answers per program, about 150 in all: a
 model fine-tuned on it learns those programs' names and numbers more than the way an invariant follows
-from a loop. `variants(task, count, rng)` writes new C programs from a task's program: each declared
-variable gets a fresh name (the same name everywhere it occurs), and in the odd-numbered variants every
+from a loop. `variant_tasks(task, count, rng)` writes new C programs from a task's program: each declared
+variable gets a fresh name (the same name everywhere it occurs), and in the even-numbered variants every
 integer constant of 2 or more is replaced by another (the same replacement at every occurrence, so
 `assume(v <= 5)` and `while (v <= 5)` stay the same bound). Nothing about a variant is assumed true: it
 is a new task, solved and verified like any other before `train data` takes an answer from it (a
