@@ -312,3 +312,19 @@ def test_fitted_equalities_are_verified_together_with_the_facts_already_proved(t
     assert any(conjunct.replace(" ", "") in {atom.replace(" ", "") for atom in fitted_atoms} for conjunct in conjuncts)
     assert any(conjunct.replace(" ", "") not in {atom.replace(" ", "") for atom in fitted_atoms}
                for conjunct in conjuncts)
+
+
+def test_a_fit_that_fails_is_said_in_the_trace(monkeypatch, tmp_path):
+    # The fits' child runs past its limit (made tiny here): the search goes on without fitted
+    # equalities, and the trace says why the polynomial source gave none.
+    import agent.search.invariant as invariant_search
+    from agent.loop import run_task
+    from agent.session import RunSettings
+    from agent.trace import ErrorEvent, read_trace
+
+    monkeypatch.setattr(invariant_search, "FIT_TIME_S", 0.001)
+    task = _nl_task("NL17")
+    trace = tmp_path / "trace.jsonl"
+    run_task(task, RunSettings(sources=("symbolic", "dynamic", "polynomial"), timeout_s=20), None, trace, "fit")
+    errors = [event.message for event in read_trace(trace) if isinstance(event, ErrorEvent)]
+    assert any(message.startswith("polynomial fit: ") and "limit" in message for message in errors), errors

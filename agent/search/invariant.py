@@ -45,7 +45,7 @@ from agent.search.houdini import conjunction, finish, houdini
 from agent.search.registry import strategy
 from agent.session import BudgetExhausted, Outcome, Proposal, Session
 from agent.tasks import InvariantTask
-from agent.trace import ProgramCheckEvent, RefutationEvent
+from agent.trace import ErrorEvent, ProgramCheckEvent, RefutationEvent
 from verifiers import cexpr, child
 from verifiers.base import Refutes, Verdict, VerifyBudget
 from verifiers.child import ChildCall, ChildFailure, call_in_child, preload
@@ -385,7 +385,9 @@ def _search_steps(session: Session, settings: InvariantSettings, spacer: SpacerR
         if fit is not None:
             try:
                 return fit.result()
-            except ChildFailure:
+            except ChildFailure as error:
+                # The search goes on without fitted equalities; the trace says why there are none.
+                session.trace.write(ErrorEvent(message=f"polynomial fit: {error}"))
                 return []
         seed = session.settings.seed
         states = states_from_precondition(task.parsed_program, task.vc_template, variables, seed=seed)
