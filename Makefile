@@ -12,11 +12,18 @@ setup: $(STAMP)
 # requirement would pull a multi-GB CUDA build.
 # The sandbox needs libseccomp (Debian `libseccomp2`, present wherever apt is); installed here when
 # missing and apt is at hand as root. Without it model-written code is refused, not run unsandboxed.
+# The HTML views are tested in a real headless browser (Debian `chromium`), installed the same way;
+# without it those tests are skipped with the reason.
 $(STAMP): pyproject.toml
 	@if ! $(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('seccomp'))"; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -q libseccomp2 || \
 	    { apt-get update -q && apt-get install -y -q libseccomp2; }; \
 	  else echo "warning: libseccomp is missing; the sandbox will refuse to run model-written code"; fi; fi
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -q chromium >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+	    echo "warning: chromium could not be installed; the HTML views' browser tests will be skipped"; \
+	  else echo "warning: no chromium; the HTML views' browser tests will be skipped"; fi; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,sae,train,ray,inspect,serving]'
