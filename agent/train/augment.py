@@ -100,15 +100,13 @@ def variant_tasks(task: InvariantTask, count: int, rng: random.Random, seed: int
     """Up to `count` variants of `task` that load as tasks (a variant the dialect refuses is dropped)."""
     if task.program is None:
         raise ProgramError("the task has no C program to vary")
-    origin = task.source.origin if task.source and task.source.origin else None
+    base = task.source or Source(benchmark="variant")
     tasks = []
     for number in range(1, count + 1):
         program = program_variant(task.program, rng, change_constants=number % 2 == 0)
         what = "variables renamed" + (", constants changed" if number % 2 == 0 else "")
-        source = Source(benchmark=task.source.benchmark if task.source else "variant", file=task.source.file if task.source else None,
-                        origin=f"variant {number} of {task.id} ({what}; veriloop train augment)"
-                        + (f"; {origin}" if origin else ""),
-                        license=task.source.license if task.source else None)
+        origin = f"variant {number} of {task.id} ({what}; veriloop train augment)" + (f"; {base.origin}" if base.origin else "")
+        source = base.model_copy(update={"origin": origin})
         data = {"id": f"{task.id}{VARIANT_MARK}{seed}.{number}", "kind": "invariant", "description": task.description,
                 "source": source.model_dump(exclude_none=True), "budget": task.budget.model_dump(),
                 "program": program}
