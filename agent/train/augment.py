@@ -17,16 +17,14 @@ and the data builder splits by it, so a program and its variants always land in 
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from agent.convert import folder_written_atomically
 from agent.cprogram import ProgramError, parse_program
 from agent.tasks import InvariantTask, Source, TaskFileError, parse_task
 
@@ -132,9 +130,7 @@ def augment_suite(suite: Path, out: Path, count: int, seed: int) -> AugmentRepor
         raise AugmentError(str(error).splitlines()[0]) from None
     rng = random.Random(seed)
     report = AugmentReport()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_written_atomically(out) as staging:
         for entry in entries:
             task = entry.task
             if not isinstance(task, InvariantTask) or task.program is None:
@@ -153,8 +149,4 @@ def augment_suite(suite: Path, out: Path, count: int, seed: int) -> AugmentRepor
                 report.written += 1
             for _ in range(count - len(made)):
                 report.skip("variant refused by the dialect")
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return report

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.convert import folder_written_atomically
 from agent.llm.base import Prompt
 from agent.prompts import render_prompt
 from agent.tasks import TaskFileError, load_task, task_digest
@@ -349,18 +348,12 @@ def write_dataset(examples: list[Example], report: Report, out: Path) -> None:
     """Write the data folder whole (a staging folder renamed into place); an existing `out` is refused."""
     if out.exists():
         raise DataError(f"{out} already exists; name a new folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with folder_written_atomically(out) as staging:
         for split in SPLITS:
             lines = [example.model_dump_json() + "\n" for example in examples if example.split == split]
             (staging / f"{split}.jsonl").write_text("".join(lines), encoding="utf-8")
         (staging / "report.json").write_text(json.dumps(summarise(examples, report).as_dict(), indent=2) + "\n",
                                             encoding="utf-8")
-        os.chmod(staging, 0o755)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def share_rule(test_share: float) -> str:

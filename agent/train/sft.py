@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.convert import folder_written_atomically
 from agent.llm.base import ModelError
 from agent.train.data import DataError, Example, read_dataset
 
@@ -166,9 +166,7 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
         for name, parameter in model.named_parameters():
             layer = _layer_number(name)
             parameter.requires_grad = (layer in trained) if layer is not None else name.startswith("model.norm")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with folder_written_atomically(out) as staging:
         config = SFTConfig(
             output_dir=str(staging / "checkpoints"), num_train_epochs=settings.epochs, max_steps=settings.max_steps,
             per_device_train_batch_size=settings.batch_size, learning_rate=settings.rate, lr_scheduler_type="cosine",
@@ -210,10 +208,6 @@ def fine_tune(data: Path, out: Path, settings: SFTSettings, figures: dict[str, A
                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         (staging / CARD).write_text(model_card(record), encoding="utf-8")
-        os.chmod(staging, 0o755)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
