@@ -1,4 +1,4 @@
-"""`python -m agent train augment|data|sft|iterate` (heavy imports happen inside the commands)."""
+"""`python -m agent train augment|synth|data|sft|iterate` (heavy imports happen inside the commands)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 def add_train_commands(commands: Any, usage_error: type[Exception], add_run_options: Any) -> None:
     train = commands.add_parser("train", help="learn from verified answers: training data, fine-tuning, expert iteration (veriloop[train])")
     actions = train.add_subparsers(dest="action", required=True, parser_class=type(train),
-                                  help="augment: program variants; data: a training set from runs; sft: fine-tune; iterate: expert iteration")
+                                  help="augment: program variants; synth: new random programs; data: a training set from runs; sft: fine-tune; iterate: expert iteration")
 
     data = actions.add_parser("data", help="a training set from the traces of solve/eval runs (verified answers only)")
     data.add_argument("runs", type=Path, nargs="+", help="eval run folders, solve run folders or trace files")
@@ -28,6 +28,13 @@ def add_train_commands(commands: Any, usage_error: type[Exception], add_run_opti
     augment.add_argument("--variants", type=int, default=4, help="variants per program (odd: renamed; even: constants changed too)")
     augment.add_argument("--seed", type=int, default=0, help="seed of the names and constants drawn")
     augment.set_defaults(handler=lambda arguments: command_augment(arguments, usage_error))
+
+    synth = actions.add_parser("synth", help="new random loop programs (an assertion their sampled runs keep) to solve "
+                               "and learn from")
+    synth.add_argument("--out", type=Path, required=True, help="the folder of task files to write (must not exist)")
+    synth.add_argument("--count", type=int, default=500, help="programs to write")
+    synth.add_argument("--seed", type=int, default=0, help="seed of the programs drawn")
+    synth.set_defaults(handler=lambda arguments: command_synth(arguments, usage_error))
 
     sft = actions.add_parser("sft", help="fine-tune a model on a data folder's train split (TRL; full or LoRA)")
     sft.add_argument("data", type=Path, help="a `train data` folder")
@@ -126,6 +133,18 @@ def command_augment(arguments: argparse.Namespace, usage_error: type[Exception])
     for reason, count in report.skipped.items():
         print(f"skipped: {count}: {reason}")
     print(f"next: python -m agent eval {arguments.out} --sources symbolic,dynamic,polynomial,horn, then `train data` on the run")
+    return 0
+
+
+def command_synth(arguments: argparse.Namespace, usage_error: type[Exception]) -> int:
+    from agent.train.synth import SynthError, synth_suite
+
+    try:
+        written = synth_suite(arguments.out, arguments.count, arguments.seed)
+    except SynthError as error:
+        raise usage_error(str(error)) from None
+    print(f"wrote {arguments.out}: {written} synthetic tasks")
+    print(f"next: python -m agent eval {arguments.out} --sources symbolic,dynamic, then `train data` on the run")
     return 0
 
 
