@@ -16,7 +16,7 @@
    and waited for before the task ends unsolved), and its conjuncts join the pool.
 5. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
    program, the facts proved inductive so far and the latest counterexamples. Each proposal is
-   verified; the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
+   verified (a candidate sampled again is passed over, not verified or counted twice); the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
    whenever it grows.
 
 The task is solved by the first accepted candidate; acceptance is always the verifier's. A task with
@@ -54,6 +54,7 @@ from verifiers.invariant import checks_are_nonlinear
 from verifiers.transition import from_template
 
 FEEDBACK_ATTEMPTS = 3  # failed attempts shown in the prompt (the model's context is short)
+MAX_REPEATED_STEPS = 3  # model steps in a row that bring no new candidate before the model is given up on
 MAX_FEEDBACK_CHARS = 400
 # cvc5's re-check, on the task's template, of an answer first proved on the program's own template.
 CERTIFY_ON_TASK_S = 4.0
@@ -83,6 +84,11 @@ def extract_candidate(completion: str) -> str:
     text = _LABEL.sub("", text).strip().rstrip(";").strip()
     wrapped = _WRAPPER.match(text)
     return wrapped.group(1).strip() if wrapped else text
+
+
+def _same_text(candidate: str) -> str:
+    """The candidate with its runs of white space made one space: two samples that differ only there are one."""
+    return " ".join(candidate.split())
 
 
 class InvariantSettings(BaseModel):
@@ -518,6 +524,8 @@ def _search_steps(session: Session, settings: InvariantSettings, spacer: SpacerR
         return Outcome("unsolved", message="no proposal was accepted and no model source is enabled")
 
     attempts: list[Attempt] = []
+    sampled: set[str] = set()  # a candidate sampled again is passed over: no proposal is spent on it twice
+    repeated_steps = 0
     grammar = invariant_grammar(task.variables) if settings.constrained else None
     step = 0
     while True:
@@ -530,9 +538,17 @@ def _search_steps(session: Session, settings: InvariantSettings, spacer: SpacerR
         completions = session.sample(prompt, session.budget.samples_per_step, step, grammar=grammar)
         if not completions:
             return Outcome("unsolved", message="the model returned no proposals")
+        fresh = [completion for completion in completions if _same_text(extract_candidate(completion.text)) not in sampled]
+        repeated_steps = 0 if fresh else repeated_steps + 1
+        if repeated_steps >= MAX_REPEATED_STEPS:
+            return Outcome("unsolved", message=f"the model sampled only candidates already verified, "
+                                               f"{MAX_REPEATED_STEPS} steps in a row")
         grew = 0
-        for completion in completions:
+        for completion in fresh:
             candidate = extract_candidate(completion.text)
+            if _same_text(candidate) in sampled:
+                continue  # twice in one batch
+            sampled.add(_same_text(candidate))
             proposal = session.propose(completion, source="llm", step=step, text=candidate)
             before = len(pool.atoms)
             verdict = try_proposal(proposal, "llm")
