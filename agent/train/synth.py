@@ -52,7 +52,7 @@ class _Loop:
     body: list[str]
     constants: list[int]
     inputs: list[str]
-    counters: list[str]
+    assigned: list[str]  # the variables the loop body writes
 
 
 def _update(target: str, variables: list[str], rng: random.Random) -> str:
@@ -127,7 +127,7 @@ def _loop(rng: random.Random) -> _Loop:
             body.append(f"if ({condition}) {{ {branch} }}")
     rng.shuffle(body)
     declarations = [counter] + others
-    assigned = [name for name in declarations if any(f"{name} = " in statement for statement in body)]
+    assigned = [name for name in declarations if any(re.search(rf"\b{name} = ", statement) for statement in body)]
     return _Loop(declarations, pre, guard, body, constants, inputs, assigned)
 
 
@@ -225,7 +225,7 @@ def synth_program(rng: random.Random) -> str | None:
             continue
         if all(_holds(node, state) for state in probes):
             continue
-        if not any(name in loop.counters for name in re.findall(r"[A-Za-z_]\w*", candidate)):
+        if not any(name in loop.assigned for name in re.findall(r"[A-Za-z_]\w*", candidate)):
             continue
         assertion = f"  if ({condition_text}) {{\n    assert({candidate});\n  }}" if condition_text else f"  assert({candidate});"
         return _text(loop, assertion, rng)
