@@ -16,8 +16,8 @@
    and waited for before the task ends unsolved), and its conjuncts join the pool.
 5. Then, while the budget lasts, the `llm` source samples proposals from a prompt that carries the
    program, the facts proved inductive so far and the latest counterexamples. Each proposal is
-   verified (a candidate sampled again is passed over, not verified or counted twice); the conjuncts of rejected proposals join the pool, and Houdini recombines the pool
-   whenever it grows.
+   verified (a candidate sampled again is passed over, not verified or counted twice); the conjuncts
+   of rejected proposals join the pool, and Houdini recombines the pool whenever it grows.
 
 The task is solved by the first accepted candidate; acceptance is always the verifier's. A task with
 a C program has its answer verified again on the program's own template (`on_program`): when the
@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.c_transition import c_template
 from agent.cprogram import ProgramError, replay_violation
+from agent.llm.base import Completion
 from agent.llm.constrained import invariant_grammar
 from agent.prompts import render_prompt
 from agent.search.atoms import program_atoms, template_atoms
@@ -538,25 +539,25 @@ def _search_steps(session: Session, settings: InvariantSettings, spacer: SpacerR
         completions = session.sample(prompt, session.budget.samples_per_step, step, grammar=grammar)
         if not completions:
             return Outcome("unsolved", message="the model returned no proposals")
-        fresh = [completion for completion in completions if _same_text(extract_candidate(completion.text)) not in sampled]
+        fresh: dict[str, tuple[str, Completion]] = {}  # new candidates of the batch, by their text up to white space
+        for completion in completions:
+            candidate = extract_candidate(completion.text)
+            if _same_text(candidate) not in sampled:
+                fresh.setdefault(_same_text(candidate), (candidate, completion))
+        sampled.update(fresh)
         repeated_steps = 0 if fresh else repeated_steps + 1
         if repeated_steps >= MAX_REPEATED_STEPS:
             return Outcome("unsolved", message=f"the model sampled only candidates already verified, "
                                                f"{MAX_REPEATED_STEPS} steps in a row")
         grew = 0
-        for completion in fresh:
-            candidate = extract_candidate(completion.text)
-            if _same_text(candidate) in sampled:
-                continue  # twice in one batch
-            sampled.add(_same_text(candidate))
+        for candidate, completion in fresh.values():
             proposal = session.propose(completion, source="llm", step=step, text=candidate)
             before = len(pool.atoms)
             verdict = try_proposal(proposal, "llm")
             if verdict.status == "accepted":
                 return _solved(verdict, "llm")
             grew += len(pool.atoms) - before
-            if candidate not in {attempt.text for attempt in attempts}:
-                attempts.append(Attempt(candidate, verdict.feedback[:MAX_FEEDBACK_CHARS]))
+            attempts.append(Attempt(candidate, verdict.feedback[:MAX_FEEDBACK_CHARS]))
         if grew:
             outcome = recombine(step)
             if outcome:

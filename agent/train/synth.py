@@ -27,7 +27,7 @@ import yaml
 from pycparser import c_parser
 
 from agent.convert import folder_written_atomically
-from agent.cprogram import MAX_MAGNITUDE, ProgramError, evaluate, loop_head_states, parse_program
+from agent.cprogram import MAX_MAGNITUDE, Program, ProgramError, evaluate, loop_head_states, parse_program
 from agent.tasks import TaskFileError, parse_task
 from agent.train.augment import NAME_POOL
 
@@ -141,13 +141,16 @@ def _text(loop: _Loop, assertion: str, rng: random.Random) -> str:
     return f"int main() {{\n{declarations}\n{pre}\n  while ({loop.guard}) {{\n{body}\n  }}\n{assertion}\n}}\n"
 
 
+_PARSER = c_parser.CParser()  # building a parser costs more than parsing one candidate: it is made once
+
+
 def _expression(text: str):
-    return c_parser.CParser().parse(f"int f() {{ return {text}; }}").ext[0].body.block_items[0].expr
+    return _PARSER.parse(f"int f() {{ return {text}; }}").ext[0].body.block_items[0].expr
 
 
 def _candidates(loop: _Loop, rng: random.Random) -> list[str]:
     names = loop.declarations
-    constants = sorted({value for value in loop.constants} | {0, 1})
+    constants = sorted(set(loop.constants) | {0, 1})
     found = []
     for left in names:
         for right in names:
@@ -168,8 +171,7 @@ def _candidates(loop: _Loop, rng: random.Random) -> list[str]:
     return found
 
 
-def _exit_states(program_text: str, rng: random.Random) -> list[dict[str, int]]:
-    program = parse_program(program_text)
+def _exit_states(program: Program, rng: random.Random) -> list[dict[str, int]]:
     exits = []
     for _ in range(_RUNS):
         # Small inputs (0, 1, ...) as often as wide ones: they are where loops run zero times.
@@ -188,23 +190,19 @@ def _exit_states(program_text: str, rng: random.Random) -> list[dict[str, int]]:
 
 
 def _holds(condition, state: dict[str, int]) -> bool:
-    try:
-        return bool(evaluate(condition, state, lambda: False))
-    except (ZeroDivisionError, KeyError):
-        return False
+    return bool(evaluate(condition, state, lambda: False))
 
 
 def synth_program(rng: random.Random) -> str | None:
     """One program whose assertion holds at the exit of its sampled runs (or None when no candidate does)."""
     loop = _loop(rng)
-    skeleton = _text(loop, "  assert(1);", random.Random(0))
     try:
-        exits = _exit_states(skeleton, rng)
+        program = parse_program(_text(loop, "  assert(1);", random.Random(0)))
+        exits = _exit_states(program, rng)
     except (ProgramError, RecursionError):
         return None
     if len({tuple(sorted(state.items())) for state in exits}) < 3:
         return None
-    program = parse_program(skeleton)
     guard = program.guard
     conditional = rng.random() < 0.3 and loop.inputs
     condition_text = f"{rng.choice(loop.inputs)} > 0" if conditional else None
