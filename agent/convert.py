@@ -9,12 +9,7 @@ and the others are still converted. Files are written atomically (a temporary fi
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.cprogram import ProgramError
+from agent.files import write_atomically
 from agent.tasks import Budget, InvariantTask, Source, TaskFileError, dump_task, parse_task
 from verifiers.base import REGISTRY
 from verifiers.transition import SygusError, sygus_to_template
@@ -59,40 +55,6 @@ class ConversionReport:
         suite["tasks"] = [path.name for path in self.written]
         self.suite = destination / "suite.yaml"
         write_atomically(self.suite, yaml.safe_dump(suite, sort_keys=False, allow_unicode=True))
-
-
-def _umask() -> int:
-    """The process's umask (os.umask can only be read by setting it, so it is set back at once)."""
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; the result gets a normal file's mode
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def folder_written_atomically(out: Path) -> Iterator[Path]:
-    """A staging folder beside `out` to write into; when the block ends without an error it becomes `out`,
-    with a normal folder's mode, and otherwise it is removed: the folder appears whole or not at all."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield staging
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _number_key(path: Path) -> tuple[int, str]:

@@ -299,7 +299,7 @@ def new_run_dir(runs_dir: Path, suite_name: str) -> tuple[str, Path]:
 
 
 def write_run_record(run_dir: Path, record: dict[str, Any]) -> None:
-    from agent.convert import write_atomically
+    from agent.files import write_atomically
 
     write_atomically(run_dir / "run.json", json.dumps(record, indent=2, default=str))
 

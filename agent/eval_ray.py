@@ -109,7 +109,7 @@ def ray_rows(pending: list[SuiteEntry], settings: RunSettings, run_dir: Path, ru
              workers: int, address: str) -> Iterator[dict[str, Any]]:
     """The pending entries as Ray tasks, `workers` at a time; each row (its trace written into run_dir)
     in completion order."""
-    from agent.convert import write_atomically
+    from agent.files import write_atomically
 
     with ray_session(address, workers):
         import ray

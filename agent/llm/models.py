@@ -16,12 +16,11 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from agent.files import folder_written_atomically
 from agent.llm.base import ModelError
 
 BUNDLED = "bundled"
@@ -83,16 +82,10 @@ def prepare_bundled(force: bool = False) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be converting the same model
         if not force and record.is_file() and json.loads(record.read_text()).get("revision") == revision:
             return target
-        staging = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_NAME}-", dir=target.parent))
-        try:
+        with folder_written_atomically(target, replace=True) as staging:
             _convert_gguf(gguf, staging)
             (staging / CONVERSION_RECORD).write_text(json.dumps(
                 {"revision": revision, "gguf": gguf.name, "gguf_sha256": _sha256(gguf)}, indent=2))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any, Iterator
 import torch
 from safetensors.torch import save_file
 
+from agent.files import folder_written_atomically
 from agent.llm.models import cache_root
 from agent.sae.corpus import documents
 from agent.sae.hook import default_layer, layer_hook
@@ -125,9 +124,7 @@ def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_nam
     layer = default_layer(model) if layer is None else layer
     if not 0 <= layer < model.config.num_hidden_layers:
         raise ValueError(f"--layer {layer}: the model has layers 0..{model.config.num_hidden_layers - 1}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}-", dir=destination.parent))
-    try:
+    with folder_written_atomically(destination, replace=True) as staging:
         writers = {split: _ShardWriter(staging / split, {}) for split in ("train", "heldout")}
         for writer in writers.values():
             writer.directory.mkdir()
@@ -218,11 +215,6 @@ def collect(model: torch.nn.Module, tokenizer: Any, destination: Path, model_nam
         (staging / "collection.json").write_text(json.dumps(record, indent=2))
         # The held-out windows' token ids, whole: the CE-loss measure runs the model over them again.
         (staging / "heldout_windows.json").write_text(json.dumps(held_out_windows))
-        if destination.exists():
-            shutil.rmtree(destination)
-        os.replace(staging, destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return record
 
 

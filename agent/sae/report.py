@@ -460,7 +460,7 @@ def render_html(analysis: dict[str, Any], snippets: dict[int, list[str]]) -> str
 def write_report(runs: list[Path], sae_path: Path | None = None, html: Path | None = None, out: Path | None = None,
                  seed: int = 0) -> str:
     """Analyse the runs; write tables (CSV, JSON) and plots into `out` and the page to `html`; return the text."""
-    from agent.convert import write_atomically
+    from agent.files import write_atomically
 
     data = load_proposals(runs)
     analysis = analyse(data, seed)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.convert import folder_written_atomically
+from agent.files import folder_written_atomically
 from agent.cprogram import ProgramError, parse_program
 from agent.tasks import InvariantTask, Source, TaskFileError, parse_task
 

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.convert import folder_written_atomically
+from agent.files import folder_written_atomically
 from agent.llm.base import Prompt
 from agent.prompts import render_prompt
 from agent.tasks import TaskFileError, load_task, task_digest

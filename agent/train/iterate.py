@@ -106,7 +106,7 @@ def expert_iteration(suite: Path, rounds: int, settings: Any, sft_settings: Any,
         history.append({"round": number, "sampled_with": model, "figures": figures, "new_answers": len(new),
                         "new_tasks": len({example.task_id for example in new}), "examples": len(examples),
                         "training": trained.model_dump()})
-        from agent.convert import write_atomically
+        from agent.files import write_atomically
 
         write_atomically(run_dir / "rounds.json", json.dumps(history, indent=2) + "\n")
         model = str(round_dir / "model")

@@ -123,7 +123,7 @@ def render_trace_page(trace: Path, back: str | None = None) -> str:
 
 
 def write_html(trace: Path, destination: Path, back: str | None = None) -> Path:
-    from agent.convert import write_atomically
+    from agent.files import write_atomically
 
     write_atomically(destination, render_trace_page(trace, back))
     return destination

@@ -220,7 +220,7 @@ COLUMNS = [("task_id", "task"), ("status", "status"), ("certified", "certified")
 
 def write_run_report(run_dir: Path, destination: Path) -> Path:
     """destination (the run's page) and, beside it, `<stem>_tasks/` with a page per task's trace."""
-    from agent.convert import write_atomically
+    from agent.files import write_atomically
     from agent.eval import trace_name
     from agent.view.html import write_html
 
