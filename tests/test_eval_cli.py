@@ -72,7 +72,7 @@ def test_errors_name_the_option_the_user_typed(capsys: pytest.CaptureFixture[str
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
 def test_atomic_writes_respect_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
-    from agent.convert import write_atomically
+    from agent.files import write_atomically
 
     previous = os.umask(umask)
     try:
