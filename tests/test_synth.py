@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,16 @@ def test_programs_are_drawn_from_the_seed_and_load_as_tasks() -> None:
         assert task.source.benchmark == "synthetic"
         program = parse_program(task.program)
         assert len(program.assertions) == 1 and program.body
+
+
+def test_assertions_come_in_several_shapes() -> None:
+    """One relation or two, under an `if` or not, sums among them: answers of more than one fact and case splits."""
+    tails = [data["program"].split("while", 1)[1].split("\n  }\n", 1)[1]  # what follows the loop
+             for data in synth_tasks(40, random.Random(5), seed=5)]
+    assert any("&&" in tail for tail in tails) and any("&&" not in tail for tail in tails)
+    assert any(tail.lstrip().startswith("if (") for tail in tails)
+    assert any(tail.lstrip().startswith("assert(") for tail in tails)
+    assert any(re.search(r"\w \+ \w+ (==|<=|>=)", tail) for tail in tails)
 
 
 def test_no_assertion_follows_from_the_exit_condition_alone() -> None:

@@ -5,10 +5,11 @@ model trained on them sees few loop shapes. `synth_tasks(count, rng)` writes new
 invariant benchmarks are made of: a few integer variables, some read from the input and bounded by
 `assume`, the others set to constants; one `while` loop whose guard compares a counter with a bound or is
 `unknown()`; a body of linear updates, some under `if (unknown())` or under a comparison; and a final
-`assert`, sometimes under an `if`.
+`assert` of one relation or two, sometimes under an `if` (an input's sign, or a variable against a constant:
+its invariant splits on that case).
 
-The assertion is chosen from candidate relations between the variables (and between a variable and the
-program's constants) that hold at the loop's exit in every sampled run of the program, run with the
+The assertion is chosen from candidate relations between the variables (comparisons, multiples, differences
+and sums, and bounds by the program's constants) that hold at the loop's exit in every sampled run of the program, run with the
 project's own C semantics (`agent.cprogram.loop_head_states`), and that the exit condition alone does not
 imply (a random state that leaves the loop breaks it). Sampled runs are not a proof: the assertion may
 still be false, or need more than the program sources find. A synthetic program is only a new task: the
@@ -26,7 +27,7 @@ from pathlib import Path
 import yaml
 from pycparser import c_parser
 
-from agent.convert import folder_written_atomically
+from agent.files import folder_written_atomically
 from agent.cprogram import MAX_MAGNITUDE, Program, ProgramError, evaluate, loop_head_states, parse_program
 from agent.tasks import TaskFileError, parse_task
 from agent.train.augment import NAME_POOL
@@ -164,6 +165,12 @@ def _candidates(loop: _Loop, rng: random.Random) -> list[str]:
                 for third in names:
                     if third not in (left, right) and left < right:
                         found.append(f"{left} + {right} == {third}")
+                        # Sums kept equal: one variable gains what another loses, or two move together.
+                        found += [f"{left} + {right} == {third} + {fourth}" for fourth in names
+                                  if fourth not in (left, right) and third < fourth]
+                if left < right:
+                    found += [f"{left} + {right} {operator} {value}" for value in constants
+                              for operator in ("<=", ">=", "==")]
     rng.shuffle(found)
     # Relations between variables first, most of the time: bounds by a constant are the easy part.
     if rng.random() < 0.7:
@@ -204,8 +211,7 @@ def synth_program(rng: random.Random) -> str | None:
     if len({tuple(sorted(state.items())) for state in exits}) < 3:
         return None
     guard = program.guard
-    conditional = rng.random() < 0.3 and loop.inputs
-    condition_text = f"{rng.choice(loop.inputs)} > 0" if conditional else None
+    condition_text = _condition(loop, rng) if rng.random() < 0.35 else None
     if condition_text:
         condition = _expression(condition_text)
         exits = [state for state in exits if _holds(condition, state)]
@@ -217,6 +223,9 @@ def synth_program(rng: random.Random) -> str | None:
         state = {name: rng.randint(-50, 50) for name in program.variables}
         if (guard is None or not _holds(guard, state)) and (not condition_text or _holds(condition, state)):
             probes.append(state)
+    # Most assertions are one relation; some are two, which take an invariant of two facts or more.
+    wanted = 2 if rng.random() < 0.25 else 1
+    chosen: list[str] = []
     for candidate in _candidates(loop, rng):
         node = _expression(candidate)
         if not all(_holds(node, state) for state in exits):
@@ -225,9 +234,24 @@ def synth_program(rng: random.Random) -> str | None:
             continue
         if not any(name in loop.assigned for name in re.findall(r"[A-Za-z_]\w*", candidate)):
             continue
-        assertion = f"  if ({condition_text}) {{\n    assert({candidate});\n  }}" if condition_text else f"  assert({candidate});"
-        return _text(loop, assertion, rng)
-    return None
+        chosen.append(candidate)
+        if len(chosen) == wanted:
+            break
+    if not chosen:
+        return None
+    relation = " && ".join(chosen)
+    assertion = f"  if ({condition_text}) {{\n    assert({relation});\n  }}" if condition_text else f"  assert({relation});"
+    return _text(loop, assertion, rng)
+
+
+def _condition(loop: _Loop, rng: random.Random) -> str:
+    """The condition of an assertion under an `if`: an input's sign or bound, or any variable against a
+    constant. Its invariant then splits on cases (the assertion holds, or the condition does not)."""
+    if loop.inputs and rng.random() < 0.6:
+        name = rng.choice(loop.inputs)
+        return rng.choice((f"{name} > 0", f"{name} > 0", f"{name} >= {rng.randint(1, 10)}", f"{name} < 0"))
+    name = rng.choice(loop.declarations)
+    return f"{name} {rng.choice(COMPARISONS)} {rng.choice(sorted(set(loop.constants) | {0, 1}))}"
 
 
 def synth_tasks(count: int, rng: random.Random, seed: int = 0) -> list[dict]:
