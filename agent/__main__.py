@@ -456,8 +456,13 @@ def _conversion_summary(report: Any, destination: Path) -> int:
         print(f"not converted: {name}: {reason}", file=sys.stderr)
     for name, difference in getattr(report, "disagreements", {}).items():
         print(f"template and program differ: {name}: {difference}", file=sys.stderr)
+    program_only = getattr(report, "program_only", {})
+    for name, reason in program_only.items():
+        print(f"template not used: {name}: {reason}; converted from the program alone", file=sys.stderr)
     print(f"converted {len(report.written)} task(s) into {destination}"
-          + (f"; suite {report.suite}" if report.suite else "") + (f"; {len(report.failed)} failed" if report.failed else ""))
+          + (f"; suite {report.suite}" if report.suite else "")
+          + (f"; {len(program_only)} from the program alone" if program_only else "")
+          + (f"; {len(report.failed)} failed" if report.failed else ""))
     return 0 if report.written else 1
 
 

@@ -12,6 +12,7 @@ import pytest
 from pycparser import c_parser
 
 from agent.convert import convert_code2inv
+from agent.tasks import load_task
 from agent.cprogram import Choices, evaluate, loop_head_states, parse_program
 
 SEMANTIC_CASES = [
@@ -113,6 +114,16 @@ def test_lam4inv_dev_programs_convert(shared_data: Path, tmp_path: Path) -> None
     assert unsigned_program.unsigned == {"n", "j", "i", "l"}
 
 
+def test_every_nl_dev_program_converts_nl51_from_its_program(shared_data: Path, tmp_path: Path) -> None:
+    """`NL51`'s template declares a variable with no name: the program alone is its task, and the report says so."""
+    report = convert_code2inv(shared_data / "clause2inv_nl", tmp_path, benchmark="clause2inv_nl")
+    assert report.failed == {} and len(report.written) == 25
+    assert set(report.program_only) == {"NL51"} and "inv-f" in report.program_only["NL51"]
+    task = load_task(tmp_path / "NL51.yaml")
+    assert task.program == (shared_data / "clause2inv_nl" / "c" / "NL51.c").read_text()
+    assert task.program_variables and "(declare-const  Int )" not in task.vc_template
+
+
 CODE2INV = Path(__file__).resolve().parent.parent / "tasks" / "code2inv"
 
 
@@ -125,14 +136,12 @@ def _run(task, tmp_path: Path):
 
 
 def test_a_refutation_the_program_runs_too_is_refuted(tmp_path: Path) -> None:
-    from agent.tasks import load_task
 
     result = _run(load_task(CODE2INV / "26.yaml"), tmp_path)
     assert result.status == "refuted" and "the C program runs it too" in result.message
 
 
 def test_a_template_that_disagrees_with_its_program_is_reported_as_such(tmp_path: Path) -> None:
-    from agent.tasks import load_task
 
     task = load_task(CODE2INV / "26.yaml")
     # The program gains an assumption its template lacks: the template's violating run (n = 0)
@@ -169,7 +178,6 @@ def test_replay_of_claimed_runs() -> None:
 @pytest.mark.parametrize("number", [26, 27, 31, 32, 61, 62, 72, 75, 106])
 def test_every_code2inv_refutation_is_a_run_of_its_program(number: int) -> None:
     from agent.cprogram import replay_violation
-    from agent.tasks import load_task
     from verifiers.base import VerifyBudget
     from verifiers.invariant import refute
 

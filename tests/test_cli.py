@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.tasks import load_task
 from agent.trace import ResultEvent, read_trace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,12 +114,20 @@ def test_convert_reports_broken_files_by_name_and_converts_the_rest(tmp_path: Pa
     destination = tmp_path / "tasks"
     done = agent("convert", "code2inv", str(source), str(destination), "--name", "mini")
     assert done.returncode == 0
-    assert "converted 2 task(s)" in done.stdout
-    failed = {line.split(":")[1].strip() for line in done.stderr.splitlines()}
-    assert failed == {"7", "8", "9"}
+    assert "converted 4 task(s)" in done.stdout and "2 from the program alone; 1 failed" in done.stdout
+    failed = {line.split(":")[1].strip() for line in done.stderr.splitlines() if line.startswith("not converted")}
+    assert failed == {"7"}
+    # A broken or missing template: the program alone is the task, and the user is told why.
+    program_only = {line.split(":")[1].strip() for line in done.stderr.splitlines() if line.startswith("template not used")}
+    assert program_only == {"8", "9"}
+    assert len(done.stderr.splitlines()) == 3
     suite = yaml.safe_load((destination / "suite.yaml").read_text())
-    assert suite["tasks"] == ["1.yaml", "93.yaml"]
+    assert suite["tasks"] == ["1.yaml", "8.yaml", "9.yaml", "93.yaml"]
     assert yaml.safe_load((destination / "93.yaml").read_text())["id"] == "mini/93"
+    for name in ("8", "9"):
+        task = yaml.safe_load((destination / f"{name}.yaml").read_text())
+        assert "vc_template" not in task and task["program"] == (source / "c" / f"{name}.c").read_text()
+        assert "(define-fun inv-f" in load_task(destination / f"{name}.yaml").vc_template  # the program's own
 
 
 def test_converted_suite_matches_the_shared_benchmark(shared_data: Path) -> None:
