@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
+from agent.files import write_atomically
+
 EXIT_BAD_INPUT = 2
 
 
@@ -382,8 +384,6 @@ def _eval(arguments: argparse.Namespace) -> int:
     console.print(table)
     if summary["solved_by"]:
         console.print("solved by: " + ", ".join(f"{k} {v}" for k, v in summary["solved_by"].items()), markup=False)
-    from agent.files import write_atomically
-
     write_atomically(run_dir / "summary.json", json.dumps(summary, indent=2))
     console.print(f"results: {run_dir / 'results.csv'}", markup=False)
     if not_run:

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from agent.files import write_atomically
 from agent.loop import RunSettings, run_task
 from agent.tasks import TaskFileError, load_task
 from agent.trace import ResultEvent, new_run_id, open_append
@@ -299,8 +300,6 @@ def new_run_dir(runs_dir: Path, suite_name: str) -> tuple[str, Path]:
 
 
 def write_run_record(run_dir: Path, record: dict[str, Any]) -> None:
-    from agent.files import write_atomically
-
     write_atomically(run_dir / "run.json", json.dumps(record, indent=2, default=str))
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.eval import SuiteEntry, WorkerSetup, failed_row, run_one, task_limit_s, trace_name
+from agent.files import write_atomically
 from agent.loop import RunSettings
 
 # The object store only carries rows and trace texts: keep its shared-memory share small.
@@ -109,8 +110,6 @@ def ray_rows(pending: list[SuiteEntry], settings: RunSettings, run_dir: Path, ru
              workers: int, address: str) -> Iterator[dict[str, Any]]:
     """The pending entries as Ray tasks, `workers` at a time; each row (its trace written into run_dir)
     in completion order."""
-    from agent.files import write_atomically
-
     with ray_session(address, workers):
         import ray
 

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from agent.files import write_atomically
+
 FDR_ALPHA = 0.05
 BOOTSTRAP = 400
 MIN_PROPOSALS = 5  # a feature is tested only if it fires in at least this many proposals
@@ -460,8 +462,6 @@ def render_html(analysis: dict[str, Any], snippets: dict[int, list[str]]) -> str
 def write_report(runs: list[Path], sae_path: Path | None = None, html: Path | None = None, out: Path | None = None,
                  seed: int = 0) -> str:
     """Analyse the runs; write tables (CSV, JSON) and plots into `out` and the page to `html`; return the text."""
-    from agent.files import write_atomically
-
     data = load_proposals(runs)
     analysis = analyse(data, seed)
     sae_folder = sae_path or (Path(data.sae_path) if data.sae_path else None)

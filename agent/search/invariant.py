@@ -542,8 +542,9 @@ def _search_steps(session: Session, settings: InvariantSettings, spacer: SpacerR
         fresh: dict[str, tuple[str, Completion]] = {}  # new candidates of the batch, by their text up to white space
         for completion in completions:
             candidate = extract_candidate(completion.text)
-            if _same_text(candidate) not in sampled:
-                fresh.setdefault(_same_text(candidate), (candidate, completion))
+            key = _same_text(candidate)
+            if key not in sampled:
+                fresh.setdefault(key, (candidate, completion))
         sampled.update(fresh)
         repeated_steps = 0 if fresh else repeated_steps + 1
         if repeated_steps >= MAX_REPEATED_STEPS:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from agent.files import folder_written_atomically
 from agent.cprogram import ProgramError, parse_program
+from agent.files import folder_written_atomically
 from agent.tasks import InvariantTask, Source, TaskFileError, parse_task
 
 VARIANT_MARK = ":variant-"

@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable
 
+from agent.files import write_atomically
 from agent.train.data import DataError, Report, collect_examples, read_dataset, read_report, share_rule, write_dataset
 from agent.trace import ProposalEvent, VerdictEvent, read_trace
 from verifiers.details import InvariantDetails
@@ -106,8 +107,6 @@ def expert_iteration(suite: Path, rounds: int, settings: Any, sft_settings: Any,
         history.append({"round": number, "sampled_with": model, "figures": figures, "new_answers": len(new),
                         "new_tasks": len({example.task_id for example in new}), "examples": len(examples),
                         "training": trained.model_dump()})
-        from agent.files import write_atomically
-
         write_atomically(run_dir / "rounds.json", json.dumps(history, indent=2) + "\n")
         model = str(round_dir / "model")
     return run_dir

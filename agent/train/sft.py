@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.files import folder_written_atomically
+from agent.files import folder_written_atomically, write_atomically
 from agent.llm.base import ModelError
 from agent.train.data import DataError, Example, read_dataset
 
@@ -262,8 +262,6 @@ def _rounded(value: float | None) -> str:
 
 def add_figures(model_dir: Path, figures: dict[str, Any]) -> None:
     """Add measured figures (an evaluation) to a trained model's record and card."""
-    from agent.files import write_atomically
-
     record = json.loads((model_dir / RECORD).read_text(encoding="utf-8"))
     record["figures"] = {**record.get("figures", {}), **figures}
     write_atomically(model_dir / RECORD, json.dumps(record, indent=2) + "\n")

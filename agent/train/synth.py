@@ -9,8 +9,8 @@ invariant benchmarks are made of: a few integer variables, some read from the in
 its invariant splits on that case).
 
 The assertion is chosen from candidate relations between the variables (comparisons, multiples, differences
-and sums, and bounds by the program's constants) that hold at the loop's exit in every sampled run of the program, run with the
-project's own C semantics (`agent.cprogram.loop_head_states`), and that the exit condition alone does not
+and sums, and bounds by the program's constants) that hold at the loop's exit in every sampled run of the
+program, run with the project's own C semantics (`agent.cprogram.loop_head_states`), and that the exit condition alone does not
 imply (a random state that leaves the loop breaks it). Sampled runs are not a proof: the assertion may
 still be false, or need more than the program sources find. A synthetic program is only a new task: the
 program sources solve it, the verifier judges it, and `train data` takes only the answers it accepts
@@ -54,6 +54,10 @@ class _Loop:
     constants: list[int]
     inputs: list[str]
     assigned: list[str]  # the variables the loop body writes
+
+    def constant_pool(self) -> list[int]:
+        """The constants relations and conditions may use: the program's own, with 0 and 1."""
+        return sorted(set(self.constants) | {0, 1})
 
 
 def _update(target: str, variables: list[str], rng: random.Random) -> str:
@@ -151,7 +155,7 @@ def _expression(text: str):
 
 def _candidates(loop: _Loop, rng: random.Random) -> list[str]:
     names = loop.declarations
-    constants = sorted(set(loop.constants) | {0, 1})
+    constants = loop.constant_pool()
     found = []
     for left in names:
         for right in names:
@@ -251,7 +255,7 @@ def _condition(loop: _Loop, rng: random.Random) -> str:
         name = rng.choice(loop.inputs)
         return rng.choice((f"{name} > 0", f"{name} > 0", f"{name} >= {rng.randint(1, 10)}", f"{name} < 0"))
     name = rng.choice(loop.declarations)
-    return f"{name} {rng.choice(COMPARISONS)} {rng.choice(sorted(set(loop.constants) | {0, 1}))}"
+    return f"{name} {rng.choice(COMPARISONS)} {rng.choice(loop.constant_pool())}"
 
 
 def synth_tasks(count: int, rng: random.Random, seed: int = 0) -> list[dict]:

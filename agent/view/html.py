@@ -11,6 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, StrictUndefined
 
+from agent.files import write_atomically
 from agent.trace import Header, ProposalEvent, ResultEvent, VerdictEvent, read_trace
 from agent.view.terminal import deciding_round
 
@@ -123,7 +124,5 @@ def render_trace_page(trace: Path, back: str | None = None) -> str:
 
 
 def write_html(trace: Path, destination: Path, back: str | None = None) -> Path:
-    from agent.files import write_atomically
-
     write_atomically(destination, render_trace_page(trace, back))
     return destination

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent.files import write_atomically
 from agent.trace import ProposalEvent, TraceError, VerdictEvent, read_trace
 from agent.view.terminal import deciding_round
 
@@ -220,7 +221,6 @@ COLUMNS = [("task_id", "task"), ("status", "status"), ("certified", "certified")
 
 def write_run_report(run_dir: Path, destination: Path) -> Path:
     """destination (the run's page) and, beside it, `<stem>_tasks/` with a page per task's trace."""
-    from agent.files import write_atomically
     from agent.eval import trace_name
     from agent.view.html import write_html
 
