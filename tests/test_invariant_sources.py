@@ -38,8 +38,10 @@ def test_too_few_states_fit_nothing():
 def test_spacer_terms_become_c_with_the_same_meaning():
     x, y = z3.Ints("x y")
     for term in (z3.Not(x - y <= -1), z3.Implies(x > 0, y % 3 == 1), z3.And(x / 4 == y, x != 2 * y),
-                 z3.If(x > y, x, y) >= 0, (x >= 0) == (y >= 0)):
+                 z3.If(x > y, x, y) >= 0, (x >= 0) == (y >= 0), z3.Not(z3.Not(x > 0)),
+                 z3.Not(z3.Not(z3.Not(x > y))), z3.Implies(z3.Not(x < 0), y >= 0), z3.Not(x > 0) == z3.Not(y > 0)):
         text = to_c(term)
+        assert "!!" not in cexpr.to_c(cexpr.parse(text)), text  # a double negation is written as what it negates
         back = z3.parse_smt2_string("(declare-const x Int)(declare-const y Int)"
                                     f"(assert {cexpr.to_smtlib(cexpr.parse_boolean(text, ['x', 'y']))})")[0]
         solver = z3.Solver()

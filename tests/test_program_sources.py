@@ -52,6 +52,14 @@ def test_text_atoms_parse_and_include_guard_assertion_and_initial_values() -> No
         cexpr.parse_boolean(atom, task.variables)  # every atom is a well-typed proposal
 
 
+def test_a_negated_condition_is_negated_back_without_a_double_negation() -> None:
+    program = parse_program("int main() { int x; int y; x = 0; y = 0; while (!(x >= 10)) { x = x + 1; "
+                            "if (!(y > 3)) y = y + 1; } assert(x == 10); }")
+    atoms = program_atoms(program, ["x", "y"])
+    assert "x >= 10" in atoms and "y > 3" in atoms  # `!(!(x >= 10))`, written as what it negates
+    assert not any("!!" in cexpr.to_c(cexpr.parse(atom)) for atom in atoms)
+
+
 def test_runs_follow_c_semantics() -> None:
     assert [c_divide(a, b) for a, b in [(-7, 2), (7, -2), (-7, -2), (7, 2)]] == [-3, -3, 3, 3]
     program = load_task(TASKS / "23.yaml").parsed_program  # i = 1; j = 20; while (j >= i) { i += 2; j -= 1; }

@@ -1,14 +1,18 @@
 """Grammar-constrained decoding: every sampled invariant parses, type-checks and names only the task's variables.
 
-`invariant_grammar(variables)` instantiates, for one task, the language the invariant verifier accepts
-(`verifiers.cexpr`: C boolean expressions, strictly typed) as a grammar in GBNF, the EBNF dialect of
-llama.cpp that xgrammar reads natively and llguidance converts to its Lark form; vLLM's two grammar
-back ends (xgrammar, guidance) take it as it is. The grammar differs from cexpr's Lark parser in two
-ways, both so that a sample the grammar allows is one the verifier parses:
-- identifiers are the task's variables only, and literals have no leading zero (C reads `010` as octal);
+`invariant_grammar(variables)` instantiates, for one task, a canonical part of the language the invariant
+verifier accepts (`verifiers.cexpr`: C boolean expressions, strictly typed) as a grammar in GBNF, the EBNF
+dialect of llama.cpp that xgrammar reads natively and llguidance converts to its Lark form; vLLM's two
+grammar back ends (xgrammar, guidance) take it as it is. Every sample the grammar allows is one the
+verifier parses, and every invariant the project writes (program atoms, verified answers) is one the
+grammar allows; what it leaves out only wastes a small model's tokens:
+- identifiers are the task's variables only, and literals are decimal, with no leading zero (C reads `010`
+  as octal) and at most ten digits;
 - the two types are separate non-terminals (`bool-*`, `int-*`), so an integer is never where a boolean
-  must be (`x + 1`, `!x`, `a < b < c` are type errors to the verifier and impossible here). Left recursion
-  is written as repetition, which every grammar engine accepts, and the language is the same.
+  must be (`x + 1`, `!x`, `a < b < c` are type errors to the verifier and impossible here);
+- booleans are compared with `&&`, `||` and `!(...)` only: no `==` between comparisons (`x == y == 0`),
+  no conditional expression, at most one `!` or `-` in a row, and at most one space between tokens.
+  Left recursion is written as repetition, which every grammar engine accepts.
 The sample ends with a newline, the prompt's stop string (the response prefix opens a ```c block).
 
 `GrammarLogitsProcessor` applies such a grammar to a batched transformers `generate` call through
@@ -28,24 +32,20 @@ import llguidance.numpy
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-# The typed expression language of verifiers/cexpr.py; `{names}` is filled per task.
+# The canonical typed expression language described above; `{names}` is filled per task. Repetition
+# ranges (`{0,9}`) are read by llama.cpp's GBNF, xgrammar and llguidance alike.
 _INVARIANT_GBNF = r"""root ::= ws bool ws "\n"
-bool ::= bool-or (ws "?" ws bool ws ":" ws bool)?
-bool-or ::= bool-and (ws "||" ws bool-and)*
-bool-and ::= bool-eq (ws "&&" ws bool-eq)*
-bool-eq ::= (bool-rel | int-add ws eq-op ws int-add) (ws eq-op ws bool-rel)*
-bool-rel ::= bool-unary | int-add ws rel-op ws int-add
-bool-unary ::= "!" ws bool-unary | "true" | "false" | "(" ws bool ws ")"
-int ::= int-add | bool-or ws "?" ws int ws ":" ws int
-int-add ::= int-mul (ws add-op ws int-mul)*
-int-mul ::= int-unary (ws mul-op ws int-unary)*
-int-unary ::= add-op ws int-unary | number | {atom}"(" ws int ws ")"
-eq-op ::= "==" | "!="
-rel-op ::= "<=" | ">=" | "<" | ">"
+bool ::= bool-and (ws "||" ws bool-and)*
+bool-and ::= bool-atom (ws "&&" ws bool-atom)*
+bool-atom ::= "!"? "(" ws bool ws ")" | int-sum ws rel-op ws int-sum | "true" | "false"
+rel-op ::= "==" | "!=" | "<=" | ">=" | "<" | ">"
+int-sum ::= int-term (ws add-op ws int-term)*
+int-term ::= int-factor (ws mul-op ws int-factor)*
+int-factor ::= "-"? ({atom}number | "(" ws int-sum ws ")")
 add-op ::= "+" | "-"
 mul-op ::= "*" | "/" | "%"
-number ::= "0" [xX] [0-9a-fA-F]+ | "0" | [1-9] [0-9]*
-{names}ws ::= [ \t]*
+number ::= "0" | [1-9] [0-9]{{0,9}}
+{names}ws ::= " "?
 """
 
 

@@ -21,11 +21,22 @@ from pycparser import c_ast
 
 from agent.cprogram import Assign, Assume, If, Program, Statement, expr_text
 from agent.search.z3c import Untranslatable, to_c
+from verifiers import cexpr
 from verifiers.transition import TransitionSystem
 
 
 def _paren(text: str) -> str:
     return f"({text})"
+
+
+def _negation(text: str, operand: bool = False) -> str:
+    """`!(text)`, or what `text` negates when it is a negation already (`!!a` is `a`: no answer should be
+    written so), in parentheses when it is to be an `operand` of `||`."""
+    expr = cexpr.parse(text)
+    if isinstance(expr, cexpr.Unary) and expr.op == "!":
+        negated = cexpr.to_c(expr.arg)
+        return _paren(negated) if operand else negated
+    return f"!({text})"
 
 
 def _conditions(statements: list[Statement] | tuple[Statement, ...]) -> list[c_ast.Node]:
@@ -155,15 +166,15 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
             guards = " && ".join(_paren(expr_text(g)) for g in assertion.guards)
             add(f"!({guards}) || ({goal})")
             for guard in assertion.guards:
-                add(f"!({expr_text(guard)}) || ({goal})")
+                add(f"{_negation(expr_text(guard), operand=True)} || ({goal})")
         if program.guard is not None and mentions_only_allowed(program.guard):
             # At the loop's exit the guard is false: guard || !(assertion guards) || goal.
-            escape = "".join(f" || !({expr_text(g)})" for g in assertion.guards)
+            escape = "".join(f" || {_negation(expr_text(g), operand=True)}" for g in assertion.guards)
             add(f"({expr_text(program.guard)}){escape} || ({goal})")
 
     for text in condition_texts:
         add(text)
-        add(f"!({text})")
+        add(_negation(text))
 
     for name, value in _initial_values(program).items():
         if name in allowed:
@@ -183,7 +194,7 @@ def program_atoms(program: Program, variables: list[str]) -> list[str]:
     for text in dict.fromkeys(condition_texts):
         for fact in facts:
             add(f"({text}) || ({fact})")
-            add(f"!({text}) || ({fact})")
+            add(f"{_negation(text, operand=True)} || ({fact})")
 
     for atom in congruences:
         add(atom)
@@ -249,7 +260,7 @@ def template_atoms(system: TransitionSystem, variables: list[str]) -> list[str]:
             text = _c_text(comparison)
             add(text)
             if text:
-                add(f"!({text})")
+                add(_negation(text))
     names = list(variables)
     bounds = sorted({c + delta for c in constants for delta in (-1, 0, 1)})
     for name in names:

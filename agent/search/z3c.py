@@ -37,7 +37,7 @@ def to_c(term: z3.ExprRef) -> str:
             pending.append((node, True))
             pending.extend((child, False) for child in node.children())
         else:
-            written[node.get_id()] = _operation(node, [written[child.get_id()] for child in node.children()])
+            written[node.get_id()] = _operation(node, written)
     return written[term.get_id()]
 
 
@@ -58,13 +58,22 @@ def _leaf(node: z3.ExprRef) -> str | None:
     return None
 
 
-def _operation(node: z3.ExprRef, parts: list[str]) -> str:
+def _negation(term: z3.ExprRef, written: dict[int, str]) -> str:
+    """The C text of `term`'s negation; a negation's negation is its operand (`!!a` is `a`)."""
+    if z3.is_not(term):
+        return written[term.arg(0).get_id()]
+    return f"!({written[term.get_id()]})"
+
+
+def _operation(node: z3.ExprRef, written: dict[int, str]) -> str:
+    """The C text of `node`, from the texts of its children (`written`, by term id)."""
     kind = node.decl().kind()
     children = node.children()
+    parts = [written[child.get_id()] for child in children]
     if kind == z3.Z3_OP_NOT:
-        return f"!({parts[0]})"
+        return _negation(children[0], written)
     if kind == z3.Z3_OP_IMPLIES:
-        return f"(!({parts[0]}) || ({parts[1]}))"
+        return f"({_negation(children[0], written)} || ({parts[1]}))"
     if kind == z3.Z3_OP_ITE:
         return f"(({parts[0]}) ? ({parts[1]}) : ({parts[2]}))"
     if kind == z3.Z3_OP_UMINUS:
@@ -80,7 +89,7 @@ def _operation(node: z3.ExprRef, parts: list[str]) -> str:
         return remainder if kind == z3.Z3_OP_MOD else f"((({parts[0]}) - {remainder}) / {k})"
     if kind == z3.Z3_OP_EQ and z3.is_bool(children[0]):
         left, right = parts
-        return f"((({left}) && ({right})) || (!({left}) && !({right})))"
+        return f"((({left}) && ({right})) || ({_negation(children[0], written)} && {_negation(children[1], written)}))"
     if kind in _INFIX:
         return "(" + f" {_INFIX[kind]} ".join(f"({part})" for part in parts) + ")"
     raise Untranslatable(f"operator {node.decl().name()}")
