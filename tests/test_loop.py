@@ -8,7 +8,7 @@ import pytest
 
 from agent.llm.scripted import ScriptedProposer
 from agent.loop import RunSettings, run_task
-from agent.search.invariant import extract_candidate
+from agent.search.invariant import extract_candidate, without_repeats
 from agent.tasks import load_task
 from agent.trace import Header, ProposalEvent, RefutationEvent, ResultEvent, VerdictEvent, read_trace
 
@@ -75,6 +75,21 @@ def test_a_candidate_sampled_again_is_not_verified_or_counted_again(tmp_path: Pa
     assert result.status == "solved" and result.solved_by == "llm"
     assert [e.text for e in events if isinstance(e, ProposalEvent)] == ["x >= y", "x >= 1 && y >= 0 && x >= y"]
     assert len([e for e in events if isinstance(e, VerdictEvent)]) == 2
+
+
+def test_a_repeated_disjunct_or_conjunct_is_verified_and_reported_once(tmp_path: Path) -> None:
+    proposer = ScriptedProposer(["x >= y || x >= y", "x >= 1 && y >= 0 && (x >= y || x >= y || x >= y) && y >= 0"])
+    result, events = run(1, proposer, tmp_path, sources=("llm",), samples=2, max_proposals=2)
+    assert result.status == "solved" and result.answer == "x >= 1 && y >= 0 && x >= y"
+    proposals = [e for e in events if isinstance(e, ProposalEvent)]
+    assert [e.text for e in proposals] == ["x >= y", "x >= 1 && y >= 0 && x >= y"]
+    assert proposals[1].raw.count("x >= y") == 3  # what the model wrote is kept in the trace
+    assert [e.candidate for e in events if isinstance(e, VerdictEvent)] == [e.text for e in proposals]
+
+
+@pytest.mark.parametrize("candidate", ["x>=0 && y>0", "(x > 0 || y > 0) && (y > 0 || x > 0)", "x >= (0", "x > 0 ? y : y"])
+def test_a_candidate_without_repeats_is_left_as_written(candidate: str) -> None:
+    assert without_repeats(candidate) == candidate
 
 
 def test_a_model_that_only_repeats_itself_is_given_up_on(tmp_path: Path) -> None:

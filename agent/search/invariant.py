@@ -87,6 +87,23 @@ def extract_candidate(completion: str) -> str:
     return wrapped.group(1).strip() if wrapped else text
 
 
+def without_repeats(candidate: str) -> str:
+    """`candidate` with a conjunct, or a disjunct within a conjunct, that it repeats written once (`a || a`
+    is `a`): the same invariant, in the form that is verified and reported (a small model often repeats
+    itself: `c >= 40 || c >= 40 || c >= 0`). A candidate without repeats, or that does not parse, is left
+    as it is."""
+    try:
+        expr = cexpr.parse(candidate)
+    except cexpr.ExprError:
+        return candidate
+    disjuncts = [cexpr.disjuncts(conjunct) for conjunct in cexpr.conjuncts(expr)]
+    unique = [list(dict.fromkeys(cexpr.to_c(part) for part in parts)) for parts in disjuncts]
+    conjuncts = list(dict.fromkeys(" || ".join(f"({part})" for part in parts) for parts in unique))
+    if len(conjuncts) == len(disjuncts) and sum(map(len, unique)) == sum(map(len, disjuncts)):
+        return candidate
+    return cexpr.to_c(cexpr.parse(" && ".join(f"({conjunct})" for conjunct in conjuncts)))
+
+
 def _same_text(candidate: str) -> str:
     """The candidate with its runs of white space made one space: two samples that differ only there are one."""
     return " ".join(candidate.split())
@@ -541,7 +558,7 @@ def _search_steps(session: Session, settings: InvariantSettings, spacer: SpacerR
             return Outcome("unsolved", message="the model returned no proposals")
         fresh: dict[str, tuple[str, Completion]] = {}  # new candidates of the batch, by their text up to white space
         for completion in completions:
-            candidate = extract_candidate(completion.text)
+            candidate = without_repeats(extract_candidate(completion.text))
             key = _same_text(candidate)
             if key not in sampled:
                 fresh.setdefault(key, (candidate, completion))
