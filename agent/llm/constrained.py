@@ -10,7 +10,7 @@ grammar allows; what it leaves out only wastes a small model's tokens:
   as octal) and at most ten digits;
 - the two types are separate non-terminals (`bool-*`, `int-*`), so an integer is never where a boolean
   must be (`x + 1`, `!x`, `a < b < c` are type errors to the verifier and impossible here);
-- booleans are compared with `&&`, `||` and `!(...)` only: no `==` between comparisons (`x == y == 0`),
+- booleans are combined with `&&`, `||` and `!(...)` only: no `==` between comparisons (`(x < y) == (y < 0)`),
   no conditional expression, at most one `!` or `-` in a row, and at most one space between tokens.
   Left recursion is written as repetition, which every grammar engine accepts.
 The sample ends with a newline, the prompt's stop string (the response prefix opens a ```c block).
