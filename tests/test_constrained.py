@@ -115,6 +115,9 @@ def test_the_grammar_leaves_out_forms_that_only_waste_a_small_models_tokens(text
     constrained samples spent their tokens on them (runs of spaces, long hex literals, `a == b == (0 / 10 < c)`)."""
     assert _verifier_accepts(text, ["x", "y"])
     assert not accepts(invariant_grammar(["x", "y"]), text + "\n")
+
+
+def test_the_grammar_allows_the_canonical_forms_of_those_operators() -> None:
     assert accepts(invariant_grammar(["x", "y"]), "x < 1234567890 && !(x == 0) || -x >= y % 3 - (x + 1) * 2\n")
 
 

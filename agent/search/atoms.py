@@ -259,8 +259,8 @@ def template_atoms(system: TransitionSystem, variables: list[str]) -> list[str]:
         if over_state(comparison):
             text = _c_text(comparison)
             add(text)
-            if text:
-                add(_negation(text))
+            if text:  # a comparison, never a negation: nothing to cancel
+                add(f"!({text})")
     names = list(variables)
     bounds = sorted({c + delta for c in constants for delta in (-1, 0, 1)})
     for name in names:
