@@ -39,6 +39,16 @@ def test_assertions_come_in_several_shapes() -> None:
     assert any(tail.lstrip().startswith("if (") for tail in tails)
     assert any(tail.lstrip().startswith("assert(") for tail in tails)
     assert any(re.search(r"\w \+ \w+ (==|<=|>=)", tail) for tail in tails)
+    # multiples and sums at an offset, which loops moving their variables in step keep
+    assert any(re.search(r"\d \* \w+ == |== \w+ \+ \d", tail) for tail in tails)
+
+
+def test_some_loops_move_their_variables_in_step_with_the_counter() -> None:
+    """Three variables each gaining a constant every iteration, none of it under a branch."""
+    bodies = [data["program"].split("while", 1)[1].split("\n  }\n", 1)[0].splitlines()[1:]
+              for data in synth_tasks(40, random.Random(5), seed=5)]
+    in_step = [body for body in bodies if all(re.fullmatch(r"    (\w+) = \1 \+ \d;", line) for line in body)]
+    assert any(len(body) == 3 for body in in_step)
 
 
 def test_no_assertion_follows_from_the_exit_condition_alone() -> None:

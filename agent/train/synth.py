@@ -4,12 +4,13 @@ The dev suites give about 150 programs, and their variants (`augment`) only rena
 model trained on them sees few loop shapes. `synth_tasks(count, rng)` writes new programs of the kind loop
 invariant benchmarks are made of: a few integer variables, some read from the input and bounded by
 `assume`, the others set to constants; one `while` loop whose guard compares a counter with a bound or is
-`unknown()`; a body of linear updates, some under `if (unknown())` or under a comparison; and a final
+`unknown()`; a body of linear updates, some under `if (unknown())` or under a comparison, or all of them
+in step with the counter (each variable gaining its own constant every iteration); and a final
 `assert` of one relation or two, sometimes under an `if` (an input's sign, or a variable against a constant:
 its invariant splits on that case).
 
-The assertion is chosen from candidate relations between the variables (comparisons, multiples, differences
-and sums, and bounds by the program's constants) that hold at the loop's exit in every sampled run of the
+The assertion is chosen from candidate relations between the variables (comparisons, multiples, differences,
+sums, sums at an offset and sums equal to a multiple, and bounds by the program's constants) that hold at the loop's exit in every sampled run of the
 program, run with the project's own C semantics (`agent.cprogram.loop_head_states`), and that the exit condition alone does not
 imply (a random state that leaves the loop breaks it). Sampled runs are not a proof: the assertion may
 still be false, or need more than the program sources find. A synthetic program is only a new task: the
@@ -54,6 +55,7 @@ class _Loop:
     constants: list[int]
     inputs: list[str]
     assigned: list[str]  # the variables the loop body writes
+    in_step: list[str]  # the variables that gain a constant with every iteration, as the counter does
 
     def constant_pool(self) -> list[int]:
         """The constants relations and conditions may use: the program's own, with 0 and 1."""
@@ -119,9 +121,20 @@ def _loop(rng: random.Random) -> _Loop:
             guard = f"{counter} {rng.choice(('<', '<=', '!='))} {bound}"
     body = [f"{counter} = {counter} {'+' if direction > 0 else '-'} {rng.choice((1, 1, 1, 2))};"]
     updated = [name for name in others if name not in inputs or rng.random() < 0.3]
-    for name in rng.sample(updated, min(len(updated), rng.choice((1, 1, 2)))):
-        body.append(_update(name, [counter] + others, rng))
-    if len(body) > 1 and rng.random() < 0.5:
+    # Some loops move two variables in step with the counter, each by its own constant: their invariants
+    # are equalities with coefficients (3 * i == x + y) and sums kept at an offset (x + y == z + 1).
+    in_step = rng.sample(updated, min(len(updated), 2)) if rng.random() < 0.35 else []
+    chosen = in_step or rng.sample(updated, min(len(updated), rng.choice((1, 1, 2))))
+    if in_step and direction > 0 and rng.random() < 0.7:
+        # Most such loops start all their moving variables at zero, so that their sums are exact multiples.
+        pre = [f"{statement.split(' = ')[0]} = 0;" if statement.split(" = ")[0] in [counter] + in_step
+               and not statement.startswith("assume") else statement for statement in pre]
+    for name in chosen:
+        if name in in_step:
+            body.append(f"{name} = {name} + {rng.choice((1, 2, 3))};")
+        else:
+            body.append(_update(name, [counter] + others, rng))
+    if len(body) > 1 and not in_step and rng.random() < 0.5:
         # Some updates only happen on some iterations.
         branch = body.pop(rng.randrange(1, len(body)))
         condition = "unknown()" if rng.random() < 0.6 else f"{counter} {rng.choice(COMPARISONS[:4])} {rng.randint(0, 10)}"
@@ -133,7 +146,7 @@ def _loop(rng: random.Random) -> _Loop:
     rng.shuffle(body)
     declarations = [counter] + others
     assigned = [name for name in declarations if any(re.search(rf"\b{name} = ", statement) for statement in body)]
-    return _Loop(declarations, pre, guard, body, constants, inputs, assigned)
+    return _Loop(declarations, pre, guard, body, constants, inputs, assigned, in_step)
 
 
 def _text(loop: _Loop, assertion: str, rng: random.Random) -> str:
@@ -172,6 +185,8 @@ def _candidates(loop: _Loop, rng: random.Random) -> list[str]:
                         # Sums kept equal: one variable gains what another loses, or two move together.
                         found += [f"{left} + {right} == {third} + {fourth}" for fourth in names
                                   if fourth not in (left, right) and third < fourth]
+                        found += [f"{left} + {right} == {third} + {value}" for value in constants if value > 0]
+                        found += [f"{factor} * {third} == {left} + {right}" for factor in (2, 3)]
                 if left < right:
                     found += [f"{left} + {right} {operator} {value}" for value in constants
                               for operator in ("<=", ">=", "==")]
@@ -179,6 +194,9 @@ def _candidates(loop: _Loop, rng: random.Random) -> list[str]:
     # Relations between variables first, most of the time: bounds by a constant are the easy part.
     if rng.random() < 0.7:
         found.sort(key=lambda text: len(set(re.findall(r"[A-Za-z_]\w*", text))) < 2)
+    # A loop whose variables move in step keeps equalities of sums and multiples: assert one of them first.
+    if loop.in_step and rng.random() < 0.7:
+        found.sort(key=lambda text: not (" == " in text and ("+" in text or "*" in text)))
     return found
 
 
