@@ -18,7 +18,8 @@ from pycparser import c_parser
 from agent.cprogram import AssumeFailed, evaluate, execute
 from agent.tasks import load_task
 from verifiers.base import REGISTRY, VerifyBudget
-from verifiers.invariant import CHECKS, InvariantVerifier, parse_template
+from verifiers import cexpr
+from verifiers.invariant import CHECKS, Deadline, InvariantVerifier, _solve, parse_template
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks" / "code2inv"
 BUDGET = VerifyBudget(timeout_s=10)
@@ -239,3 +240,37 @@ def test_cvc5_runs_beside_z3_on_a_non_linear_invariant_and_its_disagreement_is_a
     # Z3's own rejection stands, and cvc5's unfinished re-check is dropped with it.
     rejected = verifier.verify(nonlinear, "k * t == t * t + 1", VerifyBudget(timeout_s=10, certify_s=5))
     assert rejected.status == "rejected" and rejected.details.cross_check is None
+
+
+NL19_SUM_OF_FIFTH_POWERS = ("y == c && k - c >= 0 && "
+                            "2 * y * y * y * y * y * y + 6 * y * y * y * y * y + 5 * y * y * y * y == y * y + 12 * x")
+
+
+def test_a_polynomial_identity_behind_the_templates_paths_is_decided_case_by_case() -> None:
+    """`NL19`'s sum of fifth powers: Z3's default solver does not decide that the loop preserves it,
+    the same solver's tactics split into the template's paths do, in well under a second."""
+    nonlinear = load_task(TASKS.parent / "clause2inv_nl" / "NL19.yaml")
+    template = parse_template(nonlinear.vc_template)
+    invariant = cexpr.parse_boolean(NL19_SUM_OF_FIFTH_POWERS, template.variables)
+    answers = {}
+    for by_cases in (False, True):
+        context = z3.Context()
+        consecution = z3.parse_smt2_string(template.definitions(cexpr.to_smtlib(invariant))
+                                           + template.checks["consecution"], ctx=context)
+        answers[by_cases] = _solve(consecution, context, Deadline(3.0), nonlinear=by_cases)[0]
+    assert answers == {False: "unknown", True: "unsat"}
+    verdict = InvariantVerifier().verify(nonlinear, NL19_SUM_OF_FIFTH_POWERS, VerifyBudget(timeout_s=20, certify=False))
+    assert verdict.status == "accepted", verdict.feedback
+
+
+def test_a_wrong_coefficient_is_still_a_real_step_of_the_program() -> None:
+    """The case split's models are read only when they satisfy the check: a changed coefficient is a
+    consecution failure whose states one iteration of the C program really goes between."""
+    nonlinear = load_task(TASKS.parent / "clause2inv_nl" / "NL19.yaml")
+    wrong = NL19_SUM_OF_FIFTH_POWERS.replace("5 * y * y * y * y", "4 * y * y * y * y")
+    verdict = InvariantVerifier().verify(nonlinear, wrong, VerifyBudget(timeout_s=20, certify=False))
+    assert verdict.status == "rejected", verdict.feedback
+    failure = verdict.counterexample["consecution"]
+    before, after = failure["state"], failure["state_after"]
+    assert c_value(wrong, before) and not c_value(wrong, after)
+    assert one_iteration_reaches(nonlinear.parsed_program, before, after)

@@ -151,11 +151,44 @@ OUT_OF_TIME = "the verifier's time ran out"
 MIN_CALL_S = 0.01
 
 
-def _solve(assertions: Any, context: z3.Context, deadline: Deadline) -> tuple[str, z3.ModelRef | None, str]:
-    """One Z3 call on a fresh solver, within what is left of the deadline."""
+# On a non-linear check, Z3's default solver often cannot see through the template's shape: `trans-f`
+# is a disjunction of paths (the stutter step, each branch of the body) whose intermediate copies of
+# the variables hide the polynomial identity each path preserves. Z3's own tactics can split those
+# clauses into cases, substitute each path's equations and write the polynomials as sums of monomials.
+# Each case is then linear over the monomials, and the SMT core decides it at once. Example: the sum of
+# fifth powers `12*x == 2*y^6 + 6*y^5 + 5*y^4 - y^2` is preserved, decided in 0.02 s, where the default
+# solver does not finish in 15 s. This is tried first, for a share of the time. Only its `unsat` is
+# taken, or a `sat` whose model satisfies the check; anything else goes to the default solver.
+BY_CASES_SHARE = 0.25
+BY_CASES_MAX_S = 2.0
+_CLAUSE_SPLITS = 4
+
+
+def _by_cases(context: z3.Context) -> z3.Solver:
+    def tactic(name: str) -> z3.Tactic:
+        return z3.Tactic(name, ctx=context)
+    splits = z3.Repeat(z3.OrElse(tactic("split-clause"), tactic("skip"), ctx=context), _CLAUSE_SPLITS, ctx=context)
+    return z3.Then(tactic("simplify"), splits, tactic("propagate-values"), tactic("solve-eqs"),
+                   z3.With(tactic("simplify"), som=True), tactic("smt"), ctx=context).solver()
+
+
+def _solve(assertions: Any, context: z3.Context, deadline: Deadline,
+           nonlinear: bool = False) -> tuple[str, z3.ModelRef | None, str]:
+    """One Z3 call on a fresh solver, within what is left of the deadline (on a non-linear check,
+    the case split above first)."""
     timeout_s = deadline.left()
     if timeout_s < MIN_CALL_S:
         return "unknown", None, OUT_OF_TIME
+    if nonlinear:
+        by_cases = _by_cases(context)
+        by_cases.add(assertions)
+        status, model, _ = _run_check(by_cases, context, min(BY_CASES_MAX_S, timeout_s * BY_CASES_SHARE))
+        if status == "unsat" or (status == "sat" and all(
+                z3.is_true(model.eval(assertion, model_completion=True)) for assertion in assertions)):
+            return status, model, ""
+        timeout_s = deadline.left()
+        if timeout_s < MIN_CALL_S:
+            return "unknown", None, OUT_OF_TIME
     solver = z3.Solver(ctx=context)
     solver.add(assertions)
     return _run_check(solver, context, timeout_s)
@@ -288,7 +321,7 @@ class InvariantVerifier(Verifier):
         for name in CHECKS:
             check_started = time.perf_counter()
             assertions = z3.parse_smt2_string(definitions + template.checks[name], ctx=context)
-            result, model, reason = _solve(assertions, context, deadline)
+            result, model, reason = _solve(assertions, context, deadline, any(map(_nonlinear_term, assertions)))
             outcome = CheckOutcome(name, _CHECK_STATUS.get(result, "unknown"), reason=reason)
             if model is not None:
                 outcome.model = _model_values(model)
