@@ -316,6 +316,28 @@ def test_fitted_equalities_are_verified_together_with_the_facts_already_proved(t
                for conjunct in conjuncts)
 
 
+def test_facts_and_a_fitted_equality_too_hard_together_come_down_to_what_the_assertion_needs(tmp_path):
+    from agent.loop import RunSettings, run_task
+    from agent.trace import read_trace
+    from verifiers.base import VerifyBudget
+    from verifiers.invariant import InvariantVerifier
+
+    # Clause2Inv NL19, a sum of fifth powers: the fitted degree-6 equality is inductive, but beside the
+    # eighty-odd facts the program's atoms proved Z3 does not decide the conjunction in its time. The
+    # conjuncts the assertion needs of both (unsat cores) it decides: the equality and the bound on `c`.
+    task = _nl_task("NL19")
+    result = run_task(task, RunSettings(sources=("symbolic", "dynamic", "polynomial")), None,
+                      tmp_path / "trace.jsonl", "test")
+    assert result.status == "solved", result.message
+    assert "12 * x" in result.answer and "k - c >= 0" in result.answer
+    events = read_trace(tmp_path / "trace.jsonl")
+    fitted = next(event for event in events if event.type == "proposal" and event.source == "polynomial")
+    verdicts = [event.verdict for event in events if event.type == "verdict" and event.proposal_id == fitted.id]
+    accepted = next(verdict for verdict in verdicts if verdict.status == "accepted")
+    assert len(accepted.details.conjuncts) < 10
+    assert InvariantVerifier().verify(task, result.answer, VerifyBudget(timeout_s=30)).status == "accepted"
+
+
 def test_a_fit_that_fails_is_said_in_the_trace(monkeypatch, tmp_path):
     # The fits' child runs past its limit (made tiny here): the search goes on without fitted
     # equalities, and the trace says why the polynomial source gave none.
