@@ -127,8 +127,8 @@ def _loop(rng: random.Random) -> _Loop:
     chosen = in_step or rng.sample(updated, min(len(updated), rng.choice((1, 1, 2))))
     if in_step and direction > 0 and rng.random() < 0.7:
         # Most such loops start all their moving variables at zero, so that their sums are exact multiples.
-        pre = [f"{statement.split(' = ')[0]} = 0;" if statement.split(" = ")[0] in [counter] + in_step
-               and not statement.startswith("assume") else statement for statement in pre]
+        moving = {counter, *in_step}
+        pre = [f"{name} = 0;" if (name := statement.partition(" = ")[0]) in moving else statement for statement in pre]
     for name in chosen:
         if name in in_step:
             body.append(f"{name} = {name} + {rng.choice((1, 2, 3))};")
